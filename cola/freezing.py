@@ -1,0 +1,97 @@
+"""Layer groups, found from the model's structure, and freezing the bottom N of them.
+
+Groups, bottom to top: `embeddings`, `layer_00` ... `layer_{L-1}`, `pooler` (when the model has one). The
+classification head is not a layer group and is never frozen. The list is discovered from modules, not from
+`bert.`-style name prefixes, so BERT, RoBERTa, DistilBERT and ELECTRA all work:
+
+- the encoder layers are the model's `nn.ModuleList` with `num_hidden_layers` entries;
+- the pooler is the base model's `pooler` module, when present (DistilBERT and ELECTRA have none, and
+  RoBERTa's classification model is built without one);
+- every other base-model parameter sits below the encoder (embeddings, ELECTRA's `embeddings_project`), so it
+  belongs to `embeddings`.
+
+Layer-wise LR decay and gradual unfreezing reuse these groups; freezing touches `requires_grad` and nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import nn
+
+from .errors import CliError
+
+
+@dataclass
+class LayerGroup:
+    name: str
+    parameters: list[tuple[str, nn.Parameter]]  # (name in the model, parameter)
+
+    @property
+    def num_params(self) -> int:
+        return sum(p.numel() for _, p in self.parameters)
+
+    @property
+    def frozen(self) -> bool:
+        return all(not p.requires_grad for _, p in self.parameters)
+
+
+def find_layer_groups(model: nn.Module) -> list[LayerGroup]:
+    base = model.base_model
+    if base is model:
+        raise ValueError(f"{type(model).__name__} has no separate base model: cannot tell the head from the encoder")
+    prefix = _prefix_of(model, base)
+    layers_name, layers = _encoder_layers(base, model.config)
+    pooler = getattr(base, "pooler", None)
+
+    layer_groups = [LayerGroup(f"layer_{i:02d}", []) for i in range(len(layers))]
+    embeddings, pooler_group = LayerGroup("embeddings", []), LayerGroup("pooler", [])
+    layer_ids = {id(p): i for i, layer in enumerate(layers) for p in layer.parameters()}
+    pooler_ids = {id(p) for p in pooler.parameters()} if pooler is not None else set()
+    for name, param in base.named_parameters():
+        if id(param) in layer_ids:
+            layer_groups[layer_ids[id(param)]].parameters.append((prefix + name, param))
+        elif id(param) in pooler_ids:
+            pooler_group.parameters.append((prefix + name, param))
+        else:
+            embeddings.parameters.append((prefix + name, param))
+    if not embeddings.parameters:
+        raise ValueError(f"no embedding parameters found outside {layers_name} in {type(base).__name__}")
+    return [embeddings, *layer_groups, *([pooler_group] if pooler_group.parameters else [])]
+
+
+def head_parameters(model: nn.Module, groups: list[LayerGroup]) -> list[tuple[str, nn.Parameter]]:
+    """Parameters outside every layer group: the task head (classifier, and any projection before it)."""
+    in_groups = {id(p) for g in groups for _, p in g.parameters}
+    return [(n, p) for n, p in model.named_parameters() if id(p) not in in_groups]
+
+
+def freeze_bottom(groups: list[LayerGroup], n: int) -> None:
+    """Freeze groups[:n] and make the rest trainable (fastai's `freeze_to`, counted from the bottom)."""
+    if not 0 <= n <= len(groups):
+        names = ", ".join(g.name for g in groups)
+        raise CliError(f"--freeze {n} is out of range: this model has {len(groups)} layer groups ({names}); use 0..{len(groups)}")
+    for i, group in enumerate(groups):
+        for _, param in group.parameters:
+            param.requires_grad_(i >= n)
+
+
+def layer_group_table(groups: list[LayerGroup]) -> list[dict]:
+    return [{"name": g.name, "params": g.num_params, "frozen": g.frozen} for g in groups]
+
+
+def _encoder_layers(base: nn.Module, config) -> tuple[str, nn.ModuleList]:
+    n_layers = getattr(config, "num_hidden_layers", None)
+    candidates = [(name, m) for name, m in base.named_modules() if isinstance(m, nn.ModuleList) and len(m) == n_layers]
+    if len(candidates) != 1:
+        raise ValueError(
+            f"expected one ModuleList of {n_layers} encoder layers in {type(base).__name__}, found {len(candidates)}"
+        )
+    return candidates[0]
+
+
+def _prefix_of(model: nn.Module, base: nn.Module) -> str:
+    for name, module in model.named_modules():
+        if module is base:
+            return f"{name}." if name else ""
+    raise ValueError("base model is not a submodule of the model")

@@ -1,0 +1,46 @@
+"""`compute_metrics` for the Trainer: the repository's evaluate module, on the whole set and per domain.
+
+The `domain` column travels as a second label (`label_names = ["labels", "domain"]`), so per-domain metrics are
+right whatever order predictions come back in (length-grouped batches, distributed gather).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .data import DOMAINS
+
+METRIC_MODULE = Path(__file__).parent / "evaluate_modules" / "cola_acceptability.py"
+LABEL_NAMES_FOR_TRAINER = ["labels", "domain"]
+
+
+def load_metric():
+    import evaluate
+
+    return evaluate.load(str(METRIC_MODULE))
+
+
+def build_compute_metrics():
+    metric = load_metric()
+
+    def compute_metrics(eval_pred) -> dict[str, float]:
+        logits = eval_pred.predictions[0] if isinstance(eval_pred.predictions, tuple) else eval_pred.predictions
+        labels, domains = eval_pred.label_ids
+        logits = np.asarray(logits, dtype=np.float64)
+        predictions = logits.argmax(-1)
+        results = metric.compute(predictions=predictions, references=labels)
+        present = np.unique(domains)
+        if len(present) > 1:
+            # The Trainer reports the whole set's loss itself; per-domain losses come from the logits.
+            log_probs = logits - np.logaddexp.reduce(logits, axis=-1, keepdims=True)
+            losses = -log_probs[np.arange(len(labels)), labels]
+            for d in present:
+                mask = domains == d
+                scores = metric.compute(predictions=predictions[mask], references=labels[mask])
+                scores["loss"] = float(losses[mask].mean())
+                results.update({f"{DOMAINS[d]}_{key}": value for key, value in scores.items()})
+        return results
+
+    return compute_metrics

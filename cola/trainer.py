@@ -1,0 +1,98 @@
+"""The Trainer subclass: class-weighted loss that is right under gradient accumulation, and named param groups.
+
+Loss. The cross-entropy of an optimizer step is `sum(w[y_i] * ce_i) / sum(w[y_i])` over every example of
+the step, across accumulation micro-batches and processes, exactly as one big batch would see it (with no
+class weights, w = 1 and this is the plain mean). `get_batch_samples` sees all micro-batches of a step before
+any forward pass, so it computes that denominator and hands it to `compute_loss` as `num_items_in_batch`.
+Dividing a per-micro-batch mean by the number of micro-batches instead, the Trainer's fallback, weights
+micro-batches with few heavy examples too much.
+
+transformers 5 assumes a model whose forward() takes **kwargs (all BERT-family heads) scales its own loss by
+`num_items_in_batch` (it does not, upstream issue 47688). The loss here is computed in this class, so the
+Trainer is told both facts explicitly: the model takes no loss kwargs, and the loss is already scaled.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+import torch.nn.functional as F
+from transformers import Trainer
+
+from .errors import CliError
+from .freezing import find_layer_groups
+from .param_groups import build_param_groups, param_group_table
+
+logger = logging.getLogger(__name__)
+
+# Columns the collator passes along that the model's forward() must not receive.
+NON_MODEL_INPUTS = ("labels", "domain", "length")
+
+
+class ColaTrainer(Trainer):
+    loss_is_scaled_for_ga = True
+
+    def __init__(self, *args, class_weights: list[float] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.model_accepts_loss_kwargs = False
+        self.class_weights = None if class_weights is None else torch.tensor(class_weights, dtype=torch.float32)
+        self.param_group_table: list[dict] = []
+
+    # --- loss ---
+
+    def example_weights(self, labels: torch.Tensor) -> torch.Tensor:
+        if self.class_weights is None:
+            return torch.ones(labels.shape, dtype=torch.float32, device=labels.device)
+        return self.class_weights.to(labels.device)[labels]
+
+    def get_batch_samples(self, epoch_iterator, num_batches, device):
+        batches, _ = super().get_batch_samples(epoch_iterator, num_batches, device)
+        total = torch.zeros(1, dtype=torch.float32, device=device)
+        for batch in batches:
+            total += self.example_weights(batch["labels"]).sum().to(device)
+        if self.accelerator.num_processes > 1:
+            total = self.accelerator.gather(total).sum()
+        return batches, total.reshape(())
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        labels = inputs["labels"]
+        outputs = model(**{k: v for k, v in inputs.items() if k not in NON_MODEL_INPUTS})
+        # fp32 whatever the autocast dtype, so the weights and the softmax do not round away small differences.
+        losses = F.cross_entropy(outputs.logits.float(), labels, reduction="none")
+        if not model.training:
+            # Evaluation reports plain cross-entropy: comparable between weighted and unweighted runs.
+            loss = losses.mean()
+        else:
+            weights = self.example_weights(labels)
+            if num_items_in_batch is None:
+                loss = (losses * weights).sum() / weights.sum()
+            else:
+                # DDP averages gradients over processes; the denominator is already global, so undo that average.
+                loss = (losses * weights).sum() / num_items_in_batch * self.accelerator.num_processes
+        return (loss, outputs) if return_outputs else loss
+
+    # --- optimizer ---
+
+    def create_optimizer(self, model=None):
+        if self.optimizer is not None:
+            return self.optimizer
+        opt_model = self.accelerator.unwrap_model(self.model if model is None else model)
+        # Frozen parameters were set before this point, so they land in no group and the optimizer never holds them.
+        groups = build_param_groups(
+            opt_model,
+            layer_groups=find_layer_groups(opt_model),
+            lr=self.args.learning_rate,
+            weight_decay=self.args.weight_decay,
+            decay_embeddings=self.args.decay_embeddings,
+            no_decay_patterns=tuple(self.args.no_decay_patterns or ()),
+        )
+        optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
+        if {"params", "model", "optimizer_dict"} & optimizer_kwargs.keys():
+            raise CliError(f"--optim {self.args.optim} builds its own parameter groups; the suite cannot use it")
+        self.optimizer = optimizer_cls(groups, **optimizer_kwargs)
+        self.param_group_table = param_group_table(groups)
+        logger.info("Optimizer %s with %d parameter groups:", optimizer_cls.__name__, len(groups))
+        for row in self.param_group_table:
+            logger.info("  %-22s weight_decay=%-8g lr=%-8g %d tensors", row["name"], row["weight_decay"], row["lr"], len(row["params"]))
+        return self.optimizer

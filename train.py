@@ -1,0 +1,125 @@
+"""Fine-tune a BERT-family encoder on CoLA (grammatical acceptability) with the Hugging Face Trainer.
+
+Run book:
+
+    # first run: offline, CPU, a few minutes (the packaged all-MiniLM-L6-v2)
+    python train.py --recipe recipes/quick.json --data_dir ../shared/cola/raw
+
+    # the notebook's grid on bert-base-uncased (needs the Hub or a local copy)
+    accelerate launch train.py --recipe recipes/full_cw.json
+    python train.py --freeze 6 --no-class-weights
+
+    # any recipe, with flags overriding it
+    python train.py --recipe recipes/quick.json --learning_rate 5e-5 --output_dir outputs/try
+
+    python train.py --help        # every option, with its default
+
+Writes to --output_dir: the fine-tuned model and tokenizer (safetensors; load with
+`transformers.pipeline("text-classification", model=OUTPUT_DIR)`), run_config.json (every option's final
+value, itself a valid recipe) and results.json (metrics, class weights, layer and parameter groups).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from cola.errors import CliError
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    try:
+        from cola.config import parse_args
+
+        return run(parse_args(argv))
+    except CliError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+
+
+def run(config) -> int:
+    import torch
+    import transformers
+    from transformers import DataCollatorWithPadding, set_seed
+
+    from cola.class_weights import class_weights_for
+    from cola.config import write_resolved_config
+    from cola.data import LABEL_NAMES, load_cola, tokenize
+    from cola.freezing import find_layer_groups, freeze_bottom, layer_group_table
+    from cola.metrics import LABEL_NAMES_FOR_TRAINER, build_compute_metrics
+    from cola.model import load_model_and_tokenizer
+    from cola.results import eval_sections, log_start_summary, train_section, versions, write_results
+    from cola.trainer import ColaTrainer
+
+    args = config.training
+    logging.getLogger().setLevel(logging.INFO if args.should_log else logging.WARNING)  # one process speaks
+    transformers.logging.set_verbosity_warning()
+    if not torch.cuda.is_available():
+        args.dataloader_pin_memory = False  # pinning only speeds up copies to a GPU
+
+    # --- seed, model, data ---
+    set_seed(args.seed)  # before loading: the classification head is initialised here
+    model, tokenizer = load_model_and_tokenizer(config.model)
+    data = tokenize(load_cola(config.data, seed=args.seed), tokenizer, config.data.max_length)
+    class_weights = class_weights_for(
+        data.train["labels"], enabled=args.class_weights, values=args.class_weight_values, num_labels=len(LABEL_NAMES)
+    )
+
+    # --- freeze: before the Trainer builds the optimizer, which only receives requires_grad parameters ---
+    layer_groups = find_layer_groups(model)
+    freeze_bottom(layer_groups, args.freeze)
+    log_start_summary(
+        model_name=config.model.model_name_or_path, model=model, data=data, class_weights=class_weights, layer_groups=layer_groups
+    )
+
+    # --- trainer ---
+    args.label_names = LABEL_NAMES_FOR_TRAINER
+    trainer = ColaTrainer(
+        model=model,
+        args=args,
+        train_dataset=data.train,
+        eval_dataset=data.eval,
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=build_compute_metrics(),
+        class_weights=class_weights,
+    )
+    if trainer.is_world_process_zero():
+        write_resolved_config(config, args.output_dir)
+
+    # --- train, evaluate, save ---
+    train_output = trainer.train()
+    eval_metrics = trainer.evaluate()
+    trainer.save_model()
+    if trainer.is_world_process_zero():
+        from cola.config import resolved_config
+
+        results = {
+            **eval_sections(eval_metrics),
+            "train": train_section(train_output, trainer.state),
+            "class_weights": class_weights,
+            "layer_groups": layer_group_table(layer_groups),
+            "param_groups": trainer.param_group_table,
+            "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+            "total_parameters": sum(p.numel() for p in model.parameters()),
+            "config": resolved_config(config),
+            "versions": versions(),
+        }
+        path = write_results(results, args.output_dir)
+        logging.getLogger("cola").info(
+            "MCC %.4f (in-domain %s, out-of-domain %s); results in %s",
+            results["eval"]["matthews_correlation"],
+            _fmt(results.get("eval_in_domain")),
+            _fmt(results.get("eval_out_of_domain")),
+            path,
+        )
+    return 0
+
+
+def _fmt(section: dict | None) -> str:
+    return "n/a" if section is None else f"{section['matthews_correlation']:.4f}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
