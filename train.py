@@ -89,7 +89,7 @@ def run(config) -> int:
         write_resolved_config(config, args.output_dir)
 
     # --- train, evaluate, save ---
-    train_output = trainer.train()
+    train_output = trainer.train(resume_from_checkpoint=args.resume_from_checkpoint)
     eval_metrics = trainer.evaluate()
     trainer.save_model()
     if trainer.is_world_process_zero():

@@ -20,7 +20,7 @@ def class_weights_for(train_labels, *, enabled: bool, values: list[float] | None
         return [float(v) for v in values]
     labels = np.asarray(train_labels)
     classes = np.arange(num_labels)
-    missing = sorted(set(classes) - set(np.unique(labels)))
+    missing = sorted(int(c) for c in set(classes) - set(np.unique(labels)))
     if missing:
         raise CliError(f"the training split has no examples of class(es) {missing}: balanced weights are undefined")
     return compute_class_weight("balanced", classes=classes, y=labels).astype(float).tolist()

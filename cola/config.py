@@ -237,7 +237,7 @@ def load_recipe(path: str | Path) -> dict:
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             raise CliError(f"{path}: unknown key '{key}'{hint}")
         hint_type, choices = options[key]
-        if not _matches(value, hint_type) or (choices and value not in choices):
+        if not _matches(value, hint_type) or (choices and value is not None and value not in choices):
             expected = f"one of {', '.join(map(str, choices))}" if choices else _describe(hint_type)
             raise CliError(f"{path}: key '{key}' expects {expected}, got {json.dumps(value)}")
     return data

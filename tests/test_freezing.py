@@ -1,0 +1,108 @@
+"""Layer groups per architecture, exact requires_grad states, range errors, and frozen weights that never move."""
+
+import pytest
+import torch
+
+from cola.errors import CliError
+from cola.freezing import find_layer_groups, freeze_bottom, head_parameters, layer_group_table
+from conftest import ARCHITECTURES, tiny_model
+
+EXPECTED = {
+    # arch: (embedding parameter that must be in `embeddings`, has pooler, head parameter prefix)
+    "bert": ("bert.embeddings.word_embeddings.weight", True, "classifier."),
+    "roberta": ("roberta.embeddings.word_embeddings.weight", False, "classifier."),
+    "distilbert": ("distilbert.embeddings.word_embeddings.weight", False, ""),
+    "electra": ("electra.embeddings_project.weight", False, "classifier."),
+}
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_groups_follow_the_structure(arch):
+    model = tiny_model(arch, layers=3)
+    groups = find_layer_groups(model)
+    embedding_param, has_pooler, _ = EXPECTED[arch]
+    names = [g.name for g in groups]
+    assert names == ["embeddings", "layer_00", "layer_01", "layer_02"] + (["pooler"] if has_pooler else [])
+    assert embedding_param in dict(groups[0].parameters)
+    for i in range(3):
+        layer_params = [n for n, _ in groups[1 + i].parameters]
+        assert layer_params and all(f".{i}." in n for n in layer_params)
+    # groups + head cover every parameter exactly once
+    covered = [id(p) for g in groups for _, p in g.parameters] + [id(p) for _, p in head_parameters(model, groups)]
+    assert sorted(covered) == sorted(id(p) for p in model.parameters())
+    head_names = [n for n, _ in head_parameters(model, groups)]
+    assert head_names and not any(n.startswith(f"{model.base_model_prefix}.") for n in head_names)
+
+
+def test_electra_projection_belongs_to_embeddings():
+    groups = find_layer_groups(tiny_model("electra"))
+    assert [n for n, _ in groups[0].parameters if "embeddings_project" in n] == [
+        "electra.embeddings_project.weight", "electra.embeddings_project.bias"]
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+@pytest.mark.parametrize("n", [0, 1, 3])
+def test_freeze_bottom_sets_exact_states(arch, n):
+    model = tiny_model(arch, layers=4)
+    groups = find_layer_groups(model)
+    freeze_bottom(groups, n)
+    for i, group in enumerate(groups):
+        assert all(p.requires_grad == (i >= n) for _, p in group.parameters), group.name
+    assert all(p.requires_grad for _, p in head_parameters(model, groups))
+    assert [row["frozen"] for row in layer_group_table(groups)] == [i < n for i in range(len(groups))]
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_freeze_everything_leaves_only_the_head(arch):
+    model = tiny_model(arch, layers=2)
+    groups = find_layer_groups(model)
+    freeze_bottom(groups, len(groups))
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable == {n for n, _ in head_parameters(model, groups)}
+    freeze_bottom(groups, 0)  # and back: freezing is a state, not a one-way switch
+    assert all(p.requires_grad for p in model.parameters())
+
+
+def test_out_of_range_names_the_valid_range():
+    groups = find_layer_groups(tiny_model("bert", layers=2))
+    for n in (-1, 5):
+        with pytest.raises(CliError, match=r"--freeze .* out of range: this model has 4 layer groups "
+                                           r"\(embeddings, layer_00, layer_01, pooler\); use 0..4"):
+            freeze_bottom(groups, n)
+
+
+def test_layer_group_table_counts_parameters():
+    model = tiny_model("bert", layers=2)
+    table = layer_group_table(find_layer_groups(model))
+    assert table[0] == {"name": "embeddings", "params": (30522 + 128 + 2) * 32 + 2 * 32, "frozen": False}
+    assert table[-1] == {"name": "pooler", "params": 32 * 32 + 32, "frozen": False}
+    assert sum(r["params"] for r in table) + 32 * 2 + 2 == sum(p.numel() for p in model.parameters())
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_frozen_weights_are_bit_identical_after_training(arch, tmp_path, tokenizer):
+    from conftest import tiny_dataset, training_args
+    from cola.trainer import ColaTrainer
+    from transformers import DataCollatorWithPadding
+
+    model = tiny_model(arch, layers=3)
+    groups = find_layer_groups(model)
+    freeze_bottom(groups, 2)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    sentences = ["The cat sat.", "Sat cat the.", "She voted for herself.", "Herself voted she for the."] * 4
+    dataset = tiny_dataset(tokenizer, sentences, [1, 0, 1, 0] * 4)
+    trainer = ColaTrainer(
+        model=model, args=training_args(tmp_path, max_steps=3, per_device_train_batch_size=4, learning_rate=1e-2,
+                                        weight_decay=0.1),
+        train_dataset=dataset, data_collator=DataCollatorWithPadding(tokenizer), class_weights=[2.0, 1.0],
+    )
+    trainer.train()
+    frozen = {n for g in groups[:2] for n, _ in g.parameters}
+    for name, param in model.named_parameters():
+        if name in frozen:
+            assert torch.equal(param, before[name]), f"{name} moved although frozen"
+            assert param.grad is None
+    moved = [n for n, p in model.named_parameters() if n not in frozen and not torch.equal(p, before[n])]
+    assert any(n.startswith(groups[2].parameters[0][0].rsplit(".", 3)[0]) for n in moved)
+    optimizer_params = {id(p) for g in trainer.optimizer.param_groups for p in g["params"]}
+    assert not optimizer_params & {id(p) for g in groups[:2] for _, p in g.parameters}

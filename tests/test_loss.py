@@ -1,0 +1,101 @@
+"""The class-weighted loss: exact values, and the same loss and update under gradient accumulation."""
+
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+from transformers import DataCollatorWithPadding
+
+from cola.class_weights import class_weights_for
+from cola.errors import CliError
+from cola.trainer import ColaTrainer
+from conftest import tiny_dataset, tiny_model, training_args
+
+SENTENCES = [
+    "The cat sat on the mat.", "Sat mat the cat.", "She voted for herself.", "Herself voted she.",
+    "John seems to be happy.", "John seems happy to be.", "Books were sent to each other by the students.",
+    "The book was written by John.", "I saw that gas can explode.", "Gas saw I explode.",
+    "Who do you think left?", "Who do you think that left?", "Mary left.", "Left Mary the.",
+    "They arrived yesterday morning after a very long flight.", "Arrived they.",
+]
+# Micro-batch 1 (first 8) is mostly acceptable, micro-batch 2 mostly not: their weight sums differ.
+LABELS = [1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 0, 1, 0]
+
+
+def test_balanced_weights_come_from_the_given_labels():
+    assert class_weights_for([0, 0, 1, 1, 1, 1, 1, 1], enabled=True, values=None, num_labels=2) == pytest.approx([2.0, 2 / 3])
+    assert class_weights_for([0, 1], enabled=False, values=None, num_labels=2) is None
+    assert class_weights_for([0, 1], enabled=True, values=[0.5, 4], num_labels=2) == [0.5, 4.0]
+    with pytest.raises(CliError, match=r"no examples of class\(es\) \[0\]"):
+        class_weights_for([1, 1, 1], enabled=True, values=None, num_labels=2)
+
+
+def test_cola_train_split_weights(data_dir):
+    from cola.config import DataArguments
+    from cola.data import load_cola
+
+    train = load_cola(DataArguments(data_dir=str(data_dir)), seed=0).train
+    weights = class_weights_for(train["labels"], enabled=True, values=None, num_labels=2)
+    assert weights == pytest.approx([8551 / (2 * 2528), 8551 / (2 * 6023)])
+
+
+def _expected_loss(model, tokenizer, weights):
+    enc = tokenizer(SENTENCES, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        logits = model.eval()(**enc).logits
+    labels = torch.tensor(LABELS)
+    losses = F.cross_entropy(logits, labels, reduction="none")
+    w = torch.ones(len(LABELS)) if weights is None else torch.tensor(weights)[labels]
+    whole = (losses * w).sum() / w.sum()
+    halves = [(losses[s] * w[s]).sum() / w[s].sum() for s in (slice(0, 8), slice(8, 16))]
+    return whole.item(), (sum(halves) / 2).item()
+
+
+def _one_step(model, tokenizer, tmp_path, weights, batch, accumulation):
+    args = training_args(
+        tmp_path / f"{batch}x{accumulation}", max_steps=1, per_device_train_batch_size=batch,
+        gradient_accumulation_steps=accumulation, optim="sgd", learning_rate=0.5, lr_scheduler_type="constant",
+        warmup_steps=0, weight_decay=0.0, max_grad_norm=0.0, train_sampling_strategy="sequential",
+    )
+    trainer = ColaTrainer(
+        model=model, args=args, train_dataset=tiny_dataset(tokenizer, SENTENCES, LABELS),
+        data_collator=DataCollatorWithPadding(tokenizer), class_weights=weights,
+    )
+    trainer.train()
+    return trainer.state.log_history[0]["loss"], {n: p.detach().clone() for n, p in model.named_parameters()}
+
+
+@pytest.mark.parametrize("weights", [None, [3.0, 0.5]], ids=["unweighted", "weighted"])
+def test_accumulation_gives_the_same_loss_and_update(weights, tmp_path, tokenizer):
+    base = tiny_model("bert", layers=2, dropout=0.0)
+    with torch.no_grad():  # confident, varied predictions, so per-example losses differ a lot
+        base.classifier.weight.mul_(40)
+    expected, naive = _expected_loss(copy.deepcopy(base), tokenizer, weights)
+    if weights is not None:
+        assert abs(expected - naive) > 0.01  # the test can tell the right normalisation from the naive one
+
+    loss_16x1, params_16x1 = _one_step(copy.deepcopy(base), tokenizer, tmp_path, weights, batch=16, accumulation=1)
+    loss_8x2, params_8x2 = _one_step(copy.deepcopy(base), tokenizer, tmp_path, weights, batch=8, accumulation=2)
+
+    assert loss_16x1 == pytest.approx(expected, abs=1e-5)
+    assert loss_8x2 == pytest.approx(expected, abs=1e-5)
+    start = dict(base.named_parameters())
+    for name, value in params_16x1.items():
+        assert not torch.equal(value, start[name]) or "token_type" in name or "position" in name
+        torch.testing.assert_close(params_8x2[name], value, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_weights_change_the_training_loss_but_not_the_eval_loss(tmp_path, tokenizer):
+    model = tiny_model("bert", layers=2, dropout=0.0)
+    dataset = tiny_dataset(tokenizer, SENTENCES, LABELS)
+    trainer = ColaTrainer(
+        model=model, args=training_args(tmp_path), train_dataset=dataset, data_collator=DataCollatorWithPadding(tokenizer),
+        class_weights=[3.0, 0.5],
+    )
+    batch = trainer._prepare_inputs(DataCollatorWithPadding(tokenizer)([dataset[i] for i in range(16)]))
+    plain, weighted = _expected_loss(copy.deepcopy(model), tokenizer, None)[0], _expected_loss(copy.deepcopy(model), tokenizer, [3.0, 0.5])[0]
+    model.train()
+    assert trainer.compute_loss(model, dict(batch)).item() == pytest.approx(weighted, abs=1e-5)
+    model.eval()
+    assert trainer.compute_loss(model, dict(batch)).item() == pytest.approx(plain, abs=1e-5)

@@ -1,0 +1,45 @@
+"""The repository's evaluate module and the per-domain split of compute_metrics."""
+
+import numpy as np
+import pytest
+from sklearn.metrics import f1_score, matthews_corrcoef
+from transformers import EvalPrediction
+
+from cola.metrics import build_compute_metrics, load_metric
+
+
+def test_metric_module_loads_by_path_and_matches_sklearn():
+    rng = np.random.default_rng(0)
+    refs, preds = rng.integers(0, 2, 200), rng.integers(0, 2, 200)
+    scores = load_metric().compute(predictions=preds, references=refs)
+    assert scores["matthews_correlation"] == pytest.approx(matthews_corrcoef(refs, preds))
+    assert scores["accuracy"] == pytest.approx((refs == preds).mean())
+    assert scores["f1_macro"] == pytest.approx(f1_score(refs, preds, average="macro"))
+    assert scores["f1_acceptable"] == pytest.approx(f1_score(refs, preds, pos_label=1))
+    assert scores["f1_unacceptable"] == pytest.approx(f1_score(refs, preds, pos_label=0))
+    assert scores["n"] == 200
+
+
+def test_single_class_predictions_give_mcc_zero():
+    scores = load_metric().compute(predictions=[1, 1, 1, 1], references=[0, 1, 1, 0])
+    assert scores["matthews_correlation"] == 0.0 and scores["f1_unacceptable"] == 0.0
+
+
+def test_per_domain_metrics_follow_the_domain_column_not_the_order():
+    compute = build_compute_metrics()
+    logits = np.array([[2.0, 0], [0, 2], [0, 1], [1, 0], [0, 3], [3, 0]])
+    labels, domains = np.array([0, 1, 0, 0, 1, 1]), np.array([1, 0, 1, 0, 0, 1])
+    scores = compute(EvalPrediction(predictions=logits, label_ids=(labels, domains)))
+    assert scores["n"] == 6 and scores["in_domain_n"] == 3 and scores["out_of_domain_n"] == 3
+    assert scores["in_domain_accuracy"] == pytest.approx(1.0)  # rows 1, 3, 4
+    assert scores["out_of_domain_accuracy"] == pytest.approx(1 / 3)  # rows 0, 2, 5
+    expected_loss = np.mean([np.log1p(np.exp(-2.0)), np.log1p(np.exp(-1.0)), np.log1p(np.exp(-3.0))])
+    assert scores["in_domain_loss"] == pytest.approx(expected_loss)
+    shuffled = compute(EvalPrediction(predictions=logits[::-1], label_ids=(labels[::-1], domains[::-1])))
+    assert shuffled == pytest.approx(scores)
+
+
+def test_one_domain_gives_no_domain_keys():
+    scores = build_compute_metrics()(EvalPrediction(predictions=np.array([[1.0, 0], [0, 1]]),
+                                                    label_ids=(np.array([0, 1]), np.array([0, 0]))))
+    assert not any(k.startswith(("in_domain", "out_of_domain")) for k in scores)

