@@ -44,7 +44,7 @@ def run(config) -> int:
     from transformers import DataCollatorWithPadding, set_seed
 
     from cola.class_weights import class_weights_for
-    from cola.config import write_resolved_config
+    from cola.config import resolved_config, write_resolved_config
     from cola.data import LABEL_NAMES, load_cola, tokenize
     from cola.freezing import find_layer_groups, freeze_bottom, layer_group_table
     from cola.metrics import LABEL_NAMES_FOR_TRAINER, build_compute_metrics
@@ -93,8 +93,6 @@ def run(config) -> int:
     eval_metrics = trainer.evaluate()
     trainer.save_model()
     if trainer.is_world_process_zero():
-        from cola.config import resolved_config
-
         results = {
             **eval_sections(eval_metrics),
             "train": train_section(train_output, trainer.state),

@@ -94,5 +94,7 @@ class ColaTrainer(Trainer):
         self.param_group_table = param_group_table(groups)
         logger.info("Optimizer %s with %d parameter groups:", optimizer_cls.__name__, len(groups))
         for row in self.param_group_table:
-            logger.info("  %-22s weight_decay=%-8g lr=%-8g %d tensors", row["name"], row["weight_decay"], row["lr"], len(row["params"]))
+            logger.info(
+                "  %-20s weight_decay=%-8g lr=%-8g %s", row["name"], row["weight_decay"], row["lr"], ", ".join(row["params"])
+            )
         return self.optimizer
