@@ -108,3 +108,21 @@ def test_groups_work_in_a_torch_optimizer_and_table_is_json_friendly():
     table = param_group_table(optimizer.param_groups)
     json.dumps(table)
     assert table[0] == {"name": "embeddings.decay", "weight_decay": 0.01, "lr": 1e-3, "params": groups[0]["param_names"]}
+
+
+@pytest.mark.parametrize("optim, cls", [("adamw_torch", "AdamW"), ("adamw_torch_fused", "AdamW"), ("sgd", "SGD"),
+                                         ("adafactor", "Adafactor")])
+def test_trainer_optimizer_uses_the_groups_for_any_optim(optim, cls, tmp_path):
+    from cola.trainer import ColaTrainer
+    from conftest import training_args
+
+    model = tiny_model("distilbert", layers=2)
+    freeze_bottom(find_layer_groups(model), 1)
+    trainer = ColaTrainer(model=model, args=training_args(tmp_path, optim=optim, learning_rate=4e-4, weight_decay=0.05))
+    optimizer = trainer.create_optimizer()
+    assert type(optimizer).__name__ == cls
+    expected = build_param_groups(model, layer_groups=find_layer_groups(model), lr=4e-4, weight_decay=0.05)
+    assert [g["name"] for g in optimizer.param_groups] == [g["name"] for g in expected]
+    assert [[id(p) for p in g["params"]] for g in optimizer.param_groups] == [[id(p) for p in g["params"]] for g in expected]
+    assert [g["weight_decay"] for g in optimizer.param_groups] == [0.05 if g["name"].endswith(".decay") else 0.0 for g in expected]
+    assert [row["name"] for row in trainer.param_group_table] == [g["name"] for g in expected]
