@@ -36,6 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
+    except KeyboardInterrupt:
+        print(
+            "error: interrupted; no results.json was written (continue with --resume_from_checkpoint last "
+            "if a checkpoint was saved)",
+            file=sys.stderr,
+        )
+        return 130
 
 
 def run(config) -> int:
@@ -43,13 +50,17 @@ def run(config) -> int:
     import transformers
     from transformers import DataCollatorWithPadding, set_seed
 
+    from transformers import EarlyStoppingCallback
+
+    from cola.checkpoints import SaveSuiteState, reapply_freeze, resolve_checkpoint
     from cola.class_weights import class_weights_for
     from cola.config import resolved_config, write_resolved_config
     from cola.data import LABEL_NAMES, load_cola, tokenize
     from cola.freezing import find_layer_groups, freeze_bottom, layer_group_table
     from cola.metrics import LABEL_NAMES_FOR_TRAINER, build_compute_metrics
     from cola.model import load_model_and_tokenizer
-    from cola.results import eval_sections, log_start_summary, train_section, versions, write_results
+    from cola.results import ensure_writable, eval_sections, log_start_summary, train_section, versions, write_results
+    from cola.tracking import SuiteTablesToWandb, prepare_wandb, reports_to_wandb
     from cola.trainer import ColaTrainer
 
     args = config.training
@@ -57,6 +68,11 @@ def run(config) -> int:
     transformers.logging.set_verbosity_warning()
     if not torch.cuda.is_available():
         args.dataloader_pin_memory = False  # pinning only speeds up copies to a GPU
+
+    ensure_writable(args.output_dir)  # fail now, not after an hour of training
+    checkpoint = resolve_checkpoint(args.resume_from_checkpoint, args.output_dir)
+    if checkpoint:
+        reapply_freeze(checkpoint, args, freeze_given="freeze" in config.explicit)
 
     # --- seed, model, data ---
     set_seed(args.seed)  # before loading: the classification head is initialised here
@@ -75,6 +91,18 @@ def run(config) -> int:
 
     # --- trainer ---
     args.label_names = LABEL_NAMES_FOR_TRAINER
+    prepare_wandb(args)
+    callbacks = [SaveSuiteState(lambda: layer_group_table(layer_groups))]
+    if reports_to_wandb(args):
+        callbacks.append(
+            SuiteTablesToWandb(
+                resolved_config=resolved_config(config),
+                class_weights=class_weights,
+                layer_group_table=lambda: layer_group_table(layer_groups),
+            )
+        )
+    if args.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=args.early_stopping_patience))
     trainer = ColaTrainer(
         model=model,
         args=args,
@@ -84,12 +112,13 @@ def run(config) -> int:
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=build_compute_metrics(),
         class_weights=class_weights,
+        callbacks=callbacks,
     )
     if trainer.is_world_process_zero():
         write_resolved_config(config, args.output_dir)
 
     # --- train, evaluate, save ---
-    train_output = trainer.train(resume_from_checkpoint=args.resume_from_checkpoint)
+    train_output = trainer.train(resume_from_checkpoint=checkpoint)
     eval_metrics = trainer.evaluate()
     trainer.save_model()
     if trainer.is_world_process_zero():

@@ -129,7 +129,26 @@ class ColaTrainingArguments(TrainingArguments):
         metadata={"help": "Extra parameter-name patterns (fnmatch, e.g. '*.position_embeddings.*') kept out of decay."},
     )
 
+    early_stopping_patience: int | None = field(
+        default=None,
+        metadata={"help": "Stop after this many evaluations without a better metric_for_best_model (MCC)."},
+    )
+
     # --- the suite's defaults for Trainer options ---
+    resume_from_checkpoint: str | None = field(
+        default=None,
+        metadata={
+            "help": "Checkpoint folder to continue from, or 'last' for the newest checkpoint-* in output_dir. "
+            "The checkpoint's freeze setting is re-applied."
+        },
+    )
+    ddp_find_unused_parameters: bool | None = field(
+        default=False,
+        metadata={
+            "help": "DDP's search for parameters without gradients. Off: frozen parameters never register with DDP, "
+            "and every trainable one gets a gradient."
+        },
+    )
     output_dir: str | None = field(
         default="outputs/cola", metadata={"help": "Where the model, results.json and run_config.json are written."}
     )
@@ -158,6 +177,10 @@ class ColaTrainingArguments(TrainingArguments):
         super().__post_init__()
         if self.freeze < 0:
             raise CliError(f"freeze must be 0 or more, got {self.freeze}")
+        if self.early_stopping_patience is not None and (
+            self.early_stopping_patience < 1 or self.eval_strategy == IntervalStrategy.NO
+        ):
+            raise CliError("early_stopping_patience needs a positive value and an eval_strategy other than 'no'")
         if self.class_weight_values is not None:
             if not self.class_weights:
                 raise CliError("class_weight_values was given together with --no-class-weights; drop one")
@@ -187,6 +210,7 @@ class RunConfig:
     data: DataArguments
     training: ColaTrainingArguments
     recipe: str | None
+    explicit: frozenset[str] = frozenset()  # options the recipe or the command line set (not left at a default)
 
 
 def build_parser() -> HfArgumentParser:
@@ -201,8 +225,8 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
     _reject_renamed_flags(argv)
     parser = build_parser()
     recipe_path = parser.parse_known_args(argv)[0].recipe
-    if recipe_path:
-        parser.set_defaults(**load_recipe(recipe_path))
+    recipe = load_recipe(recipe_path) if recipe_path else {}
+    parser.set_defaults(**recipe)
     try:
         model, data, training, _, remaining = parser.parse_args_into_dataclasses(
             args=argv, return_remaining_strings=True
@@ -211,7 +235,12 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
         raise CliError(str(error).strip().splitlines()[0]) from None
     if remaining:
         raise CliError(f"unknown argument(s): {' '.join(remaining)} (see --help)")
-    return RunConfig(model=model, data=data, training=training, recipe=recipe_path)
+    given = {
+        parser._option_string_actions[token.split("=", 1)[0]].dest
+        for token in argv
+        if token.split("=", 1)[0] in parser._option_string_actions
+    }
+    return RunConfig(model=model, data=data, training=training, recipe=recipe_path, explicit=frozenset(given | set(recipe)))
 
 
 def load_recipe(path: str | Path) -> dict:

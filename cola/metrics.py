@@ -30,16 +30,18 @@ def build_compute_metrics():
         labels, domains = eval_pred.label_ids
         logits = np.asarray(logits, dtype=np.float64)
         predictions = logits.argmax(-1)
+        # Per-example cross-entropy from the gathered logits: exact under DDP, where the Trainer's own eval_loss
+        # averages per-batch means that include the samples padded onto the last batch.
+        log_probs = logits - np.logaddexp.reduce(logits, axis=-1, keepdims=True)
+        losses = -log_probs[np.arange(len(labels)), labels]
         results = metric.compute(predictions=predictions, references=labels)
+        results["cross_entropy"] = float(losses.mean())
         present = np.unique(domains)
         if len(present) > 1:
-            # The Trainer reports the whole set's loss itself; per-domain losses come from the logits.
-            log_probs = logits - np.logaddexp.reduce(logits, axis=-1, keepdims=True)
-            losses = -log_probs[np.arange(len(labels)), labels]
             for d in present:
                 mask = domains == d
                 scores = metric.compute(predictions=predictions[mask], references=labels[mask])
-                scores["loss"] = float(losses[mask].mean())
+                scores["cross_entropy"] = float(losses[mask].mean())
                 results.update({f"{DOMAINS[d]}_{key}": value for key, value in scores.items()})
         return results
 

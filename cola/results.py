@@ -19,7 +19,9 @@ from .data import DOMAINS, LABEL_NAMES
 logger = logging.getLogger(__name__)
 
 RESULTS_FILE = "results.json"
-_METRIC_KEYS = ("matthews_correlation", "accuracy", "f1_macro", "f1_unacceptable", "f1_acceptable", "loss", "n")
+# results.json key -> compute_metrics key ("loss" is the exact per-example cross-entropy, see metrics.py)
+_METRIC_KEYS = {key: key for key in ("matthews_correlation", "accuracy", "f1_macro", "f1_unacceptable", "f1_acceptable", "n")}
+_METRIC_KEYS["loss"] = "cross_entropy"
 _VERSIONED = ("torch", "transformers", "datasets", "accelerate", "evaluate", "scikit-learn")
 
 
@@ -43,7 +45,7 @@ def eval_sections(metrics: dict) -> dict:
     """Flat Trainer metrics ('eval_in_domain_accuracy', ...) -> {'eval': {...}, 'eval_in_domain': {...}, ...}."""
     sections = {}
     for section, prefix in [("eval", "eval_")] + [(f"eval_{d}", f"eval_{d}_") for d in DOMAINS]:
-        values = {key: metrics[prefix + key] for key in _METRIC_KEYS if prefix + key in metrics}
+        values = {key: metrics[prefix + name] for key, name in _METRIC_KEYS.items() if prefix + name in metrics}
         if values:
             sections[section] = values
     sections["eval"]["runtime_s"] = metrics.get("eval_runtime")
@@ -72,6 +74,18 @@ def versions() -> dict:
         except metadata.PackageNotFoundError:
             found[name] = None
     return found
+
+
+def ensure_writable(output_dir: str | Path) -> None:
+    """Create the output directory and prove a file can be written there."""
+    from .errors import CliError
+
+    try:
+        Path(output_dir).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=output_dir):
+            pass
+    except OSError as error:
+        raise CliError(f"cannot write to output directory {output_dir}: {error.strerror}") from None
 
 
 def write_results(results: dict, output_dir: str | Path) -> Path:

@@ -38,6 +38,16 @@ class ColaTrainer(Trainer):
         self.model_accepts_loss_kwargs = False
         self.class_weights = None if class_weights is None else torch.tensor(class_weights, dtype=torch.float32)
         self.param_group_table: list[dict] = []
+        self._check_ranks_agree_on_class_weights()
+
+    def _check_ranks_agree_on_class_weights(self) -> None:
+        """Each process computes the weights from its own copy of the data: they must be the same everywhere."""
+        if self.accelerator.num_processes == 1:
+            return
+        mine = self.class_weights if self.class_weights is not None else torch.full((2,), -1.0)
+        everyone = self.accelerator.gather(mine.to(self.args.device).reshape(1, -1)).cpu()
+        if not torch.equal(everyone, mine.reshape(1, -1).expand_as(everyone)):
+            raise CliError(f"processes disagree on the class weights ({everyone.tolist()}): is the data the same everywhere?")
 
     # --- loss ---
 

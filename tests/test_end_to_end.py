@@ -88,17 +88,43 @@ def test_accelerate_launch_runs_the_cli(tmp_path, data_dir):
     assert results["train"]["steps"] == 2 and results["class_weights"] is None
 
 
-def test_a_frozen_run_resumes_from_its_checkpoint(tmp_path, data_dir):
-    out = tmp_path / "resumable"
-    argv = ["--model_name_or_path", "all-MiniLM-L6-v2", "--data_dir", str(data_dir), "--output_dir", str(out),
-            "--max_train_samples", "64", "--max_eval_samples", "32", "--max_steps", "4", "--per_device_train_batch_size", "16",
-            "--freeze", "5", "--eval_strategy", "no", "--save_strategy", "steps", "--save_steps", "2",
-            "--save_total_limit", "3", "--load_best_model_at_end", "false"]
-    assert train.main(argv) == 0
-    first = json.loads((out / "results.json").read_text())
-    (out / "results.json").unlink()
-    assert train.main(argv + ["--resume_from_checkpoint", str(out / "checkpoint-2")]) == 0
-    resumed = json.loads((out / "results.json").read_text())
-    assert resumed["train"]["steps"] == 4
-    assert [g["name"] for g in resumed["param_groups"]] == [g["name"] for g in first["param_groups"]]
-    assert resumed["eval"]["matthews_correlation"] == pytest.approx(first["eval"]["matthews_correlation"], abs=1e-6)
+
+# --- prediction CLI, on the model trained above ---
+
+def _predict(*args, stdin=None):
+    return subprocess.run([sys.executable, "-m", "cola.predict", *map(str, args)], cwd=REPO, capture_output=True,
+                          text=True, input=stdin, timeout=300)
+
+
+def test_predict_prints_label_probability_sentence(run_dir, tmp_path):
+    from transformers import pipeline
+
+    sentences = ["The book was written by John.", "Books were sent to each other by the students.", '"Quoted," he said.']
+    proc = _predict(run_dir, *sentences)
+    assert proc.returncode == 0, proc.stderr
+    rows = [line.split("\t") for line in proc.stdout.splitlines()]
+    assert [r[2] for r in rows] == sentences
+    classify = pipeline("text-classification", model=str(run_dir), device="cpu")
+    for (label, probability, _), expected in zip(rows, classify(sentences)):
+        assert label == expected["label"] and float(probability) == pytest.approx(expected["score"], abs=1e-4)
+
+    listing = tmp_path / "sentences.txt"
+    listing.write_text("\n".join(sentences) + "\n\n")  # blank lines are skipped
+    from_file = _predict(run_dir, "--file", listing, "--batch_size", "2")
+    from_stdin = _predict(run_dir, "--file", "-", stdin="\n".join(sentences))
+    assert from_file.stdout == proc.stdout == from_stdin.stdout
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda d: d / "missing", "no such model directory"),
+    (lambda d: d, "not a loadable model directory"),
+])
+def test_predict_errors_are_one_line(tmp_path, make, message):
+    proc = _predict(make(tmp_path), "A sentence.")
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1 and message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_predict_needs_sentences(run_dir):
+    proc = _predict(run_dir)
+    assert proc.returncode == 2 and proc.stderr.strip() == "error: no sentences given: pass them as arguments or with --file"

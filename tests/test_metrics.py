@@ -34,9 +34,15 @@ def test_per_domain_metrics_follow_the_domain_column_not_the_order():
     assert scores["in_domain_accuracy"] == pytest.approx(1.0)  # rows 1, 3, 4
     assert scores["out_of_domain_accuracy"] == pytest.approx(1 / 3)  # rows 0, 2, 5
     expected_loss = np.mean([np.log1p(np.exp(-2.0)), np.log1p(np.exp(-1.0)), np.log1p(np.exp(-3.0))])
-    assert scores["in_domain_loss"] == pytest.approx(expected_loss)
+    assert scores["in_domain_cross_entropy"] == pytest.approx(expected_loss)
+    assert scores["cross_entropy"] == pytest.approx(_ce(logits, labels))
     shuffled = compute(EvalPrediction(predictions=logits[::-1], label_ids=(labels[::-1], domains[::-1])))
     assert shuffled == pytest.approx(scores)
+
+
+def _ce(logits, labels):
+    z = logits - logits.max(-1, keepdims=True)
+    return float(np.mean(np.log(np.exp(z).sum(-1)) - z[np.arange(len(labels)), labels]))
 
 
 def test_one_domain_gives_no_domain_keys():

@@ -1,0 +1,88 @@
+"""Classify sentences with a fine-tuned model: one line out per sentence, `label<TAB>probability<TAB>sentence`.
+
+    python -m cola.predict outputs/quick "The book was written by John." "Books was written."
+    python -m cola.predict outputs/quick --file sentences.txt      # one sentence per line
+    some-command | python -m cola.predict outputs/quick --file -   # standard input
+
+The probability is the model's probability for the printed label. Sentences are classified in batches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import CliError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m cola.predict", description=__doc__.split("\n\n")[0])
+    parser.add_argument("model_dir", help="Output directory of train.py (or any sequence-classification model folder).")
+    parser.add_argument("sentences", nargs="*", help="Sentences to classify.")
+    parser.add_argument("--file", help="Read sentences from this file, one per line; '-' reads standard input.")
+    parser.add_argument("--batch_size", type=int, default=64, help="Sentences per forward pass. (default: 64)")
+    parser.add_argument("--max_length", type=int, default=128, help="Truncate longer sentences. (default: 128)")
+    return parser
+
+
+def read_sentences(args) -> list[str]:
+    sentences = list(args.sentences)
+    if args.file == "-":
+        sentences += sys.stdin.read().splitlines()
+    elif args.file:
+        try:
+            sentences += Path(args.file).read_text(encoding="utf-8").splitlines()
+        except OSError as error:
+            raise CliError(f"cannot read {args.file}: {error.strerror}") from None
+    sentences = [s.strip() for s in sentences if s.strip()]
+    if not sentences:
+        raise CliError("no sentences given: pass them as arguments or with --file")
+    return sentences
+
+
+def load(model_dir: str):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    if not Path(model_dir).is_dir():
+        raise CliError(f"{model_dir}: no such model directory")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        model = AutoModelForSequenceClassification.from_pretrained(model_dir)
+    except (OSError, ValueError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CliError(f"{model_dir}: not a loadable model directory ({first})") from None
+    return model.eval(), tokenizer
+
+
+def predict(model, tokenizer, sentences: list[str], *, batch_size: int = 64, max_length: int = 128):
+    """Yield (label, probability, sentence) in input order."""
+    import torch
+
+    for start in range(0, len(sentences), batch_size):
+        batch = sentences[start : start + batch_size]
+        encoded = tokenizer(batch, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+        with torch.inference_mode():
+            probs = model(**encoded).logits.float().softmax(-1)
+        best, index = probs.max(-1)
+        for sentence, p, i in zip(batch, best.tolist(), index.tolist()):
+            yield model.config.id2label[i], p, sentence
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        sentences = read_sentences(args)
+        model, tokenizer = load(args.model_dir)
+        for label, probability, sentence in predict(
+            model, tokenizer, sentences, batch_size=args.batch_size, max_length=args.max_length
+        ):
+            print(f"{label}\t{probability:.4f}\t{sentence}")
+    except CliError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""Two CPU processes (torchrun, gloo): same update as one process, every dev sentence evaluated once."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from conftest import REPO, tiny_model
+
+# Plain SGD with a constant rate: the update is proportional to the gradient, so a wrong loss scale shows.
+SGD = ["--optim", "sgd", "--learning_rate", "0.5", "--lr_scheduler_type", "constant", "--warmup_steps", "0",
+       "--weight_decay", "0", "--max_grad_norm", "0", "--train_sampling_strategy", "sequential"]
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory, tokenizer):
+    path = tmp_path_factory.mktemp("tiny_bert")
+    tiny_model("bert", layers=3, dropout=0.0).save_pretrained(path)  # no dropout: both runs see the same network
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def _train(launcher, out, model_dir, data_dir, batch, accumulation):
+    argv = [*launcher, "train.py", "--use_cpu", "--model_name_or_path", str(model_dir), "--data_dir", str(data_dir),
+            "--output_dir", str(out), "--max_train_samples", "64", "--max_eval_samples", "101", "--max_steps", "2",
+            "--per_device_train_batch_size", str(batch), "--gradient_accumulation_steps", str(accumulation),
+            "--freeze", "2", "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false", *SGD]
+    proc = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def test_two_processes_match_one(tmp_path, tiny_model_dir, data_dir):
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533"]
+    ddp = _train(torchrun, tmp_path / "ddp", tiny_model_dir, data_dir, batch=8, accumulation=2)
+    single = _train([sys.executable], tmp_path / "single", tiny_model_dir, data_dir, batch=32, accumulation=1)
+
+    initial = {n: p for n, p in tiny_model("bert", layers=3, dropout=0.0).state_dict().items()}
+    w_ddp, w_single = load_file(tmp_path / "ddp" / "model.safetensors"), load_file(tmp_path / "single" / "model.safetensors")
+    moved = 0
+    for name, value in w_single.items():
+        torch.testing.assert_close(w_ddp[name], value, rtol=1e-4, atol=1e-6, msg=name)
+        if name.startswith(("bert.embeddings.", "bert.encoder.layer.0.")):
+            assert torch.equal(w_ddp[name], initial[name]), f"{name} is frozen but moved under DDP"
+        moved += not torch.equal(value, initial[name])
+    assert moved > 10
+
+    r_ddp = json.loads((tmp_path / "ddp" / "results.json").read_text())
+    r_single = json.loads((tmp_path / "single" / "results.json").read_text())
+    assert r_ddp["class_weights"] == r_single["class_weights"]
+    assert r_ddp["eval"]["n"] == 101  # 101 is odd: a padded duplicate would show as 102
+    assert r_ddp["eval_in_domain"]["n"] + r_ddp["eval_out_of_domain"]["n"] == 101
+    assert r_ddp["eval"]["matthews_correlation"] == pytest.approx(r_single["eval"]["matthews_correlation"], abs=1e-9)
+    assert r_ddp["eval"]["loss"] == pytest.approx(r_single["eval"]["loss"], abs=1e-5)
+    assert r_ddp["train"]["steps"] == 2
+    # one process speaks and writes: the summary appears once, no stray files
+    assert ddp.stderr.count("Layer groups (bottom to top)") == 1
+    assert [p.name for p in (tmp_path / "ddp").iterdir() if p.name.startswith(".results")] == []

@@ -1,0 +1,83 @@
+"""Checkpoints: bit-exact resume with freezing and class weights, the stored freeze setting, seeded repeats."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import train
+
+COMMON = ["--model_name_or_path", "all-MiniLM-L6-v2", "--max_train_samples", "96", "--max_eval_samples", "64",
+          "--max_steps", "6", "--per_device_train_batch_size", "16", "--eval_strategy", "no", "--save_strategy", "steps",
+          "--save_steps", "3", "--save_total_limit", "5", "--load_best_model_at_end", "false",
+          "--train_sampling_strategy", "group_by_length", "--seed", "3"]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, data_dir):
+    root = tmp_path_factory.mktemp("resume")
+    argv = COMMON + ["--data_dir", str(data_dir), "--freeze", "2"]
+    assert train.main(argv + ["--output_dir", str(root / "whole")]) == 0
+    assert train.main(argv + ["--output_dir", str(root / "again")]) == 0
+    # The interrupted run: only its step-3 checkpoint exists; resume it without repeating --freeze.
+    (root / "resumed").mkdir()
+    (root / "whole" / "checkpoint-3").rename(root / "resumed" / "checkpoint-3")
+    resumed_argv = [a for a in argv if a not in ("--freeze", "2")]
+    assert train.main(resumed_argv + ["--output_dir", str(root / "resumed"), "--resume_from_checkpoint", "last"]) == 0
+    return root
+
+
+def _weights(folder):
+    return load_file(folder / "model.safetensors")
+
+
+def test_same_seed_is_bit_identical(runs):
+    a, b = _weights(runs / "whole"), _weights(runs / "again")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resumed_run_is_bit_identical_to_the_whole_run(runs):
+    whole, resumed = _weights(runs / "whole"), _weights(runs / "resumed")
+    assert [k for k in whole if not torch.equal(whole[k], resumed[k])] == []
+    r_whole = json.loads((runs / "whole" / "results.json").read_text())
+    r_resumed = json.loads((runs / "resumed" / "results.json").read_text())
+    for key in ("matthews_correlation", "accuracy", "loss"):
+        assert r_resumed["eval"][key] == r_whole["eval"][key]
+    assert r_resumed["class_weights"] == r_whole["class_weights"]
+
+
+def test_freeze_is_stored_and_reapplied(runs):
+    stored = json.loads((runs / "resumed" / "checkpoint-3" / "cola_suite.json").read_text())
+    assert stored["freeze"] == 2 and [g["frozen"] for g in stored["layer_groups"]][:3] == [True, True, False]
+    resumed = json.loads((runs / "resumed" / "results.json").read_text())
+    assert resumed["config"]["freeze"] == 2  # taken from the checkpoint, not the default 0
+    assert [g["frozen"] for g in resumed["layer_groups"]][:3] == [True, True, False]
+
+
+def test_resuming_with_another_freeze_is_a_clear_error(runs, data_dir, capsys):
+    argv = COMMON + ["--data_dir", str(data_dir), "--output_dir", str(runs / "resumed"), "--freeze", "4",
+                     "--resume_from_checkpoint", str(runs / "resumed" / "checkpoint-3")]
+    assert train.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"error: {runs / 'resumed' / 'checkpoint-3'} was trained with --freeze 2; resuming with --freeze 4 "
+                   "would hand the optimizer different parameters. Pass --freeze 2 or leave --freeze out")
+
+
+def test_resume_last_without_checkpoints(tmp_path, data_dir, capsys):
+    argv = COMMON + ["--data_dir", str(data_dir), "--output_dir", str(tmp_path), "--resume_from_checkpoint", "last"]
+    assert train.main(argv) == 2
+    assert capsys.readouterr().err.strip() == f"error: --resume_from_checkpoint last: no checkpoint-* folder in {tmp_path}"
+    assert train.main(COMMON + ["--data_dir", str(data_dir), "--output_dir", str(tmp_path),
+                                "--resume_from_checkpoint", str(tmp_path / "nope")]) == 2
+    assert "not a checkpoint folder" in capsys.readouterr().err
+
+
+def test_early_stopping_on_mcc(tmp_path, data_dir):
+    argv = ["--model_name_or_path", "all-MiniLM-L6-v2", "--data_dir", str(data_dir), "--output_dir", str(tmp_path),
+            "--max_train_samples", "64", "--max_eval_samples", "32", "--max_steps", "40", "--per_device_train_batch_size", "16",
+            "--learning_rate", "1e-7", "--eval_strategy", "steps", "--eval_steps", "1", "--save_strategy", "steps",
+            "--save_steps", "1", "--early_stopping_patience", "2"]
+    assert train.main(argv) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["train"]["steps"] < 40  # a learning rate this small cannot keep improving MCC for 40 evaluations
