@@ -9,7 +9,8 @@ from cola.config import parse_args
 from conftest import REPO
 
 DOCS = [REPO / "README.md", REPO / "recipes" / "README.md", REPO / "train.py"]
-COMMAND = re.compile(r"(?:accelerate launch(?: --\S+(?: \S+)?)*|python) train\.py([^`|#\n]*)")
+COMMAND = re.compile(r"(?:accelerate launch(?: --\S+(?: \S+)?)*|torchrun(?: --\S+(?: \S+)?)*|python) train\.py([^`|#\n]*)")
+PREDICT = re.compile(r"(?<!\")python -m cola\.predict( [^`|#\n]*)")  # not the prog="..." string
 
 
 def commands():
@@ -30,3 +31,12 @@ def test_documented_command_parses(args):
     if argv == ["--help"]:
         return
     parse_args(argv)
+
+
+def test_documented_predict_commands_parse():
+    from cola.predict import build_parser
+
+    found = [m.group(1) for doc in DOCS + [REPO / "cola" / "predict.py"] for m in PREDICT.finditer(doc.read_text())]
+    assert len(found) >= 3
+    for args in found:
+        build_parser().parse_args(shlex.split(args))
