@@ -21,6 +21,7 @@ value, itself a valid recipe) and results.json (metrics, class weights, layer an
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 
@@ -59,7 +60,7 @@ def run(config) -> int:
     from cola.freezing import find_layer_groups, freeze_bottom, layer_group_table
     from cola.metrics import LABEL_NAMES_FOR_TRAINER, build_compute_metrics
     from cola.model import load_model_and_tokenizer
-    from cola.results import ensure_writable, eval_sections, log_start_summary, train_section, versions, write_results
+    from cola.results import count_parameters, ensure_writable, eval_sections, log_start_summary, train_section, versions, write_results
     from cola.tracking import SuiteTablesToWandb, prepare_wandb, reports_to_wandb
     from cola.trainer import ColaTrainer
 
@@ -91,16 +92,12 @@ def run(config) -> int:
 
     # --- trainer ---
     args.label_names = LABEL_NAMES_FOR_TRAINER
+    resolved = resolved_config(config)
+    groups_now = functools.partial(layer_group_table, layer_groups)  # read at call time: frozen flags can change
     prepare_wandb(args)
-    callbacks = [SaveSuiteState(lambda: layer_group_table(layer_groups))]
+    callbacks = [SaveSuiteState(groups_now)]
     if reports_to_wandb(args):
-        callbacks.append(
-            SuiteTablesToWandb(
-                resolved_config=resolved_config(config),
-                class_weights=class_weights,
-                layer_group_table=lambda: layer_group_table(layer_groups),
-            )
-        )
+        callbacks.append(SuiteTablesToWandb(resolved_config=resolved, class_weights=class_weights, layer_group_table=groups_now))
     if args.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=args.early_stopping_patience))
     trainer = ColaTrainer(
@@ -122,15 +119,16 @@ def run(config) -> int:
     eval_metrics = trainer.evaluate()
     trainer.save_model()
     if trainer.is_world_process_zero():
+        trainable, total = count_parameters(model)
         results = {
             **eval_sections(eval_metrics),
             "train": train_section(train_output, trainer.state),
             "class_weights": class_weights,
             "layer_groups": layer_group_table(layer_groups),
             "param_groups": trainer.param_group_table,
-            "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
-            "total_parameters": sum(p.numel() for p in model.parameters()),
-            "config": resolved_config(config),
+            "trainable_parameters": trainable,
+            "total_parameters": total,
+            "config": resolved,
             "versions": versions(),
         }
         path = write_results(results, args.output_dir)

@@ -20,7 +20,7 @@ from pathlib import Path
 from transformers import HfArgumentParser, TrainingArguments
 from transformers.trainer_utils import IntervalStrategy, SaveStrategy
 
-from .errors import CliError
+from .errors import CliError, first_line
 
 RESOLVED_CONFIG_FILE = "run_config.json"
 
@@ -232,7 +232,7 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
             args=argv, return_remaining_strings=True
         )
     except ValueError as error:  # TrainingArguments' own checks, e.g. strategies that do not match
-        raise CliError(str(error).strip().splitlines()[0]) from None
+        raise CliError(first_line(error)) from None
     if remaining:
         raise CliError(f"unknown argument(s): {' '.join(remaining)} (see --help)")
     given = {

@@ -8,7 +8,7 @@ from pathlib import Path
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
 from .data import LABEL_NAMES
-from .errors import CliError
+from .errors import CliError, first_line
 
 logger = logging.getLogger(__name__)
 
@@ -45,13 +45,10 @@ def load_model_and_tokenizer(model_args):
     except OSError as error:
         raise CliError(
             f"cannot load model '{model_args.model_name_or_path}': not a local directory, not in the Hugging Face "
-            f"cache, and not reachable on the Hub ({_first_line(error)}). Offline, use a local directory or "
+            f"cache, and not reachable on the Hub ({first_line(error)}). Offline, use a local directory or "
             f"'all-MiniLM-L6-v2'."
         ) from None
     except ValueError as error:  # e.g. a config whose architecture has no sequence-classification head
-        raise CliError(f"cannot load model '{model_args.model_name_or_path}': {_first_line(error)}") from None
+        raise CliError(f"cannot load model '{model_args.model_name_or_path}': {first_line(error)}") from None
     return model, tokenizer
 
-
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .errors import CliError
+from .errors import CliError, first_line
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,8 +50,7 @@ def load(model_dir: str):
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
         model = AutoModelForSequenceClassification.from_pretrained(model_dir)
     except (OSError, ValueError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CliError(f"{model_dir}: not a loadable model directory ({first})") from None
+        raise CliError(f"{model_dir}: not a loadable model directory ({first_line(error)})") from None
     return model.eval(), tokenizer
 
 

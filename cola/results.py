@@ -25,10 +25,15 @@ _METRIC_KEYS["loss"] = "cross_entropy"
 _VERSIONED = ("torch", "transformers", "datasets", "accelerate", "evaluate", "scikit-learn")
 
 
+def count_parameters(model) -> tuple[int, int]:
+    """(trainable, total) parameter counts."""
+    params = list(model.parameters())
+    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
+
+
 def log_start_summary(*, model_name, model, data, class_weights, layer_groups) -> None:
     counts = data.class_counts()
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    total = sum(p.numel() for p in model.parameters())
+    trainable, total = count_parameters(model)
     logger.info("Model: %s (%s), %s of %s parameters trainable", model_name, type(model).__name__, f"{trainable:,}", f"{total:,}")
     logger.info("Data: %s; train %d sentences, eval %d %s", data.data_dir, len(data.train), len(data.eval), data.domain_sizes())
     logger.info(
