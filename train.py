@@ -47,7 +47,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(config) -> int:
-    import torch
     import transformers
     from transformers import DataCollatorWithPadding, set_seed
 
@@ -67,8 +66,6 @@ def run(config) -> int:
     args = config.training
     logging.getLogger().setLevel(logging.INFO if args.should_log else logging.WARNING)  # one process speaks
     transformers.logging.set_verbosity_warning()
-    if not torch.cuda.is_available():
-        args.dataloader_pin_memory = False  # pinning only speeds up copies to a GPU
 
     ensure_writable(args.output_dir)  # fail now, not after an hour of training
     checkpoint = resolve_checkpoint(args.resume_from_checkpoint, args.output_dir)

@@ -21,6 +21,8 @@ from transformers import HfArgumentParser, TrainingArguments
 from transformers.trainer_utils import IntervalStrategy, SaveStrategy
 
 from .errors import CliError, first_line
+from .precision import CHOICES as PRECISIONS
+from .precision import detect_precision
 
 RESOLVED_CONFIG_FILE = "run_config.json"
 
@@ -129,6 +131,14 @@ class ColaTrainingArguments(TrainingArguments):
         metadata={"help": "Extra parameter-name patterns (fnmatch, e.g. '*.position_embeddings.*') kept out of decay."},
     )
 
+    precision: str = field(
+        default="auto",
+        metadata={
+            "help": "Training precision. 'auto': bf16 on GPUs that support it (fp16 on older ones) and on CPUs with "
+            "AMX, else fp32. --bf16/--fp16 given explicitly win over 'auto'.",
+            "choices": list(PRECISIONS),
+        },
+    )
     early_stopping_patience: int | None = field(
         default=None,
         metadata={"help": "Stop after this many evaluations without a better metric_for_best_model (MCC)."},
@@ -140,6 +150,14 @@ class ColaTrainingArguments(TrainingArguments):
         metadata={
             "help": "Checkpoint folder to continue from, or 'last' for the newest checkpoint-* in output_dir. "
             "The checkpoint's freeze setting is re-applied."
+        },
+    )
+    train_sampling_strategy: str = field(
+        default="group_by_length",
+        metadata={
+            "help": "'group_by_length' (default): batches of similar length, so padding stays near zero; "
+            "'random' for plain shuffled batches; or 'sequential'.",
+            "choices": ["random", "sequential", "group_by_length", "batch_rebalance"],
         },
     )
     ddp_find_unused_parameters: bool | None = field(
@@ -174,6 +192,7 @@ class ColaTrainingArguments(TrainingArguments):
     logging_steps: float = field(default=50, metadata={"help": "Log the training loss every N steps."})
 
     def __post_init__(self):
+        self._fit_to_hardware()  # before the parent turns bf16/fp16 into its mixed-precision setting
         super().__post_init__()
         if self.freeze < 0:
             raise CliError(f"freeze must be 0 or more, got {self.freeze}")
@@ -189,6 +208,24 @@ class ColaTrainingArguments(TrainingArguments):
                     f"class_weight_values takes two positive weights (unacceptable acceptable), "
                     f"got {self.class_weight_values}"
                 )
+
+
+    def _fit_to_hardware(self) -> None:
+        if self.precision == "auto":
+            if not (self.bf16 or self.fp16):
+                self.precision = detect_precision(use_cpu=self.use_cpu)
+            else:
+                self.precision = "bf16" if self.bf16 else "fp16"
+        elif (self.bf16 and self.precision != "bf16") or (self.fp16 and self.precision != "fp16"):
+            raise CliError(f"--precision {self.precision} contradicts --{'bf16' if self.bf16 else 'fp16'}; give one")
+        self.bf16, self.fp16 = self.precision == "bf16", self.precision == "fp16"
+        import torch
+
+        if self.bf16 and not self.use_cpu:
+            # TrainingArguments only allows bf16 off-GPU when told it is on the CPU; with no GPU that is all it means.
+            self.use_cpu = not torch.cuda.is_available()
+        if self.use_cpu or not torch.cuda.is_available():
+            self.dataloader_pin_memory = False  # pinning only speeds up copies to a GPU
 
 
 @dataclass

@@ -1,0 +1,307 @@
+"""Training-speed benchmark: the notebook loop, the Trainer's defaults, and the suite, on the same work.
+
+    python -m cola.bench --data_dir ../shared/cola/raw                  # table on stdout, bench.json
+    python -m cola.bench --data_dir ../shared/cola/raw --samples 1024 --repeats 5 --out bench.json
+
+Rows, all on the packaged all-MiniLM-L6-v2 and the real CoLA training file, batch 32, the same number of
+training sentences (`--samples`, drawn by each row's own sampler from the whole file, as in a real run):
+- notebook:     every sentence padded to 64 tokens, a plain PyTorch AdamW loop, fp32;
+- trainer:      Hugging Face `Trainer` as it comes: random batches, dynamic padding, fp32;
+- suite:        train.py's default path (length-grouped batches, precision picked by the hardware);
+- suite_freeze: the same with the bottom half of the layer groups frozen.
+
+Each row runs in its own process (so its peak memory is its own), repeats are interleaved (row 1, 2, 3, 4,
+1, 2, ...) so drift of the machine hits every row alike, and the first steps of each run are not timed.
+Reported per row (median over repeats): training samples/s, useful (non-padding) tokens/s, padding ratio,
+model FLOP utilisation against a matmul peak measured in the same run for the dtype the row trains in, peak
+memory (RSS; GPU memory on a GPU), step time, and evaluation sentences/s on GLUE's dev set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROWS = ("notebook", "trainer", "suite", "suite_freeze")
+BATCH = 32
+WARMUP_STEPS = 3
+
+
+# --- measurements shared by every row ---
+
+
+def matmul_peak(dtype_name: str, device: str, size: int = 2048, seconds: float = 2.0) -> float:
+    """Achieved FLOP/s of a square matmul in this dtype on this device: the ceiling MFU is measured against."""
+    import torch
+
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[dtype_name]
+    a, b = (torch.randn(size, size, device=device).to(dtype) for _ in range(2))
+    for _ in range(3):
+        a @ b
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        a @ b
+        n += 1
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return 2 * size**3 * n / (time.perf_counter() - start)
+
+
+def flops_per_token(model, *, mean_length: float, trainable_fraction: float) -> float:
+    """Training FLOPs per useful token: forward 2N (+ attention), backward 2x forward for trainable layers only.
+
+    N counts the encoder's matmul weights (embeddings are look-ups). With the bottom layers frozen the backward
+    stops at the first trainable layer, so it only costs the top `trainable_fraction` of the encoder.
+    """
+    config = model.config
+    n_matmul = sum(p.numel() for n, p in model.named_parameters() if p.dim() == 2 and "embeddings" not in n)
+    attention = 4 * config.num_hidden_layers * mean_length * config.hidden_size
+    forward = 2 * n_matmul + attention
+    return forward * (1 + 2 * trainable_fraction)
+
+
+class TokenCounter:
+    """Wraps a collator and counts real and padded tokens of every batch it builds."""
+
+    def __init__(self, collate):
+        self.collate, self.useful, self.total = collate, 0, 0
+
+    def __call__(self, features):
+        batch = self.collate(features)
+        self.useful += int(batch["attention_mask"].sum())
+        self.total += batch["attention_mask"].numel()
+        return batch
+
+
+def peak_memory_mb(device: str) -> float:
+    import torch
+
+    if device == "cuda":
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# --- the rows ---
+
+
+def _load(args):
+    from cola.config import DataArguments, ModelArguments
+    from cola.data import load_cola, tokenize
+    from cola.model import load_model_and_tokenizer
+
+    model, tokenizer = load_model_and_tokenizer(ModelArguments(model_name_or_path=args.model))
+    # The whole file: length grouping sorts within windows sized from the dataset, as in a real run.
+    data = load_cola(DataArguments(data_dir=args.data_dir), seed=0)
+    return model, tokenizer, data, tokenize(data, tokenizer, max_length=64)
+
+
+def run_notebook(args, device):
+    """The notebook: pad to 64, DataLoader, AdamW over every parameter, model's own loss."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    model, tokenizer, raw, _ = _load(args)
+    model.to(device)
+
+    def encode(split):
+        enc = tokenizer(list(split["sentence"]), padding="max_length", truncation=True, max_length=64, return_tensors="pt")
+        return [{"input_ids": i, "attention_mask": m, "labels": torch.tensor(y)}
+                for i, m, y in zip(enc["input_ids"], enc["attention_mask"], split["labels"])]
+
+    counter = TokenCounter(torch.utils.data.default_collate)
+    loader = DataLoader(encode(raw.train), batch_size=BATCH, shuffle=True, collate_fn=counter,
+                        generator=torch.Generator().manual_seed(0))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-5)
+    model.train()
+    step_times, steps = [], args.samples // BATCH
+    for step, batch in zip(range(steps), loader):
+        start = time.perf_counter()
+        loss = model(**{k: v.to(device) for k, v in batch.items()}).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        step_times.append(time.perf_counter() - start)
+    train = _train_figures(step_times, counter, steps)
+
+    model.eval()
+    eval_loader = DataLoader(encode(raw.eval), batch_size=BATCH)
+    start = time.perf_counter()
+    with torch.no_grad():
+        for batch in eval_loader:
+            model(**{k: v.to(device) for k, v in batch.items() if k != "labels"})
+    return model, train, len(raw.eval) / (time.perf_counter() - start), "fp32", 1.0
+
+
+def run_trainer(args, device, *, suite: bool, freeze_half: bool = False):
+    import torch
+    from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments
+
+    from cola.config import parse_args
+    from cola.freezing import find_layer_groups, freeze_bottom
+    from cola.metrics import LABEL_NAMES_FOR_TRAINER
+    from cola.trainer import ColaTrainer
+
+    model, tokenizer, _, data = _load(args)
+    counter = TokenCounter(DataCollatorWithPadding(tokenizer))
+    step_times = []
+
+    class StepTimer(TrainerCallback):
+        def on_step_begin(self, *a, **k):
+            self.start = time.perf_counter()
+
+        def on_step_end(self, *a, **k):
+            if device == "cuda":
+                torch.cuda.synchronize()
+            step_times.append(time.perf_counter() - self.start)
+
+    out = tempfile.mkdtemp(prefix="cola-bench-")
+    common = dict(output_dir=out, per_device_train_batch_size=BATCH, max_steps=args.samples // BATCH, report_to="none",
+                  save_strategy="no", eval_strategy="no", disable_tqdm=True, use_cpu=device == "cpu", seed=0)
+    if suite:
+        # train.py's own defaults, only the bookkeeping changed (no checkpoints, no per-epoch evaluation).
+        training = parse_args(["--output_dir", out, "--per_device_train_batch_size", str(BATCH),
+                               "--max_steps", str(args.samples // BATCH),
+                               "--save_strategy", "no", "--eval_strategy", "no", "--load_best_model_at_end", "false",
+                               "--disable_tqdm", "true", "--seed", "0"]).training
+        training.label_names = LABEL_NAMES_FOR_TRAINER
+        groups = find_layer_groups(model)
+        freeze_bottom(groups, len(groups) // 2 if freeze_half else 0)
+        trainer = ColaTrainer(model=model, args=training, train_dataset=data.train, eval_dataset=data.eval,
+                              processing_class=tokenizer, data_collator=counter, callbacks=[StepTimer()], class_weights=None)
+        precision = training.precision
+    else:
+        columns = ["input_ids", "token_type_ids", "attention_mask", "labels"]
+        trainer = Trainer(model=model, args=TrainingArguments(**common), train_dataset=data.train.select_columns(columns),
+                          eval_dataset=data.eval.select_columns(columns), processing_class=tokenizer, data_collator=counter,
+                          callbacks=[StepTimer()])
+        precision = "fp32"
+    trainer.train()
+    train = _train_figures(step_times, counter, len(step_times))
+    eval_metrics = trainer.evaluate()
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad and p.dim() == 2) / max(
+        1, sum(p.numel() for n, p in model.named_parameters() if p.dim() == 2 and "embeddings" not in n))
+    return model, train, eval_metrics["eval_samples_per_second"], precision, min(1.0, trainable)
+
+
+def _train_figures(step_times, counter, steps):
+    timed = step_times[WARMUP_STEPS:]
+    seconds = sum(timed)
+    samples = len(timed) * BATCH
+    per_step_useful = counter.useful / steps
+    return {
+        "step_s": statistics.median(timed),
+        "samples_per_second": samples / seconds,
+        "useful_tokens_per_second": per_step_useful * len(timed) / seconds,
+        "padding_ratio": 1 - counter.useful / counter.total,
+        "mean_length": counter.useful / (steps * BATCH),
+    }
+
+
+def worker(args) -> dict:
+    import torch
+
+    torch.manual_seed(0)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if args.worker == "notebook":
+        model, train, eval_sps, precision, trainable = run_notebook(args, device)
+    else:
+        model, train, eval_sps, precision, trainable = run_trainer(
+            args, device, suite=args.worker != "trainer", freeze_half=args.worker == "suite_freeze")
+    flops = flops_per_token(model, mean_length=train["mean_length"], trainable_fraction=trainable)
+    return {"row": args.worker, "precision": precision, **train, "model_flops_per_second": flops * train["useful_tokens_per_second"],
+            "eval_sentences_per_second": eval_sps, "peak_memory_mb": peak_memory_mb(device), "device": device}
+
+
+# --- the orchestrator ---
+
+
+def run_benchmark(args) -> dict:
+    import torch
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    runs = {row: [] for row in args.rows}
+    for repeat in range(args.repeats):
+        for row in args.rows:
+            print(f"[{repeat + 1}/{args.repeats}] {row} ...", file=sys.stderr, flush=True)
+            proc = subprocess.run(
+                [sys.executable, "-m", "cola.bench", "--worker", row, "--samples", str(args.samples),
+                 "--model", args.model] + (["--data_dir", args.data_dir] if args.data_dir else []),
+                capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"},
+            )
+            if proc.returncode != 0:
+                raise SystemExit(f"error: benchmark row {row} failed:\n{proc.stderr[-3000:]}")
+            runs[row].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    peaks = {p: matmul_peak(p, device) for p in sorted({r["precision"] for rs in runs.values() for r in rs})}
+    rows = {}
+    for row, results in runs.items():
+        summary = {key: statistics.median(r[key] for r in results) for key in results[0] if isinstance(results[0][key], float)}
+        summary["precision"] = results[0]["precision"]
+        summary["mfu"] = summary["model_flops_per_second"] / peaks[summary["precision"]]
+        rows[row] = summary
+    base = rows.get("trainer", {}).get("samples_per_second")
+    for summary in rows.values():
+        summary["speedup_vs_trainer"] = summary["samples_per_second"] / base if base else None
+        if "notebook" in rows:
+            summary["speedup_vs_notebook"] = summary["samples_per_second"] / rows["notebook"]["samples_per_second"]
+    return {"device": _device_name(device), "model": args.model, "samples": args.samples, "batch": BATCH,
+            "repeats": args.repeats, "matmul_peak_flops": peaks, "rows": rows, "runs": runs}
+
+
+def format_table(report: dict) -> str:
+    head = ("| row | precision | samples/s | useful tokens/s | padding | MFU | step (s) | peak memory (MB) | eval sentences/s "
+            "| vs trainer | vs notebook |\n|---|---|---|---|---|---|---|---|---|---|---|")
+    lines = [head]
+    for name, r in report["rows"].items():
+        lines.append(
+            f"| {name} | {r['precision']} | {r['samples_per_second']:.1f} | {r['useful_tokens_per_second']:.0f} | "
+            f"{r['padding_ratio']:.0%} | {r['mfu']:.1%} | {r['step_s']:.3f} | {r['peak_memory_mb']:.0f} | "
+            f"{r['eval_sentences_per_second']:.0f} | {r['speedup_vs_trainer'] or 0:.2f}x | {r.get('speedup_vs_notebook', 0):.2f}x |")
+    peaks = ", ".join(f"{k} {v / 1e12:.3f} TFLOP/s" for k, v in report["matmul_peak_flops"].items())
+    return (f"{report['device']}; {report['model']}; {report['samples']} training sentences per run, batch {report['batch']}, "
+            f"median of {report['repeats']} interleaved repeats; matmul peak: {peaks}\n\n" + "\n".join(lines))
+
+
+def _device_name(device: str) -> str:
+    import platform
+
+    import torch
+
+    if device == "cuda":
+        return torch.cuda.get_device_name()
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
+    return f"CPU {model}, {torch.get_num_threads()} threads"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cola.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data_dir", default=None, help="CoLA raw folder (default: $COLA_DATA_DIR or the cached download).")
+    parser.add_argument("--model", default="all-MiniLM-L6-v2", help="Model name or folder. (default: all-MiniLM-L6-v2)")
+    parser.add_argument("--samples", type=int, default=640, help="Training sentences per run. (default: 640)")
+    parser.add_argument("--repeats", type=int, default=3, help="Interleaved repeats per row. (default: 3)")
+    parser.add_argument("--rows", nargs="+", choices=ROWS, default=list(ROWS), help="Rows to run. (default: all)")
+    parser.add_argument("--out", default="bench.json", help="Where the JSON report goes. (default: bench.json)")
+    parser.add_argument("--worker", choices=ROWS, help=argparse.SUPPRESS)  # one row, in its own process
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(args)))
+        return 0
+    report = run_benchmark(args)
+    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    print(format_table(report))
+    print(f"\nJSON: {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+"""The benchmark command runs and reports every figure the README table shows (speed itself is not asserted)."""
+
+import json
+import subprocess
+import sys
+
+from conftest import REPO
+
+
+def test_bench_reports_the_table_and_json(tmp_path, data_dir):
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "cola.bench", "--data_dir", str(data_dir), "--samples", "192", "--repeats", "1",
+         "--rows", "notebook", "suite", "--out", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert set(report["rows"]) == {"notebook", "suite"} and report["samples"] == 192
+    for row in report["rows"].values():
+        for key in ("samples_per_second", "useful_tokens_per_second", "padding_ratio", "mfu", "peak_memory_mb",
+                    "eval_sentences_per_second", "step_s"):
+            assert row[key] > 0, key
+        assert 0 < row["mfu"] < 1 and 0 <= row["padding_ratio"] < 1
+    # padding is a count, not a timing: the notebook pads every sentence to 64 tokens, the suite groups lengths
+    assert report["rows"]["notebook"]["padding_ratio"] > 0.7 > report["rows"]["suite"]["padding_ratio"]
+    assert "| notebook | fp32 |" in proc.stdout and "| suite |" in proc.stdout
+    assert len(report["runs"]["suite"]) == 1 and "fp32" in report["matmul_peak_flops"]

@@ -1,0 +1,138 @@
+"""The fast path changes speed, not results: precision choice, length grouping, eval batch size, frozen backward."""
+
+import copy
+from collections import Counter
+
+import pytest
+import torch
+from transformers import DataCollatorWithPadding
+
+from cola.config import parse_args
+from cola.errors import CliError
+from cola.freezing import find_layer_groups, freeze_bottom
+from cola.precision import cpu_has_amx_bf16, detect_precision
+from cola.trainer import ColaTrainer
+from conftest import tiny_dataset, tiny_model, training_args
+from test_loss import LABELS, SENTENCES
+
+
+def test_amx_detection_reads_the_cpu_flags(tmp_path):
+    with_amx, without = tmp_path / "amx", tmp_path / "plain"
+    with_amx.write_text("processor\t: 0\nflags\t\t: fpu avx512f amx_bf16 amx_tile amx_int8\n")
+    without.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_vnni\n")
+    assert cpu_has_amx_bf16(with_amx) and not cpu_has_amx_bf16(without)
+    assert not cpu_has_amx_bf16(tmp_path / "missing")
+
+
+def test_auto_precision_follows_the_hardware_and_explicit_flags_win(monkeypatch):
+    import cola.precision
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(cola.precision, "cpu_has_amx_bf16", lambda: False)
+    assert detect_precision(use_cpu=True) == "fp32"
+    assert parse_args([]).training.precision == "fp32"
+    monkeypatch.setattr(cola.precision, "cpu_has_amx_bf16", lambda: True)
+    assert detect_precision(use_cpu=True) == "bf16"
+    t = parse_args([]).training
+    assert (t.precision, t.bf16, t.mixed_precision) == ("bf16", True, "bf16")
+    t = parse_args(["--precision", "fp32"]).training
+    assert (t.precision, t.bf16, t.mixed_precision) == ("fp32", False, "no")
+    assert parse_args(["--bf16"]).training.precision == "bf16"
+    with pytest.raises(CliError, match="--precision fp32 contradicts --bf16"):
+        parse_args(["--precision", "fp32", "--bf16"])
+
+
+def test_length_grouping_is_the_default_and_turns_off():
+    assert parse_args([]).training.train_sampling_strategy == "group_by_length"
+    assert parse_args(["--train_sampling_strategy", "random"]).training.train_sampling_strategy == "random"
+
+
+def _padding_and_rows(data_dir, tokenizer, strategy):
+    from cola.config import DataArguments
+    from cola.data import load_cola, tokenize
+
+    train = tokenize(load_cola(DataArguments(data_dir=str(data_dir)), seed=0), tokenizer, 64).train
+    args = parse_args(["--output_dir", "/tmp/unused", "--train_sampling_strategy", strategy, "--eval_strategy", "no",
+                       "--load_best_model_at_end", "false", "--per_device_train_batch_size", "32"]).training
+    args.label_names = ["labels", "domain"]
+    trainer = ColaTrainer(model=tiny_model("bert", layers=1), args=args, train_dataset=train,
+                          data_collator=DataCollatorWithPadding(tokenizer))
+    useful = total = 0
+    rows = Counter()
+    for batch in trainer.get_train_dataloader():
+        mask = batch["attention_mask"]
+        useful, total = useful + int(mask.sum()), total + mask.numel()
+        rows.update(tuple(ids[m.bool()].tolist()) for ids, m in zip(batch["input_ids"], mask))
+    return 1 - useful / total, rows, Counter(tuple(ids) for ids in train["input_ids"])
+
+
+def test_length_grouping_sees_every_sentence_once_with_little_padding(data_dir, tokenizer):
+    grouped, rows, expected = _padding_and_rows(data_dir, tokenizer, "group_by_length")
+    random_padding, random_rows, _ = _padding_and_rows(data_dir, tokenizer, "random")
+    assert rows == expected == random_rows  # an epoch is the same multiset of sentences either way
+    assert grouped < 0.15 < random_padding
+
+
+def _one_step(precision, tmp_path, tokenizer):
+    model = tiny_model("bert", layers=2, dropout=0.0)
+    args = training_args(tmp_path / precision, max_steps=1, per_device_train_batch_size=16, optim="sgd",
+                         learning_rate=0.5, lr_scheduler_type="constant", warmup_steps=0, max_grad_norm=0.0,
+                         train_sampling_strategy="sequential", precision=precision)
+    trainer = ColaTrainer(model=model, args=args, train_dataset=tiny_dataset(tokenizer, SENTENCES, LABELS),
+                          data_collator=DataCollatorWithPadding(tokenizer), class_weights=[3.0, 0.5])
+    trainer.train()
+    return trainer.state.log_history[0]["loss"], {n: p.detach().clone() for n, p in model.named_parameters()}
+
+
+def test_bf16_gives_the_fp32_result_within_tolerance(tmp_path, tokenizer):
+    loss32, weights32 = _one_step("fp32", tmp_path, tokenizer)
+    loss16, weights16 = _one_step("bf16", tmp_path, tokenizer)
+    assert loss16 == pytest.approx(loss32, rel=2e-2)
+    start = dict(tiny_model("bert", layers=2, dropout=0.0).named_parameters())
+    for name, value in weights32.items():
+        delta32, delta16 = value - start[name].detach(), weights16[name] - start[name].detach()
+        if delta32.abs().max() > 1e-4:  # the update itself agrees, not just the starting point
+            assert torch.nn.functional.cosine_similarity(delta32.flatten(), delta16.flatten(), dim=0) > 0.97, name
+
+
+def test_eval_batch_size_does_not_change_metrics(tmp_path, tokenizer):
+    from cola.metrics import build_compute_metrics
+
+    model = tiny_model("bert", layers=2)
+    dataset = tiny_dataset(tokenizer, SENTENCES, LABELS, domains=[0, 1] * 8)
+    results = []
+    for batch in (3, 128):
+        trainer = ColaTrainer(model=copy.deepcopy(model), args=training_args(tmp_path, per_device_eval_batch_size=batch),
+                              eval_dataset=dataset, data_collator=DataCollatorWithPadding(tokenizer),
+                              compute_metrics=build_compute_metrics())
+        results.append(trainer.evaluate())
+    for key in ("eval_matthews_correlation", "eval_accuracy", "eval_in_domain_accuracy", "eval_cross_entropy"):
+        assert results[0][key] == pytest.approx(results[1][key], abs=1e-5), key
+
+
+@pytest.mark.parametrize("arch", ["bert", "distilbert", "electra", "roberta"])
+def test_backward_stops_at_the_first_trainable_group(arch, tokenizer):
+    """Below the first trainable group nothing requires grad, so autograd computes no gradient there at all."""
+    model = tiny_model(arch, layers=4).train()
+    groups = find_layer_groups(model)
+    freeze_bottom(groups, 3)  # embeddings, layer_00, layer_01
+    layers = {g.name: g for g in groups}
+    frozen_top = _module_owning(model, layers["layer_01"].parameters[0][0])
+    first_trainable = _module_owning(model, layers["layer_02"].parameters[0][0])
+    seen = {}
+    frozen_top.register_forward_hook(lambda m, i, out: seen.__setitem__("frozen", _first_tensor(out)))
+    first_trainable.register_forward_hook(lambda m, i, out: seen.__setitem__("trainable", _first_tensor(out)))
+    model(**tokenizer(["The cat sat on the mat."], return_tensors="pt", return_token_type_ids=arch != "distilbert"))
+    assert seen["frozen"].requires_grad is False and seen["frozen"].grad_fn is None
+    assert seen["trainable"].requires_grad is True
+
+
+def _module_owning(model, param_name):
+    # "bert.encoder.layer.1.attention.self.query.weight" -> the encoder layer module "bert.encoder.layer.1"
+    parts = param_name.split(".")
+    index = next(i for i, p in enumerate(parts) if p.isdigit())
+    return model.get_submodule(".".join(parts[: index + 1]))
+
+
+def _first_tensor(output):
+    return output[0] if isinstance(output, tuple) else output
