@@ -188,9 +188,9 @@ def run_trainer(args, device, *, suite: bool, freeze_half: bool = False):
     trainer.train()
     train = _train_figures(step_times, counter, len(step_times))
     eval_metrics = trainer.evaluate()
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad and p.dim() == 2) / max(
-        1, sum(p.numel() for n, p in model.named_parameters() if p.dim() == 2 and "embeddings" not in n))
-    return model, train, eval_metrics["eval_samples_per_second"], precision, min(1.0, trainable)
+    matmul = {n: p for n, p in model.named_parameters() if p.dim() == 2 and "embeddings" not in n}
+    trainable = sum(p.numel() for p in matmul.values() if p.requires_grad) / sum(p.numel() for p in matmul.values())
+    return model, train, eval_metrics["eval_samples_per_second"], precision, trainable
 
 
 def _train_figures(step_times, counter, steps):
