@@ -2,6 +2,7 @@
 
     python -m cola.bench --data_dir ../shared/cola/raw                  # table on stdout, bench.json
     python -m cola.bench --data_dir ../shared/cola/raw --samples 1024 --repeats 5 --out bench.json
+    python -m cola.bench --data_dir ../shared/cola/raw --rows suite --suite_args="--optim adamw_torch"  # try an option
 
 Rows, all on the packaged all-MiniLM-L6-v2 and the real CoLA training file, batch 32, the same number of
 training sentences (`--samples`, drawn by each row's own sampler from the whole file, as in a real run):
@@ -23,6 +24,7 @@ import argparse
 import json
 import os
 import resource
+import shlex
 import statistics
 import subprocess
 import sys
@@ -172,7 +174,7 @@ def run_trainer(args, device, *, suite: bool, freeze_half: bool = False):
         training = parse_args(["--output_dir", out, "--per_device_train_batch_size", str(BATCH),
                                "--max_steps", str(args.samples // BATCH),
                                "--save_strategy", "no", "--eval_strategy", "no", "--load_best_model_at_end", "false",
-                               "--disable_tqdm", "true", "--seed", "0"]).training
+                               "--disable_tqdm", "true", "--seed", "0", *shlex.split(args.suite_args)]).training
         training.label_names = LABEL_NAMES_FOR_TRAINER
         groups = find_layer_groups(model)
         freeze_bottom(groups, len(groups) // 2 if freeze_half else 0)
@@ -235,7 +237,8 @@ def run_benchmark(args) -> dict:
             print(f"[{repeat + 1}/{args.repeats}] {row} ...", file=sys.stderr, flush=True)
             proc = subprocess.run(
                 [sys.executable, "-m", "cola.bench", "--worker", row, "--samples", str(args.samples),
-                 "--model", args.model] + (["--data_dir", args.data_dir] if args.data_dir else []),
+                 "--model", args.model, f"--suite_args={args.suite_args}"]
+                + (["--data_dir", args.data_dir] if args.data_dir else []),
                 capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"},
             )
             if proc.returncode != 0:
@@ -253,7 +256,7 @@ def run_benchmark(args) -> dict:
         summary["speedup_vs_trainer"] = summary["samples_per_second"] / base if base else None
         if "notebook" in rows:
             summary["speedup_vs_notebook"] = summary["samples_per_second"] / rows["notebook"]["samples_per_second"]
-    return {"device": _device_name(device), "model": args.model, "samples": args.samples, "batch": BATCH,
+    return {"device": _device_name(device), "model": args.model, "suite_args": args.suite_args, "samples": args.samples, "batch": BATCH,
             "repeats": args.repeats, "matmul_peak_flops": peaks, "rows": rows, "runs": runs}
 
 
@@ -265,10 +268,14 @@ def format_table(report: dict) -> str:
         lines.append(
             f"| {name} | {r['precision']} | {r['samples_per_second']:.1f} | {r['useful_tokens_per_second']:.0f} | "
             f"{r['padding_ratio']:.0%} | {r['mfu']:.1%} | {r['step_s']:.3f} | {r['peak_memory_mb']:.0f} | "
-            f"{r['eval_sentences_per_second']:.0f} | {r['speedup_vs_trainer'] or 0:.2f}x | {r.get('speedup_vs_notebook', 0):.2f}x |")
+            f"{r['eval_sentences_per_second']:.0f} | {_ratio(r.get('speedup_vs_trainer'))} | {_ratio(r.get('speedup_vs_notebook'))} |")
     peaks = ", ".join(f"{k} {v / 1e12:.3f} TFLOP/s" for k, v in report["matmul_peak_flops"].items())
     return (f"{report['device']}; {report['model']}; {report['samples']} training sentences per run, batch {report['batch']}, "
             f"median of {report['repeats']} interleaved repeats; matmul peak: {peaks}\n\n" + "\n".join(lines))
+
+
+def _ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}x"
 
 
 def _device_name(device: str) -> str:
@@ -290,6 +297,8 @@ def main(argv=None) -> int:
     parser.add_argument("--samples", type=int, default=640, help="Training sentences per run. (default: 640)")
     parser.add_argument("--repeats", type=int, default=3, help="Interleaved repeats per row. (default: 3)")
     parser.add_argument("--rows", nargs="+", choices=ROWS, default=list(ROWS), help="Rows to run. (default: all)")
+    parser.add_argument("--suite_args", default="",
+                        help="Extra train.py flags for the suite rows, e.g. \"--optim adamw_torch\" or \"--torch_compile true\".")
     parser.add_argument("--out", default="bench.json", help="Where the JSON report goes. (default: bench.json)")
     parser.add_argument("--worker", choices=ROWS, help=argparse.SUPPRESS)  # one row, in its own process
     args = parser.parse_args(argv)
