@@ -12,6 +12,17 @@ Run book:
     # any recipe, with flags overriding it
     python train.py --recipe recipes/quick.json --learning_rate 5e-5 --output_dir outputs/try
 
+    # several processes: GPUs with the repository's accelerate config, or CPUs with torchrun (gloo)
+    accelerate launch --config_file accelerate_config.yaml train.py --recipe recipes/full_cw.json
+    torchrun --nproc_per_node 2 train.py --use_cpu --recipe recipes/quick.json --data_dir ../shared/cola/raw
+
+    # continue an interrupted run; log to Weights & Biases (offline when there are no credentials)
+    python train.py --recipe recipes/quick.json --resume_from_checkpoint last
+    python train.py --recipe recipes/quick.json --report_to wandb
+
+    # classify sentences with the result
+    python -m cola.predict outputs/quick "The book was written by John."
+
     python train.py --help        # every option, with its default
 
 Writes to --output_dir: the fine-tuned model and tokenizer (safetensors; load with

@@ -12,6 +12,7 @@ import dataclasses
 import difflib
 import enum
 import json
+import sys
 import types
 import typing
 from dataclasses import dataclass, field
@@ -209,8 +210,10 @@ class ColaTrainingArguments(TrainingArguments):
                     f"got {self.class_weight_values}"
                 )
 
-
     def _fit_to_hardware(self) -> None:
+        """Resolve --precision 'auto' for this machine; keep TrainingArguments' own flags consistent with it."""
+        import torch
+
         if self.precision == "auto":
             if not (self.bf16 or self.fp16):
                 self.precision = detect_precision(use_cpu=self.use_cpu)
@@ -219,8 +222,6 @@ class ColaTrainingArguments(TrainingArguments):
         elif (self.bf16 and self.precision != "bf16") or (self.fp16 and self.precision != "fp16"):
             raise CliError(f"--precision {self.precision} contradicts --{'bf16' if self.bf16 else 'fp16'}; give one")
         self.bf16, self.fp16 = self.precision == "bf16", self.precision == "fp16"
-        import torch
-
         if self.bf16 and not self.use_cpu:
             # TrainingArguments only allows bf16 off-GPU when told it is on the CPU; with no GPU that is all it means.
             self.use_cpu = not torch.cuda.is_available()
@@ -256,8 +257,6 @@ def build_parser() -> HfArgumentParser:
 
 def parse_args(argv: list[str] | None = None) -> RunConfig:
     """Merge defaults, the recipe and the command line into the run's configuration."""
-    import sys
-
     argv = list(sys.argv[1:] if argv is None else argv)
     _reject_renamed_flags(argv)
     parser = build_parser()
