@@ -59,9 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(config) -> int:
     import transformers
-    from transformers import DataCollatorWithPadding, set_seed
-
-    from transformers import EarlyStoppingCallback
+    from transformers import DataCollatorWithPadding, EarlyStoppingCallback, set_seed
 
     from cola.checkpoints import SaveSuiteState, reapply_freeze, resolve_checkpoint
     from cola.class_weights import class_weights_for
@@ -120,7 +118,7 @@ def run(config) -> int:
         callbacks=callbacks,
     )
     if trainer.is_world_process_zero():
-        write_resolved_config(config, args.output_dir)
+        write_resolved_config(resolved, args.output_dir)
 
     # --- train, evaluate, save ---
     train_output = trainer.train(resume_from_checkpoint=checkpoint)

@@ -171,10 +171,8 @@ def run_trainer(args, device, *, suite: bool, freeze_half: bool = False):
                   save_strategy="no", eval_strategy="no", disable_tqdm=True, use_cpu=device == "cpu", seed=0)
     if suite:
         # train.py's own defaults, only the bookkeeping changed (no checkpoints, no per-epoch evaluation).
-        training = parse_args(["--output_dir", out, "--per_device_train_batch_size", str(BATCH),
-                               "--max_steps", str(args.samples // BATCH),
-                               "--save_strategy", "no", "--eval_strategy", "no", "--load_best_model_at_end", "false",
-                               "--disable_tqdm", "true", "--seed", "0", *shlex.split(args.suite_args)]).training
+        flags = [f"--{key}={value}" for key, value in common.items()] + ["--load_best_model_at_end=false"]
+        training = parse_args(flags + shlex.split(args.suite_args)).training
         training.label_names = LABEL_NAMES_FOR_TRAINER
         groups = find_layer_groups(model)
         freeze_bottom(groups, len(groups) // 2 if freeze_half else 0)

@@ -271,11 +271,8 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
         raise CliError(first_line(error)) from None
     if remaining:
         raise CliError(f"unknown argument(s): {' '.join(remaining)} (see --help)")
-    given = {
-        parser._option_string_actions[token.split("=", 1)[0]].dest
-        for token in argv
-        if token.split("=", 1)[0] in parser._option_string_actions
-    }
+    options = parser._option_string_actions
+    given = {options[flag].dest for flag in (token.split("=", 1)[0] for token in argv) if flag in options}
     return RunConfig(model=model, data=data, training=training, recipe=recipe_path, explicit=frozenset(given | set(recipe)))
 
 
@@ -322,10 +319,11 @@ def resolved_config(config: RunConfig) -> dict:
     }
 
 
-def write_resolved_config(config: RunConfig, output_dir: str | Path) -> Path:
+def write_resolved_config(resolved: dict, output_dir: str | Path) -> Path:
+    """Write `resolved_config(...)` as run_config.json."""
     path = Path(output_dir) / RESOLVED_CONFIG_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(resolved_config(config), indent=2) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(resolved, indent=2) + "\n", encoding="utf-8")
     return path
 
 

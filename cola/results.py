@@ -15,6 +15,7 @@ from importlib import metadata
 from pathlib import Path
 
 from .data import DOMAINS, LABEL_NAMES
+from .errors import CliError
 
 logger = logging.getLogger(__name__)
 
@@ -83,8 +84,6 @@ def versions() -> dict:
 
 def ensure_writable(output_dir: str | Path) -> None:
     """Create the output directory and prove a file can be written there."""
-    from .errors import CliError
-
     try:
         Path(output_dir).mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=output_dir):

@@ -114,7 +114,7 @@ def test_option_checks():
 
 def test_resolved_config_is_written_and_is_itself_a_valid_recipe(tmp_path):
     config = parse_args(["--freeze", "3", "--learning_rate", "7e-5", "--output_dir", str(tmp_path)])
-    path = write_resolved_config(config, tmp_path)
+    path = write_resolved_config(resolved_config(config), tmp_path)
     assert path.name == RESOLVED_CONFIG_FILE
     written = json.loads(path.read_text())
     assert written == json.loads(json.dumps(resolved_config(config)))
