@@ -132,6 +132,7 @@ def run(config) -> int:
             "class_weights": class_weights,
             "layer_groups": layer_group_table(layer_groups),
             "param_groups": trainer.param_group_table,
+            "unfreeze_after_steps": trainer.unfreeze_schedule,
             "trainable_parameters": trainable,
             "total_parameters": total,
             "config": resolved,

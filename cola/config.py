@@ -131,6 +131,31 @@ class ColaTrainingArguments(TrainingArguments):
         default=None,
         metadata={"help": "Extra parameter-name patterns (fnmatch, e.g. '*.position_embeddings.*') kept out of decay."},
     )
+    layer_lr_decay: float = field(
+        default=1.0,
+        metadata={
+            "help": "Layer-wise LR decay d in (0, 1]: head (classifier and pooler) at the base LR, encoder layer i of L "
+            "at lr*d^(L-i), embeddings at lr*d^(L+1). 1 turns it off."
+        },
+    )
+    head_lr_multiplier: float = field(
+        default=1.0, metadata={"help": "The head's (classifier and pooler) LR is the base LR times this."}
+    )
+    gradual_unfreeze_steps: int | None = field(
+        default=None,
+        metadata={
+            "help": "Gradual unfreezing (ULMFiT): start with only the head training, then every S optimizer steps one "
+            "more layer group joins, top-down (pooler, layer L-1, ..., embeddings), never below --freeze. Done with "
+            "per-group LR multipliers (0 until a group's turn), so DDP and resuming stay exact."
+        },
+    )
+    seeds: list[int] | None = field(
+        default=None,
+        metadata={
+            "help": "Run once per seed (e.g. --seeds 1 2 3 4 5), each in output_dir/seed_N, and write a top-level "
+            "results.json with every run and the median, mean, std, min and max of MCC and accuracy."
+        },
+    )
 
     precision: str = field(
         default="auto",
@@ -197,6 +222,14 @@ class ColaTrainingArguments(TrainingArguments):
         super().__post_init__()
         if self.freeze < 0:
             raise CliError(f"freeze must be 0 or more, got {self.freeze}")
+        if not 0 < self.layer_lr_decay <= 1:
+            raise CliError(f"layer_lr_decay must be in (0, 1] (1 = off), got {self.layer_lr_decay}")
+        if self.head_lr_multiplier <= 0:
+            raise CliError(f"head_lr_multiplier must be positive, got {self.head_lr_multiplier}")
+        if self.gradual_unfreeze_steps is not None and self.gradual_unfreeze_steps < 1:
+            raise CliError(f"gradual_unfreeze_steps must be a positive number of steps, got {self.gradual_unfreeze_steps}")
+        if self.seeds is not None and (not self.seeds or len(set(self.seeds)) != len(self.seeds)):
+            raise CliError(f"seeds takes one or more distinct integers, got {self.seeds}")
         if self.early_stopping_patience is not None and (
             self.early_stopping_patience < 1 or self.eval_strategy == IntervalStrategy.NO
         ):

@@ -1,8 +1,14 @@
 """Optimizer parameter groups: a pure function of the model and the settings.
 
-One group per (layer group, decay kind): `embeddings.decay`, `layer_03.no_decay`, ..., `head.decay`. Each
-group dict carries its `name`, its `param_names` and an absolute `lr` (Hugging Face schedulers scale each
-group's own initial LR), so logs, tests and later per-layer learning rates can refer to it.
+One group per (unit, decay kind), top of the network first: `head.decay`, `head.no_decay`, `pooler.decay`,
+`layer_05.decay`, ..., `embeddings.no_decay`. The head comes first because the Trainer logs group 0's rate
+as "learning_rate": that should be the base schedule, not the embeddings' decayed or gated rate. Each group
+dict carries its `name`, its `param_names` and an absolute `lr` (Hugging Face schedulers scale each group's
+own initial LR), so logs, tests and the gradual-unfreezing schedule can refer to it.
+
+Layer-wise LR decay (`layer_lr_decay` d, ULMFiT's discriminative rates): the head (classifier and pooler)
+trains at `lr * head_lr_multiplier`, encoder layer i of L (0-based, `layer_{i}`) at `lr * d**(L - i)`, and
+the embeddings at `lr * d**(L + 1)`: each step down the network multiplies the rate by d once more.
 
 What decays is decided by structure, not by names such as "LayerNorm.weight" (DistilBERT calls its norms
 `sa_layer_norm`):
@@ -33,13 +39,18 @@ def build_param_groups(
     weight_decay: float,
     decay_embeddings: bool = True,
     no_decay_patterns: tuple[str, ...] | list[str] = (),
+    layer_lr_decay: float = 1.0,
+    head_lr_multiplier: float = 1.0,
 ) -> list[dict]:
     owners = {}
     for module in model.modules():
         for param in module.parameters(recurse=False):
             owners.setdefault(id(param), module)
 
-    units = [(g.name, g.parameters) for g in layer_groups] + [("head", head_parameters(model, layer_groups))]
+    rates = layer_learning_rates(
+        [g.name for g in layer_groups], lr=lr, layer_lr_decay=layer_lr_decay, head_lr_multiplier=head_lr_multiplier
+    )
+    units = [("head", head_parameters(model, layer_groups))] + [(g.name, g.parameters) for g in reversed(layer_groups)]
     groups = []
     for unit, named_params in units:
         buckets = {"decay": [], "no_decay": []}
@@ -56,11 +67,30 @@ def build_param_groups(
                         "params": [p for _, p in members],
                         "param_names": [n for n, _ in members],
                         "weight_decay": weight_decay if kind == "decay" else 0.0,
-                        "lr": lr,
+                        "lr": rates[unit],
                     }
                 )
     check_partition(model, groups)
     return groups
+
+
+def layer_learning_rates(
+    layer_group_names: list[str], *, lr: float, layer_lr_decay: float = 1.0, head_lr_multiplier: float = 1.0
+) -> dict[str, float]:
+    """Initial LR per unit ('head' and each layer group, names bottom to top as `find_layer_groups` gives them)."""
+    if not 0 < layer_lr_decay <= 1:
+        raise ValueError(f"layer_lr_decay must be in (0, 1], got {layer_lr_decay}")
+    head_lr = lr * head_lr_multiplier
+    rates = {"head": head_lr}
+    layers = [name for name in layer_group_names if name not in ("embeddings", "pooler")]
+    for name in layer_group_names:
+        if name == "pooler":
+            rates[name] = head_lr  # the pooler feeds only the classifier: it is part of the head
+        elif name == "embeddings":
+            rates[name] = lr * layer_lr_decay ** (len(layers) + 1)
+        else:
+            rates[name] = lr * layer_lr_decay ** (len(layers) - layers.index(name))
+    return rates
 
 
 def check_partition(model: nn.Module, groups: list[dict]) -> None:

@@ -1,4 +1,5 @@
-"""The Trainer subclass: class-weighted loss that is right under gradient accumulation, and named param groups.
+"""The Trainer subclass: class-weighted loss that is right under gradient accumulation, named param groups with
+per-layer learning rates, and the gradual-unfreezing gates on the schedule.
 
 Loss. The cross-entropy of an optimizer step is `sum(w[y_i] * ce_i) / sum(w[y_i])` over every example of
 the step, across accumulation micro-batches and processes, exactly as one big batch would see it (with no
@@ -23,6 +24,7 @@ from transformers import Trainer
 from .errors import CliError
 from .freezing import find_layer_groups
 from .param_groups import build_param_groups, param_group_table
+from .unfreezing import LogUnfreezing, gate_scheduler, unfreeze_schedule
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +40,13 @@ class ColaTrainer(Trainer):
         self.model_accepts_loss_kwargs = False
         self.class_weights = None if class_weights is None else torch.tensor(class_weights, dtype=torch.float32)
         self.param_group_table: list[dict] = []
+        self.unfreeze_schedule: dict[str, int | None] | None = None
+        if self.args.gradual_unfreeze_steps:
+            # From the model as frozen now (--freeze is applied before the Trainer exists): the floor stays frozen.
+            self.unfreeze_schedule = unfreeze_schedule(
+                [g.name for g in find_layer_groups(self.model)], every=self.args.gradual_unfreeze_steps, floor=self.args.freeze
+            )
+            self.add_callback(LogUnfreezing(self.unfreeze_schedule))
         self._check_ranks_agree_on_class_weights()
 
     def _check_ranks_agree_on_class_weights(self) -> None:
@@ -96,6 +105,8 @@ class ColaTrainer(Trainer):
             weight_decay=self.args.weight_decay,
             decay_embeddings=self.args.decay_embeddings,
             no_decay_patterns=tuple(self.args.no_decay_patterns or ()),
+            layer_lr_decay=self.args.layer_lr_decay,
+            head_lr_multiplier=self.args.head_lr_multiplier,
         )
         optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
         if {"params", "model", "optimizer_dict"} & optimizer_kwargs.keys():
@@ -107,4 +118,14 @@ class ColaTrainer(Trainer):
             logger.info(
                 "  %-20s weight_decay=%-8g lr=%-8g %s", row["name"], row["weight_decay"], row["lr"], ", ".join(row["params"])
             )
+        if self.unfreeze_schedule:
+            order = ", ".join(f"{name} after {step}" for name, step in self.unfreeze_schedule.items() if step is not None)
+            logger.info("Gradual unfreezing, optimizer steps before each group trains: %s", order)
         return self.optimizer
+
+    def create_scheduler(self, num_training_steps, optimizer=None):
+        if self.lr_scheduler is None:
+            scheduler = super().create_scheduler(num_training_steps, optimizer)
+            if self.unfreeze_schedule:
+                self.lr_scheduler = gate_scheduler(scheduler, self.unfreeze_schedule)
+        return self.lr_scheduler

@@ -75,6 +75,15 @@ def tiny_model(arch: str, *, layers: int = 4, dropout: float = 0.1, seed: int = 
     raise ValueError(arch)
 
 
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory, tokenizer):
+    """A saved 3-layer tiny BERT with dropout off, for runs through the CLI that compare exact weights."""
+    path = tmp_path_factory.mktemp("tiny_bert")
+    tiny_model("bert", layers=3, dropout=0.0).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
 def tiny_dataset(tokenizer, sentences, labels, domains=None):
     import datasets
 

@@ -15,38 +15,42 @@ SGD = ["--optim", "sgd", "--learning_rate", "0.5", "--lr_scheduler_type", "const
        "--weight_decay", "0", "--max_grad_norm", "0", "--train_sampling_strategy", "sequential"]
 
 
-@pytest.fixture(scope="module")
-def tiny_model_dir(tmp_path_factory, tokenizer):
-    path = tmp_path_factory.mktemp("tiny_bert")
-    tiny_model("bert", layers=3, dropout=0.0).save_pretrained(path)  # no dropout: both runs see the same network
-    tokenizer.save_pretrained(path)
-    return path
-
-
-def _train(launcher, out, model_dir, data_dir, batch, accumulation):
+def _train(launcher, out, model_dir, data_dir, batch, accumulation, extra=()):
     argv = [*launcher, "train.py", "--use_cpu", "--model_name_or_path", str(model_dir), "--data_dir", str(data_dir),
             "--output_dir", str(out), "--max_train_samples", "64", "--max_eval_samples", "101", "--max_steps", "2",
             "--per_device_train_batch_size", str(batch), "--gradient_accumulation_steps", str(accumulation),
-            "--freeze", "2", "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false", *SGD]
+            "--freeze", "2", "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false", *SGD, *extra]
     proc = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
 
 
-def test_two_processes_match_one(tmp_path, tiny_model_dir, data_dir):
+# Gradual unfreezing every step, floor 2 (embeddings, layer_00): step 1 trains the head, step 2 head and pooler;
+# layer_02 and layer_01 wait (their turns would be steps 3 and 4) and must not move on any process.
+GRADUAL = ["--gradual_unfreeze_steps", "1", "--layer_lr_decay", "0.5"]
+
+
+@pytest.mark.parametrize("extra", [[], GRADUAL], ids=["plain", "gradual_unfreezing"])
+def test_two_processes_match_one(tmp_path, tiny_bert_dir, data_dir, extra):
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533"]
-    ddp = _train(torchrun, tmp_path / "ddp", tiny_model_dir, data_dir, batch=8, accumulation=2)
-    _train([sys.executable], tmp_path / "single", tiny_model_dir, data_dir, batch=32, accumulation=1)
+    ddp = _train(torchrun, tmp_path / "ddp", tiny_bert_dir, data_dir, batch=8, accumulation=2, extra=extra)
+    _train([sys.executable], tmp_path / "single", tiny_bert_dir, data_dir, batch=32, accumulation=1, extra=extra)
 
     initial = {n: p for n, p in tiny_model("bert", layers=3, dropout=0.0).state_dict().items()}
     w_ddp, w_single = load_file(tmp_path / "ddp" / "model.safetensors"), load_file(tmp_path / "single" / "model.safetensors")
-    moved = 0
+    moved = set()
     for name, value in w_single.items():
         torch.testing.assert_close(w_ddp[name], value, rtol=1e-4, atol=1e-6, msg=name)
         if name.startswith(("bert.embeddings.", "bert.encoder.layer.0.")):
             assert torch.equal(w_ddp[name], initial[name]), f"{name} is frozen but moved under DDP"
-        moved += not torch.equal(value, initial[name])
-    assert moved > 10
+        if extra and name.startswith(("bert.encoder.layer.1.", "bert.encoder.layer.2.")):
+            assert torch.equal(w_ddp[name], initial[name]), f"{name} moved before its turn under DDP"
+        if not torch.equal(value, initial[name]):
+            moved.add(name)
+    if extra:
+        assert moved == {"classifier.weight", "classifier.bias", "bert.pooler.dense.weight", "bert.pooler.dense.bias"}
+    else:
+        assert len(moved) > 10
 
     r_ddp = json.loads((tmp_path / "ddp" / "results.json").read_text())
     r_single = json.loads((tmp_path / "single" / "results.json").read_text())

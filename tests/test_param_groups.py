@@ -44,9 +44,10 @@ def test_distilbert_norms_are_found_by_type_not_name():
 
 def test_group_names_order_and_absolute_lr():
     groups = groups_for(tiny_model("bert", layers=2), lr=3e-4)
+    # Head first (the Trainer logs group 0's rate as "learning_rate"), then top-down.
     assert [g["name"] for g in groups] == [
-        "embeddings.decay", "embeddings.no_decay", "layer_00.decay", "layer_00.no_decay",
-        "layer_01.decay", "layer_01.no_decay", "pooler.decay", "pooler.no_decay", "head.decay", "head.no_decay"]
+        "head.decay", "head.no_decay", "pooler.decay", "pooler.no_decay", "layer_01.decay", "layer_01.no_decay",
+        "layer_00.decay", "layer_00.no_decay", "embeddings.decay", "embeddings.no_decay"]
     assert all(g["lr"] == 3e-4 for g in groups)
     assert by_param(groups)["classifier.weight"]["name"] == "head.decay"
     assert by_param(groups)["bert.pooler.dense.bias"]["name"] == "pooler.no_decay"
@@ -88,7 +89,7 @@ def test_partition_check_catches_duplicates_missing_and_frozen():
     model = tiny_model("bert", layers=2)
     groups = groups_for(model)
     duplicated = groups + [{**groups[0], "name": "again"}]
-    with pytest.raises(ValueError, match=r"is in both embeddings.decay and again"):
+    with pytest.raises(ValueError, match=r"is in both head.decay and again"):
         check_partition(model, duplicated)
     with pytest.raises(ValueError, match=r"trainable parameters in no optimizer group: classifier.weight"):
         check_partition(model, [g for g in groups if g["name"] != "head.decay"])
@@ -107,7 +108,7 @@ def test_groups_work_in_a_torch_optimizer_and_table_is_json_friendly():
     assert all(g["lr"] == 1e-3 for g in optimizer.param_groups)  # each group's own lr wins over the default
     table = param_group_table(optimizer.param_groups)
     json.dumps(table)
-    assert table[0] == {"name": "embeddings.decay", "weight_decay": 0.01, "lr": 1e-3, "params": groups[0]["param_names"]}
+    assert table[0] == {"name": "head.decay", "weight_decay": 0.01, "lr": 1e-3, "params": groups[0]["param_names"]}
 
 
 @pytest.mark.parametrize("optim, cls", [("adamw_torch", "AdamW"), ("adamw_torch_fused", "AdamW"), ("sgd", "SGD"),
@@ -126,3 +127,44 @@ def test_trainer_optimizer_uses_the_groups_for_any_optim(optim, cls, tmp_path):
     assert [[id(p) for p in g["params"]] for g in optimizer.param_groups] == [[id(p) for p in g["params"]] for g in expected]
     assert [g["weight_decay"] for g in optimizer.param_groups] == [0.05 if g["name"].endswith(".decay") else 0.0 for g in expected]
     assert [row["name"] for row in trainer.param_group_table] == [g["name"] for g in expected]
+
+
+def lr_per_unit(groups):
+    rates = {}
+    for g in groups:
+        rates.setdefault(g["name"].split(".")[0], set()).add(g["lr"])
+    assert all(len(r) == 1 for r in rates.values()), rates  # decay and no_decay of one unit share its rate
+    return {unit: r.pop() for unit, r in rates.items()}
+
+
+def test_layer_lr_decay_rates_per_group():
+    # 3 layers, d = 0.5: head and pooler at lr, layer_02 at lr*d, layer_00 at lr*d^3, embeddings at lr*d^4
+    rates = lr_per_unit(groups_for(tiny_model("bert", layers=3), lr=1e-3, layer_lr_decay=0.5))
+    assert rates == {"head": 1e-3, "pooler": 1e-3, "layer_02": 5e-4, "layer_01": 2.5e-4, "layer_00": 1.25e-4,
+                     "embeddings": 6.25e-5}
+
+
+def test_head_multiplier_covers_classifier_and_pooler():
+    rates = lr_per_unit(groups_for(tiny_model("bert", layers=2), lr=1e-3, layer_lr_decay=0.5, head_lr_multiplier=10))
+    assert rates["head"] == pytest.approx(1e-2) and rates["pooler"] == pytest.approx(1e-2)
+    assert rates["layer_01"] == pytest.approx(5e-4) and rates["embeddings"] == pytest.approx(1.25e-4)
+
+
+@pytest.mark.parametrize("arch", ["distilbert", "electra", "roberta"])
+def test_layer_lr_decay_without_pooler(arch):
+    # No pooler group: the classifier (and ELECTRA/RoBERTa's dense head layer) is the head.
+    rates = lr_per_unit(groups_for(tiny_model(arch, layers=2), lr=1e-3, layer_lr_decay=0.5))
+    assert rates == {"head": 1e-3, "layer_01": 5e-4, "layer_00": 2.5e-4, "embeddings": 1.25e-4}
+
+
+def test_layer_lr_decay_skips_frozen_groups_but_keeps_their_depth():
+    model = tiny_model("bert", layers=3)
+    layer_groups = find_layer_groups(model)
+    freeze_bottom(layer_groups, 2)  # embeddings, layer_00
+    rates = lr_per_unit(build_param_groups(model, layer_groups=layer_groups, lr=1.0, weight_decay=0.0, layer_lr_decay=0.5))
+    assert rates == {"head": 1.0, "pooler": 1.0, "layer_02": 0.5, "layer_01": 0.25}
+
+
+def test_layer_lr_decay_out_of_range():
+    with pytest.raises(ValueError, match=r"layer_lr_decay must be in \(0, 1\]"):
+        groups_for(tiny_model("bert", layers=2), layer_lr_decay=1.5)
