@@ -16,7 +16,10 @@ Run book:
     accelerate launch --config_file accelerate_config.yaml train.py --recipe recipes/full_cw.json
     torchrun --nproc_per_node 2 train.py --use_cpu --recipe recipes/quick.json --data_dir ../shared/cola/raw
 
-    # continue an interrupted run; log to Weights & Biases (offline when there are no credentials)
+    # five seeds in one call: output_dir/seed_N per run, and the median/spread in output_dir/results.json
+    python train.py --recipe recipes/quick.json --seeds 1 2 3 4 5 --output_dir outputs/quick5
+
+    # continue an interrupted run (or sweep of seeds); log to Weights & Biases (offline when there are no credentials)
     python train.py --recipe recipes/quick.json --resume_from_checkpoint last
     python train.py --recipe recipes/quick.json --report_to wandb
 
@@ -43,8 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     try:
         from cola.config import parse_args
+        from cola.seeds import run_seeds
 
-        return run(parse_args(argv))
+        config = parse_args(argv)
+        return run_seeds(config, run) if config.training.seeds else run(config)
     except CliError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
@@ -66,7 +71,7 @@ def run(config) -> int:
     from cola.config import resolved_config, write_resolved_config
     from cola.data import LABEL_NAMES, load_cola, tokenize
     from cola.freezing import find_layer_groups, freeze_bottom, layer_group_table
-    from cola.metrics import LABEL_NAMES_FOR_TRAINER, build_compute_metrics
+    from cola.metrics import build_compute_metrics
     from cola.model import load_model_and_tokenizer
     from cola.results import count_parameters, ensure_writable, eval_sections, log_start_summary, train_section, versions, write_results
     from cola.tracking import SuiteTablesToWandb, prepare_wandb, reports_to_wandb
@@ -97,7 +102,6 @@ def run(config) -> int:
     )
 
     # --- trainer ---
-    args.label_names = LABEL_NAMES_FOR_TRAINER
     resolved = resolved_config(config)
     groups_now = functools.partial(layer_group_table, layer_groups)  # read at call time: frozen flags can change
     prepare_wandb(args)

@@ -150,7 +150,6 @@ def run_trainer(args, device, *, suite: bool, freeze_half: bool = False):
 
     from cola.config import parse_args
     from cola.freezing import find_layer_groups, freeze_bottom
-    from cola.metrics import LABEL_NAMES_FOR_TRAINER
     from cola.trainer import ColaTrainer
 
     model, tokenizer, _, data = _load(args)
@@ -173,7 +172,6 @@ def run_trainer(args, device, *, suite: bool, freeze_half: bool = False):
         # train.py's own defaults, only the bookkeeping changed (no checkpoints, no per-epoch evaluation).
         flags = [f"--{key}={value}" for key, value in common.items()] + ["--load_best_model_at_end=false"]
         training = parse_args(flags + shlex.split(args.suite_args)).training
-        training.label_names = LABEL_NAMES_FOR_TRAINER
         groups = find_layer_groups(model)
         freeze_bottom(groups, len(groups) // 2 if freeze_half else 0)
         trainer = ColaTrainer(model=model, args=training, train_dataset=data.train, eval_dataset=data.eval,

@@ -22,6 +22,7 @@ from transformers import HfArgumentParser, TrainingArguments
 from transformers.trainer_utils import IntervalStrategy, SaveStrategy
 
 from .errors import CliError, first_line
+from .metrics import LABEL_NAMES_FOR_TRAINER
 from .precision import CHOICES as PRECISIONS
 from .precision import detect_precision
 
@@ -219,6 +220,8 @@ class ColaTrainingArguments(TrainingArguments):
 
     def __post_init__(self):
         self._fit_to_hardware()  # before the parent turns bf16/fp16 into its mixed-precision setting
+        # The collator passes each sentence's domain as a second label, for the per-domain metrics.
+        self.label_names = list(LABEL_NAMES_FOR_TRAINER)
         super().__post_init__()
         if self.freeze < 0:
             raise CliError(f"freeze must be 0 or more, got {self.freeze}")

@@ -21,7 +21,10 @@ logger = logging.getLogger(__name__)
 
 RESULTS_FILE = "results.json"
 # results.json key -> compute_metrics key ("loss" is the exact per-example cross-entropy, see metrics.py)
-_METRIC_KEYS = {key: key for key in ("matthews_correlation", "accuracy", "f1_macro", "f1_unacceptable", "f1_acceptable", "n")}
+_METRIC_KEYS = {
+    key: key
+    for key in ("matthews_correlation", "accuracy", "f1_macro", "f1_unacceptable", "f1_acceptable", "n", "predicted_acceptable")
+}
 _METRIC_KEYS["loss"] = "cross_entropy"
 _VERSIONED = ("torch", "transformers", "datasets", "accelerate", "evaluate", "scikit-learn")
 

@@ -48,7 +48,7 @@ def test_results_json_has_the_stable_keys(run_dir, data_dir):
     assert [g["name"] for g in results["layer_groups"]] == ["embeddings"] + [f"layer_{i:02d}" for i in range(6)] + ["pooler"]
     assert [g["frozen"] for g in results["layer_groups"]] == [True, True] + [False] * 6
     names = [g["name"] for g in results["param_groups"]]
-    assert names[0] == "layer_01.decay" and names[-1] == "head.no_decay"
+    assert names[0] == "head.decay" and names[-1] == "layer_01.no_decay"
     grouped = [p for g in results["param_groups"] for p in g["params"]]
     assert len(grouped) == len(set(grouped)) and "classifier.weight" in grouped
     assert not any(p.startswith(("bert.embeddings.", "bert.encoder.layer.0.")) for p in grouped)

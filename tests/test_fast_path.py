@@ -54,7 +54,6 @@ def _padding_and_rows(data_dir, tokenizer, strategy):
     train = tokenize(load_cola(DataArguments(data_dir=str(data_dir)), seed=0), tokenizer, 64).train
     args = parse_args(["--output_dir", "/tmp/unused", "--train_sampling_strategy", strategy, "--eval_strategy", "no",
                        "--load_best_model_at_end", "false", "--per_device_train_batch_size", "32"]).training
-    args.label_names = ["labels", "domain"]
     trainer = ColaTrainer(model=tiny_model("bert", layers=1), args=args, train_dataset=train,
                           data_collator=DataCollatorWithPadding(tokenizer))
     useful = total = 0

@@ -18,11 +18,13 @@ def test_metric_module_loads_by_path_and_matches_sklearn():
     assert scores["f1_acceptable"] == pytest.approx(f1_score(refs, preds, pos_label=1))
     assert scores["f1_unacceptable"] == pytest.approx(f1_score(refs, preds, pos_label=0))
     assert scores["n"] == 200
+    assert scores["predicted_acceptable"] == pytest.approx(preds.mean())
 
 
 def test_single_class_predictions_give_mcc_zero():
     scores = load_metric().compute(predictions=[1, 1, 1, 1], references=[0, 1, 1, 0])
     assert scores["matthews_correlation"] == 0.0 and scores["f1_unacceptable"] == 0.0
+    assert scores["predicted_acceptable"] == 1.0
 
 
 def test_per_domain_metrics_follow_the_domain_column_not_the_order():

@@ -14,7 +14,8 @@ Args:
     predictions: predicted labels (0 = unacceptable, 1 = acceptable).
     references: gold labels.
 Returns:
-    matthews_correlation, accuracy, f1_macro, f1_unacceptable, f1_acceptable, n.
+    matthews_correlation, accuracy, f1_macro, f1_unacceptable, f1_acceptable, n, and predicted_acceptable
+    (the fraction predicted acceptable: 0 or 1 means a degenerate, single-class classifier).
 """
 _CITATION = """@article{warstadt2018neural, title={Neural Network Acceptability Judgments},
 author={Warstadt, Alex and Singh, Amanpreet and Bowman, Samuel R}, journal={arXiv preprint arXiv:1805.12471}, year={2018}}"""
@@ -39,4 +40,5 @@ class ColaAcceptability(evaluate.Metric):
             "f1_unacceptable": float(per_class[0]),
             "f1_acceptable": float(per_class[1]),
             "n": len(references),
+            "predicted_acceptable": float(sum(int(p) == 1 for p in predictions) / max(len(predictions), 1)),
         }

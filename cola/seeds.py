@@ -1,0 +1,145 @@
+"""Several seeds in one call: a sub-run per seed, then one results.json that summarises them.
+
+CoLA scores swing by several MCC points between seeds, and some runs collapse to a single class (MCC 0), so a
+single run says little. `--seeds 1 2 3` runs the same configuration once per seed, each in
+`output_dir/seed_N` (a complete run directory: model, run_config.json, results.json), and writes to
+`output_dir` a results.json with
+
+- `runs`: per seed, its eval sections and train figures, and whether it was `degenerate` (one class predicted);
+- `aggregate`: `matthews_correlation` and `accuracy` as {median, mean, std, min, max, q1, q3} (std is the sample
+  standard deviation, 0 for one run), the same per domain, train time and samples/s, and `degenerate_runs`
+  (their seeds).
+
+With `--resume_from_checkpoint last` a sweep continues where it stopped: seeds whose results.json exists (from
+the same configuration) are kept, an interrupted seed resumes from its last checkpoint, the rest start afresh.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import statistics
+from pathlib import Path
+
+from .config import RunConfig, resolved_config, write_resolved_config
+from .errors import CliError
+from .results import RESULTS_FILE, ensure_writable, versions, write_results
+
+logger = logging.getLogger(__name__)
+
+# Options that may differ between a finished seed's stored configuration and the resumed sweep.
+_RESUME_INDEPENDENT = {"description", "resume_from_checkpoint"}
+
+
+def sub_run_config(config: RunConfig, seed: int) -> RunConfig:
+    """The single-seed configuration of one sub-run."""
+    args = copy.deepcopy(config.training)
+    top = Path(config.training.output_dir)
+    args.seed, args.seeds, args.output_dir = seed, None, str(top / f"seed_{seed}")
+    args.run_name = f"{config.training.run_name or top.name}-seed_{seed}"
+    return RunConfig(model=config.model, data=config.data, training=args, recipe=config.recipe, explicit=config.explicit)
+
+
+def run_seeds(config: RunConfig, run_one) -> int:
+    """Run `run_one(sub_config)` per seed, then write the summary (on the main process)."""
+    args = config.training
+    ensure_writable(args.output_dir)
+    is_main = args.process_index == 0
+    if is_main:
+        write_resolved_config(resolved_config(config), args.output_dir)
+    runs = []
+    for seed in args.seeds:
+        sub = sub_run_config(config, seed)
+        finished = _finished_results(sub) if args.resume_from_checkpoint == "last" else None
+        if finished is None:
+            logger.info("Seed %d of %s: training in %s", seed, args.seeds, sub.training.output_dir)
+            if args.resume_from_checkpoint == "last" and not _has_checkpoint(sub.training.output_dir):
+                sub.training.resume_from_checkpoint = None  # not started before: start it now
+            code = run_one(sub)
+            if code:
+                return code
+            finished = json.loads((Path(sub.training.output_dir) / RESULTS_FILE).read_text()) if is_main else None
+        else:
+            logger.info("Seed %d: finished earlier, keeping %s", seed, Path(sub.training.output_dir) / RESULTS_FILE)
+        if is_main:
+            runs.append(run_entry(seed, f"seed_{seed}", finished))
+    if is_main:
+        summary = aggregate(runs)
+        write_results({"seeds": list(args.seeds), "runs": runs, "aggregate": summary,
+                       "config": resolved_config(config), "versions": versions()}, args.output_dir)
+        mcc = summary["matthews_correlation"]
+        logger.info(
+            "MCC over %d seeds: median %.4f, mean %.4f, std %.4f, min %.4f, max %.4f; degenerate runs: %s",
+            len(runs), mcc["median"], mcc["mean"], mcc["std"], mcc["min"], mcc["max"],
+            ", ".join(f"seed {s}" for s in summary["degenerate_runs"]) or "none",
+        )
+    return 0
+
+
+def run_entry(seed: int, output_dir: str, results: dict) -> dict:
+    entry = {"seed": seed, "output_dir": output_dir}
+    entry.update({key: value for key, value in results.items() if key.startswith("eval")})
+    entry["train"] = results["train"]
+    entry["degenerate"] = is_degenerate(results["eval"])
+    return entry
+
+
+def is_degenerate(eval_section: dict) -> bool:
+    """A run whose predictions are all one class."""
+    return eval_section.get("predicted_acceptable") in (0.0, 1.0)
+
+
+def aggregate(runs: list[dict]) -> dict:
+    """The across-seeds summary of `run_entry` dicts."""
+    summary = {"n_runs": len(runs)}
+    for key in ("matthews_correlation", "accuracy"):
+        summary[key] = describe([r["eval"][key] for r in runs])
+    for domain in ("in_domain", "out_of_domain"):
+        section = f"eval_{domain}"
+        if all(section in r for r in runs):
+            summary[domain] = {key: describe([r[section][key] for r in runs]) for key in ("matthews_correlation", "accuracy")}
+    summary["train_runtime_s"] = describe([r["train"]["runtime_s"] for r in runs])
+    summary["train_samples_per_second"] = describe([r["train"]["samples_per_second"] for r in runs])
+    summary["degenerate_runs"] = [r["seed"] for r in runs if r["degenerate"]]
+    return summary
+
+
+def describe(values: list[float]) -> dict:
+    """median, mean, std (sample; 0 for one value), min, max and the quartiles q1, q3 (inclusive method)."""
+    values = [float(v) for v in values]
+    if not values:
+        raise ValueError("no values to describe")
+    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else (values[0],) * 3
+    return {
+        "median": statistics.median(values),
+        "mean": statistics.fmean(values),
+        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+        "min": min(values),
+        "max": max(values),
+        "q1": q1,
+        "q3": q3,
+    }
+
+
+def _has_checkpoint(output_dir: str) -> bool:
+    return any(Path(output_dir).glob("checkpoint-*"))
+
+
+def _finished_results(sub: RunConfig) -> dict | None:
+    """A seed's earlier results, if it finished with the same configuration; an error if the configuration differs."""
+    path = Path(sub.training.output_dir) / RESULTS_FILE
+    if not path.is_file():
+        return None
+    stored = json.loads(path.read_text())
+    wanted = json.loads(json.dumps(resolved_config(sub)))  # as stored: tuples become lists
+    changed = sorted(
+        key for key in wanted.keys() | stored["config"].keys()
+        if key not in _RESUME_INDEPENDENT and wanted.get(key) != stored["config"].get(key)
+    )
+    if changed:
+        raise CliError(
+            f"{path} was produced with different settings ({', '.join(changed)}); resume the sweep with the same "
+            f"options, or use a fresh output_dir"
+        )
+    return stored

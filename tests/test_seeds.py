@@ -1,0 +1,104 @@
+"""--seeds: a sub-run per seed, the top-level summary, resuming a sweep; the statistics themselves."""
+
+import json
+import math
+import os
+
+import pytest
+from safetensors.torch import load_file
+
+import train
+from cola.config import load_recipe
+from cola.seeds import aggregate, describe
+
+
+def test_describe():
+    assert describe([5, 1, 4, 2, 3]) == {"median": 3.0, "mean": 3.0, "std": math.sqrt(2.5), "min": 1.0, "max": 5.0,
+                                         "q1": 2.0, "q3": 4.0}
+    assert describe([0.3]) == {"median": 0.3, "mean": 0.3, "std": 0.0, "min": 0.3, "max": 0.3, "q1": 0.3, "q3": 0.3}
+
+
+def _entry(seed, mcc, acc, degenerate=False):
+    return {"seed": seed, "eval": {"matthews_correlation": mcc, "accuracy": acc},
+            "eval_in_domain": {"matthews_correlation": mcc + 0.1, "accuracy": acc},
+            "train": {"runtime_s": 10.0 * seed, "samples_per_second": 100.0}, "degenerate": degenerate}
+
+
+def test_aggregate_keys_and_degenerate_runs():
+    summary = aggregate([_entry(1, 0.3, 0.7), _entry(2, 0.0, 0.69, degenerate=True), _entry(3, 0.4, 0.8)])
+    assert summary["n_runs"] == 3
+    assert summary["matthews_correlation"]["median"] == 0.3 and summary["matthews_correlation"]["min"] == 0.0
+    assert summary["accuracy"]["max"] == 0.8
+    assert summary["in_domain"]["matthews_correlation"]["median"] == pytest.approx(0.4)
+    assert "out_of_domain" not in summary  # only sections every run has
+    assert summary["train_runtime_s"]["median"] == 20.0
+    assert summary["degenerate_runs"] == [2]
+
+
+def _argv(model_dir, data_dir, out):
+    return ["--model_name_or_path", str(model_dir), "--data_dir", str(data_dir), "--output_dir", str(out),
+            "--max_train_samples", "48", "--max_eval_samples", "40", "--max_steps", "3", "--per_device_train_batch_size", "16",
+            "--learning_rate", "1e-3", "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false",
+            "--seeds", "3", "4"]
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory, tiny_bert_dir, data_dir):
+    out = tmp_path_factory.mktemp("seeds") / "sweep"
+    assert train.main(_argv(tiny_bert_dir, data_dir, out)) == 0
+    return out
+
+
+def test_one_sub_run_per_seed(sweep):
+    for seed in (3, 4):
+        results = json.loads((sweep / f"seed_{seed}" / "results.json").read_text())
+        assert results["config"]["seed"] == seed and results["config"]["seeds"] is None
+        assert results["config"]["output_dir"] == str(sweep / f"seed_{seed}")
+        assert load_recipe(sweep / f"seed_{seed}" / "run_config.json")["seed"] == seed  # each sub-run is reproducible alone
+    a, b = load_file(sweep / "seed_3" / "model.safetensors"), load_file(sweep / "seed_4" / "model.safetensors")
+    assert any(not (a[k] == b[k]).all() for k in a)  # different seeds, different batches, different weights
+
+
+def test_top_level_results_summarise_the_runs(sweep):
+    results = json.loads((sweep / "results.json").read_text())
+    subs = {s: json.loads((sweep / f"seed_{s}" / "results.json").read_text()) for s in (3, 4)}
+    assert results["seeds"] == [3, 4] and [r["seed"] for r in results["runs"]] == [3, 4]
+    for run in results["runs"]:
+        sub = subs[run["seed"]]
+        assert run["eval"] == sub["eval"] and run["train"] == sub["train"] and run["output_dir"] == f"seed_{run['seed']}"
+        assert run["eval_in_domain"] == sub["eval_in_domain"]
+        assert run["degenerate"] == (sub["eval"]["predicted_acceptable"] in (0.0, 1.0))
+    mccs = [subs[s]["eval"]["matthews_correlation"] for s in (3, 4)]
+    aggregate_mcc = results["aggregate"]["matthews_correlation"]
+    assert aggregate_mcc["median"] == pytest.approx(sum(mccs) / 2) and aggregate_mcc["min"] == min(mccs)
+    assert set(aggregate_mcc) == {"median", "mean", "std", "min", "max", "q1", "q3"}
+    assert set(results["aggregate"]["accuracy"]) == set(aggregate_mcc)
+    assert results["aggregate"]["degenerate_runs"] == [r["seed"] for r in results["runs"] if r["degenerate"]]
+    assert {"in_domain", "out_of_domain", "train_runtime_s", "n_runs"} <= results["aggregate"].keys()
+    assert load_recipe(sweep / "run_config.json")["seeds"] == [3, 4]  # the whole sweep is one recipe
+
+
+def test_resuming_a_sweep_keeps_finished_seeds_and_runs_the_rest(sweep, tiny_bert_dir, data_dir):
+    kept = os.stat(sweep / "seed_3" / "results.json").st_mtime_ns
+    before = json.loads((sweep / "seed_4" / "results.json").read_text())
+    (sweep / "seed_4" / "results.json").unlink()  # seed 4 "did not finish"
+    assert train.main(_argv(tiny_bert_dir, data_dir, sweep) + ["--resume_from_checkpoint", "last"]) == 0
+    assert os.stat(sweep / "seed_3" / "results.json").st_mtime_ns == kept
+    again = json.loads((sweep / "seed_4" / "results.json").read_text())
+    for key in ("matthews_correlation", "accuracy", "loss", "predicted_acceptable"):
+        assert again["eval"][key] == before["eval"][key]  # retrained from scratch with the same seed: same result
+    assert [r["seed"] for r in json.loads((sweep / "results.json").read_text())["runs"]] == [3, 4]
+
+
+def test_resuming_with_other_settings_is_refused(sweep, tiny_bert_dir, data_dir, capsys):
+    argv = _argv(tiny_bert_dir, data_dir, sweep) + ["--resume_from_checkpoint", "last", "--learning_rate", "5e-4"]
+    assert train.main(argv) == 2
+    assert "was produced with different settings (learning_rate)" in capsys.readouterr().err
+
+
+def test_bad_seeds(capsys):
+    assert train.main(["--seeds", "1", "1"]) == 2
+    assert capsys.readouterr().err == "error: seeds takes one or more distinct integers, got [1, 1]\n"
+    with pytest.raises(SystemExit) as exit_info:  # argparse's own usage error
+        train.main(["--seeds"])
+    assert exit_info.value.code == 2 and "--seeds: expected at least one argument" in capsys.readouterr().err
