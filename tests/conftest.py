@@ -84,6 +84,23 @@ def tiny_bert_dir(tmp_path_factory, tokenizer):
     return path
 
 
+def sweep_argv(model_dir, data_dir, out) -> list[str]:
+    """A two-seed run of the tiny BERT: 3 steps each, no checkpoints."""
+    return ["--model_name_or_path", str(model_dir), "--data_dir", str(data_dir), "--output_dir", str(out),
+            "--max_train_samples", "48", "--max_eval_samples", "40", "--max_steps", "3", "--per_device_train_batch_size", "16",
+            "--learning_rate", "1e-3", "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false",
+            "--seeds", "3", "4"]
+
+
+@pytest.fixture(scope="session")
+def seed_sweep(tmp_path_factory, tiny_bert_dir, data_dir):
+    import train
+
+    out = tmp_path_factory.mktemp("seeds") / "sweep"
+    assert train.main(sweep_argv(tiny_bert_dir, data_dir, out)) == 0
+    return out
+
+
 def tiny_dataset(tokenizer, sentences, labels, domains=None):
     import datasets
 

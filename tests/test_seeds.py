@@ -10,6 +10,7 @@ from safetensors.torch import load_file
 import train
 from cola.config import load_recipe
 from cola.seeds import aggregate, describe
+from conftest import sweep_argv
 
 
 def test_describe():
@@ -35,18 +36,9 @@ def test_aggregate_keys_and_degenerate_runs():
     assert summary["degenerate_runs"] == [2]
 
 
-def _argv(model_dir, data_dir, out):
-    return ["--model_name_or_path", str(model_dir), "--data_dir", str(data_dir), "--output_dir", str(out),
-            "--max_train_samples", "48", "--max_eval_samples", "40", "--max_steps", "3", "--per_device_train_batch_size", "16",
-            "--learning_rate", "1e-3", "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false",
-            "--seeds", "3", "4"]
-
-
-@pytest.fixture(scope="module")
-def sweep(tmp_path_factory, tiny_bert_dir, data_dir):
-    out = tmp_path_factory.mktemp("seeds") / "sweep"
-    assert train.main(_argv(tiny_bert_dir, data_dir, out)) == 0
-    return out
+@pytest.fixture
+def sweep(seed_sweep):
+    return seed_sweep
 
 
 def test_one_sub_run_per_seed(sweep):
@@ -82,7 +74,7 @@ def test_resuming_a_sweep_keeps_finished_seeds_and_runs_the_rest(sweep, tiny_ber
     kept = os.stat(sweep / "seed_3" / "results.json").st_mtime_ns
     before = json.loads((sweep / "seed_4" / "results.json").read_text())
     (sweep / "seed_4" / "results.json").unlink()  # seed 4 "did not finish"
-    assert train.main(_argv(tiny_bert_dir, data_dir, sweep) + ["--resume_from_checkpoint", "last"]) == 0
+    assert train.main(sweep_argv(tiny_bert_dir, data_dir, sweep) + ["--resume_from_checkpoint", "last"]) == 0
     assert os.stat(sweep / "seed_3" / "results.json").st_mtime_ns == kept
     again = json.loads((sweep / "seed_4" / "results.json").read_text())
     for key in ("matthews_correlation", "accuracy", "loss", "predicted_acceptable"):
@@ -91,7 +83,7 @@ def test_resuming_a_sweep_keeps_finished_seeds_and_runs_the_rest(sweep, tiny_ber
 
 
 def test_resuming_with_other_settings_is_refused(sweep, tiny_bert_dir, data_dir, capsys):
-    argv = _argv(tiny_bert_dir, data_dir, sweep) + ["--resume_from_checkpoint", "last", "--learning_rate", "5e-4"]
+    argv = sweep_argv(tiny_bert_dir, data_dir, sweep) + ["--resume_from_checkpoint", "last", "--learning_rate", "5e-4"]
     assert train.main(argv) == 2
     assert "was produced with different settings (learning_rate)" in capsys.readouterr().err
 

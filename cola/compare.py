@@ -1,0 +1,159 @@
+"""Compare runs: one row per run directory, as a markdown table, a figure and JSON.
+
+    python -m cola.compare outputs/grid/* --out docs/grid
+
+Each RUN_DIR is what train.py wrote: a multi-seed run (`--seeds`: results.json with `runs`) or a single run
+(results.json with `eval`, treated as one seed). Writes to --out:
+
+- report.md: per run its model, freeze, class weights, layer-wise LR decay, gradual unfreezing, MCC median and
+  interquartile range over seeds, in- and out-of-domain MCC, accuracy, degenerate runs, train time and samples/s;
+  then every seed's MCC;
+- report.png: MCC per configuration (each seed a dot, the median a bar) and the median training time per run;
+- report.json: the same rows, for other tools.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from .errors import CliError
+from .results import RESULTS_FILE
+from .seeds import aggregate, is_degenerate, run_entry
+
+
+def load_run(run_dir: str | Path) -> dict:
+    """One report row from a run directory."""
+    run_dir = Path(run_dir)
+    path = run_dir / RESULTS_FILE
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except OSError:
+        raise CliError(f"{run_dir}: no {RESULTS_FILE} (not a finished run of train.py)") from None
+    except json.JSONDecodeError as error:
+        raise CliError(f"{path}: not valid JSON ({error})") from None
+    if "runs" in results:
+        runs, summary = results["runs"], results["aggregate"]
+        first = run_dir / runs[0]["output_dir"] / RESULTS_FILE
+        layer_groups = json.loads(first.read_text())["layer_groups"] if first.is_file() else None
+    elif "eval" in results:
+        runs = [run_entry(results["config"]["seed"], ".", results)]
+        summary, layer_groups = aggregate(runs), results.get("layer_groups")
+    else:
+        raise CliError(f"{path}: neither a single run nor a multi-seed run of train.py")
+    config = results["config"]
+    return {
+        "name": run_dir.name,
+        "path": str(run_dir),
+        "model": config["model_name_or_path"],
+        "freeze": config["freeze"],
+        "layer_groups": len(layer_groups) if layer_groups else None,
+        "class_weights": config["class_weights"],
+        "layer_lr_decay": config.get("layer_lr_decay", 1.0),
+        "gradual_unfreeze_steps": config.get("gradual_unfreeze_steps"),
+        "epochs": config["num_train_epochs"],
+        "learning_rate": config["learning_rate"],
+        "seeds": [r["seed"] for r in runs],
+        "eval_n": runs[0]["eval"]["n"],
+        "mcc_per_seed": [r["eval"]["matthews_correlation"] for r in runs],
+        "aggregate": summary,
+        "degenerate": sum(is_degenerate(r["eval"]) for r in runs),
+    }
+
+
+def markdown(rows: list[dict], command: str) -> str:
+    lines = [
+        "# CoLA runs compared",
+        "",
+        f"Made by `{command}`. MCC and accuracy on each run's evaluation set (eval n sentences); median over "
+        "seeds, IQR = first to third quartile. Freeze: frozen of all layer groups. Degenerate: runs that predict a "
+        "single class (MCC 0).",
+        "",
+        "| run | model | epochs | freeze | class weights | LR decay | gradual unfreezing | seeds | eval n | MCC median "
+        "| MCC IQR | in-domain MCC | out-of-domain MCC | accuracy | degenerate | train s/run | samples/s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        agg = row["aggregate"]
+        agg_mcc = agg["matthews_correlation"]
+        freeze = f"{row['freeze']}/{row['layer_groups']}" if row["layer_groups"] else str(row["freeze"])
+        cells = [
+            row["name"], row["model"], f"{row['epochs']:g}", freeze, "on" if row["class_weights"] else "off",
+            "off" if row["layer_lr_decay"] == 1 else f"{row['layer_lr_decay']:g}",
+            f"every {row['gradual_unfreeze_steps']} steps" if row["gradual_unfreeze_steps"] else "off",
+            str(len(row["seeds"])), str(row["eval_n"]), f"{agg_mcc['median']:.3f}", f"{agg_mcc['q1']:.3f}–{agg_mcc['q3']:.3f}",
+            _domain(agg, "in_domain"), _domain(agg, "out_of_domain"), f"{agg['accuracy']['median']:.3f}",
+            f"{row['degenerate']}/{len(row['seeds'])}", f"{agg['train_runtime_s']['median']:.1f}",
+            f"{agg['train_samples_per_second']['median']:.1f}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "## MCC per seed", "", "| run | seed: MCC |", "|---|---|"]
+    for row in rows:
+        pairs = ", ".join(f"{seed}: {mcc:.3f}" for seed, mcc in zip(row["seeds"], row["mcc_per_seed"]))
+        lines.append(f"| {row['name']} | {pairs} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display needed
+    import matplotlib.pyplot as plt
+
+    names = [row["name"] for row in rows]
+    positions = range(len(rows))
+    fig, (ax_mcc, ax_time) = plt.subplots(
+        1, 2, figsize=(12, 0.45 * len(rows) + 1.6), sharey=True, gridspec_kw={"width_ratios": [3, 1.2]}
+    )
+    for y, row in zip(positions, rows):
+        ax_mcc.scatter(row["mcc_per_seed"], [y] * len(row["mcc_per_seed"]), s=18, alpha=0.7, color="tab:blue", zorder=3)
+        agg = row["aggregate"]["matthews_correlation"]
+        ax_mcc.plot([agg["q1"], agg["q3"]], [y, y], color="tab:blue", linewidth=6, alpha=0.25, zorder=2)
+        ax_mcc.plot([agg["median"]] * 2, [y - 0.3, y + 0.3], color="black", linewidth=2, zorder=4)
+    ax_mcc.set_yticks(list(positions), names)
+    ax_mcc.invert_yaxis()
+    ax_mcc.set_xlabel("MCC (dots: seeds; band: IQR; bar: median)")
+    ax_mcc.grid(axis="x", alpha=0.3)
+    ax_time.barh(list(positions), [row["aggregate"]["train_runtime_s"]["median"] for row in rows], color="tab:gray")
+    ax_time.set_xlabel("training time per run (s, median)")
+    ax_time.grid(axis="x", alpha=0.3)
+    fig.suptitle("CoLA: MCC per configuration and time per run")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _domain(agg: dict, domain: str) -> str:
+    return f"{agg[domain]['matthews_correlation']['median']:.3f}" if domain in agg else "n/a"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m cola.compare", description="Compare train.py runs (single or multi-seed) in a table and a figure."
+    )
+    parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="output_dir of a train.py run")
+    parser.add_argument("--out", required=True, help="folder for report.md, report.png and report.json")
+    args = parser.parse_args(argv)
+    try:
+        rows = [load_run(d) for d in args.run_dirs]
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+    except CliError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+    except OSError as error:
+        print(f"error: cannot write to {args.out}: {error.strerror}", file=sys.stderr)
+        return 2
+    command = "python -m cola.compare " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    (out / "report.md").write_text(markdown(rows, command), encoding="utf-8")
+    (out / "report.json").write_text(json.dumps({"command": command, "runs": rows}, indent=2) + "\n", encoding="utf-8")
+    plot(rows, out / "report.png")
+    print(f"compared {len(rows)} runs: {out / 'report.md'}, {out / 'report.png'}, {out / 'report.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""python -m cola.compare on real run directories: a two-seed sweep and a single run."""
+
+import json
+
+import pytest
+
+from cola import compare
+
+
+@pytest.fixture(scope="module")
+def report(seed_sweep, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    assert compare.main([str(seed_sweep), str(seed_sweep / "seed_3"), "--out", str(out)]) == 0
+    return out
+
+
+def test_report_rows_come_from_the_results(report, seed_sweep):
+    rows = json.loads((report / "report.json").read_text())["runs"]
+    sweep = json.loads((seed_sweep / "results.json").read_text())
+    single = json.loads((seed_sweep / "seed_3" / "results.json").read_text())
+    assert [r["name"] for r in rows] == ["sweep", "seed_3"]
+    assert rows[0]["seeds"] == [3, 4] and rows[1]["seeds"] == [3]
+    assert rows[0]["aggregate"]["matthews_correlation"] == sweep["aggregate"]["matthews_correlation"]
+    assert rows[1]["mcc_per_seed"] == [single["eval"]["matthews_correlation"]]
+    assert rows[0]["layer_groups"] == 5 and rows[0]["freeze"] == 0 and rows[0]["class_weights"] is True
+    assert rows[0]["degenerate"] == len(sweep["aggregate"]["degenerate_runs"])
+
+
+def test_markdown_table_has_one_row_per_run(report, seed_sweep):
+    text = (report / "report.md").read_text()
+    header = next(line for line in text.splitlines() if line.startswith("| run | model"))
+    for column in ("epochs", "eval n", "freeze", "class weights", "LR decay", "MCC median", "MCC IQR", "accuracy", "degenerate", "train s/run",
+                   "samples/s"):
+        assert f"| {column} |" in header, column
+    rows = [line for line in text.splitlines() if line.startswith("| sweep |") or line.startswith("| seed_3 |")]
+    assert len(rows) == 4  # the table and the per-seed list
+    median = json.loads((seed_sweep / "results.json").read_text())["aggregate"]["matthews_correlation"]["median"]
+    assert f"| {median:.3f} |" in rows[0] and "| 0/5 | on | off | off | 2 | 40 |" in rows[0]
+    assert "python -m cola.compare" in text
+
+
+def test_figure_is_a_png(report):
+    import matplotlib.image
+
+    image = matplotlib.image.imread(report / "report.png")
+    assert image.shape[0] > 100 and image.shape[1] > 500
+
+
+def test_not_a_run_directory_is_a_one_line_error(tmp_path, capsys):
+    assert compare.main([str(tmp_path), "--out", str(tmp_path / "r")]) == 2
+    assert capsys.readouterr().err == f"error: {tmp_path}: no results.json (not a finished run of train.py)\n"
