@@ -33,8 +33,8 @@ def unfreeze_schedule(layer_group_names: list[str], *, every: int, floor: int = 
     groups are frozen and get None."""
     count = len(layer_group_names)
     schedule: dict[str, int | None] = {"head": 0}
-    for index, name in enumerate(layer_group_names):
-        schedule[name] = every * (count - index) if index >= floor else None
+    for index in reversed(range(count)):  # in the order the groups join
+        schedule[layer_group_names[index]] = every * (count - index) if index >= floor else None
     return schedule
 
 
