@@ -130,13 +130,17 @@ def _domain(agg: dict, domain: str) -> str:
     return f"{agg[domain]['matthews_correlation']['median']:.3f}" if domain in agg else "n/a"
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m cola.compare", description="Compare train.py runs (single or multi-seed) in a table and a figure."
     )
     parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="output_dir of a train.py run")
     parser.add_argument("--out", required=True, help="folder for report.md, report.png and report.json")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         rows = [load_run(d) for d in args.run_dirs]
         out = Path(args.out)

@@ -11,6 +11,7 @@ from conftest import REPO
 DOCS = [REPO / "README.md", REPO / "recipes" / "README.md", REPO / "train.py"]
 COMMAND = re.compile(r"(?:accelerate launch(?: --\S+(?: \S+)?)*|torchrun(?: --\S+(?: \S+)?)*|python) train\.py([^`|#\n]*)")
 PREDICT = re.compile(r"(?<!\")python -m cola\.predict( [^`|#\n]*)")  # not the prog="..." string
+COMPARE = re.compile(r"(?<!\")python -m cola\.compare( [^`|#\n]*)")
 
 
 def commands():
@@ -37,6 +38,16 @@ def test_documented_predict_commands_parse():
     from cola.predict import build_parser
 
     found = [m.group(1) for doc in DOCS + [REPO / "cola" / "predict.py"] for m in PREDICT.finditer(doc.read_text())]
+    assert len(found) >= 3
+    for args in found:
+        build_parser().parse_args(shlex.split(args))
+
+
+def test_documented_compare_commands_parse():
+    from cola.compare import build_parser
+
+    docs = DOCS + [REPO / "cola" / "compare.py", REPO / "docs" / "grid" / "run_grid.sh"]
+    found = [m.group(1) for doc in docs for m in COMPARE.finditer(doc.read_text())]
     assert len(found) >= 3
     for args in found:
         build_parser().parse_args(shlex.split(args))
