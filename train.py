@@ -74,7 +74,7 @@ def run(config) -> int:
     from cola.metrics import build_compute_metrics
     from cola.model import load_model_and_tokenizer
     from cola.results import count_parameters, ensure_writable, eval_sections, log_start_summary, train_section, versions, write_results
-    from cola.tracking import SuiteTablesToWandb, prepare_wandb, reports_to_wandb
+    from cola.tracking import SuiteTablesToWandb, finish_wandb_run, prepare_wandb, reports_to_wandb
     from cola.trainer import ColaTrainer
 
     args = config.training
@@ -150,6 +150,7 @@ def run(config) -> int:
             _fmt(results.get("eval_out_of_domain")),
             path,
         )
+    finish_wandb_run(args)
     return 0
 
 

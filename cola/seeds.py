@@ -25,6 +25,7 @@ from pathlib import Path
 from .config import RunConfig, resolved_config, write_resolved_config
 from .errors import CliError
 from .results import RESULTS_FILE, ensure_writable, versions, write_results
+from .tracking import group_wandb_runs
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ def run_seeds(config: RunConfig, run_one) -> int:
     """Run `run_one(sub_config)` per seed, then write the summary (on the main process)."""
     args = config.training
     ensure_writable(args.output_dir)
+    group_wandb_runs(args)
     is_main = args.process_index == 0
     if is_main:
         write_resolved_config(resolved_config(config), args.output_dir)

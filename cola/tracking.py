@@ -42,6 +42,23 @@ def prepare_wandb(args) -> None:
             )
 
 
+def group_wandb_runs(args) -> None:
+    """Before a multi-seed run: one W&B group named after the output directory, its runs stored under it."""
+    if reports_to_wandb(args):
+        os.environ.setdefault("WANDB_RUN_GROUP", Path(args.output_dir).resolve().name)
+        prepare_wandb(args)
+
+
+def finish_wandb_run(args) -> None:
+    """Close this training's W&B run. The Trainer's callback only opens a run when none is open, so without this
+    the next training in the same process (the next seed) would log into this one."""
+    if reports_to_wandb(args):
+        import wandb
+
+        if wandb.run is not None:
+            wandb.finish()
+
+
 def has_wandb_credentials() -> bool:
     if os.environ.get("WANDB_API_KEY"):
         return True
