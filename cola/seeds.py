@@ -45,6 +45,8 @@ def sub_run_config(config: RunConfig, seed: int) -> RunConfig:
 def run_seeds(config: RunConfig, run_one) -> int:
     """Run `run_one(sub_config)` per seed, then write the summary (on the main process)."""
     args = config.training
+    if args.resume_from_checkpoint not in (None, "last"):
+        raise CliError("with --seeds, --resume_from_checkpoint takes only 'last' (each seed resumes from its own folder)")
     ensure_writable(args.output_dir)
     group_wandb_runs(args)
     is_main = args.process_index == 0

@@ -91,6 +91,8 @@ def test_resuming_with_other_settings_is_refused(sweep, tiny_bert_dir, data_dir,
 def test_bad_seeds(capsys):
     assert train.main(["--seeds", "1", "1"]) == 2
     assert capsys.readouterr().err == "error: seeds takes one or more distinct integers, got [1, 1]\n"
+    assert train.main(["--seeds", "1", "2", "--resume_from_checkpoint", "some/checkpoint-3"]) == 2
+    assert "takes only 'last'" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:  # argparse's own usage error
         train.main(["--seeds"])
     assert exit_info.value.code == 2 and "--seeds: expected at least one argument" in capsys.readouterr().err
