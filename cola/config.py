@@ -154,7 +154,7 @@ class ColaTrainingArguments(TrainingArguments):
         default=None,
         metadata={
             "help": "Run once per seed (e.g. --seeds 1 2 3 4 5), each in output_dir/seed_N, and write a top-level "
-            "results.json with every run and the median, mean, std, min and max of MCC and accuracy."
+            "results.json with every run and the median, mean, std, min and max of MCC and accuracy. --seed is then unused."
         },
     )
 

@@ -50,8 +50,9 @@ def run_seeds(config: RunConfig, run_one) -> int:
     ensure_writable(args.output_dir)
     group_wandb_runs(args)
     is_main = args.process_index == 0
+    resolved = resolved_config(config)
     if is_main:
-        write_resolved_config(resolved_config(config), args.output_dir)
+        write_resolved_config(resolved, args.output_dir)
     runs = []
     for seed in args.seeds:
         sub = sub_run_config(config, seed)
@@ -71,7 +72,7 @@ def run_seeds(config: RunConfig, run_one) -> int:
     if is_main:
         summary = aggregate(runs)
         write_results({"seeds": list(args.seeds), "runs": runs, "aggregate": summary,
-                       "config": resolved_config(config), "versions": versions()}, args.output_dir)
+                       "config": resolved, "versions": versions()}, args.output_dir)
         mcc = summary["matthews_correlation"]
         logger.info(
             "MCC over %d seeds: median %.4f, mean %.4f, std %.4f, min %.4f, max %.4f; degenerate runs: %s",
