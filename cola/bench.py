@@ -64,10 +64,15 @@ def flops_per_token(model, *, mean_length: float, trainable_fraction: float) -> 
     stops at the first trainable layer, so it only costs the top `trainable_fraction` of the encoder.
     """
     config = model.config
-    n_matmul = sum(p.numel() for n, p in model.named_parameters() if p.dim() == 2 and "embeddings" not in n)
+    n_matmul = sum(p.numel() for p in matmul_weights(model))
     attention = 4 * config.num_hidden_layers * mean_length * config.hidden_size
     forward = 2 * n_matmul + attention
     return forward * (1 + 2 * trainable_fraction)
+
+
+def matmul_weights(model) -> list:
+    """The weight matrices that take part in matmuls (embedding tables are look-ups, not matmuls)."""
+    return [p for n, p in model.named_parameters() if p.dim() == 2 and "embeddings" not in n]
 
 
 class TokenCounter:
@@ -186,8 +191,8 @@ def run_trainer(args, device, *, suite: bool, freeze_half: bool = False):
     trainer.train()
     train = _train_figures(step_times, counter, len(step_times))
     eval_metrics = trainer.evaluate()
-    matmul = {n: p for n, p in model.named_parameters() if p.dim() == 2 and "embeddings" not in n}
-    trainable = sum(p.numel() for p in matmul.values() if p.requires_grad) / sum(p.numel() for p in matmul.values())
+    matmul = matmul_weights(model)
+    trainable = sum(p.numel() for p in matmul if p.requires_grad) / sum(p.numel() for p in matmul)
     return model, train, eval_metrics["eval_samples_per_second"], precision, trainable
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .errors import CliError
 from .results import RESULTS_FILE
-from .seeds import aggregate, is_degenerate, run_entry
+from .seeds import aggregate, run_entry
 
 
 def load_run(run_dir: str | Path) -> dict:
@@ -60,7 +60,7 @@ def load_run(run_dir: str | Path) -> dict:
         "eval_n": runs[0]["eval"]["n"],
         "mcc_per_seed": [r["eval"]["matthews_correlation"] for r in runs],
         "aggregate": summary,
-        "degenerate": sum(is_degenerate(r["eval"]) for r in runs),
+        "degenerate": len(summary["degenerate_runs"]),
     }
 
 

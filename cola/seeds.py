@@ -23,6 +23,7 @@ import statistics
 from pathlib import Path
 
 from .config import RunConfig, resolved_config, write_resolved_config
+from .data import DOMAINS
 from .errors import CliError
 from .results import RESULTS_FILE, ensure_writable, versions, write_results
 from .tracking import group_wandb_runs
@@ -100,7 +101,7 @@ def aggregate(runs: list[dict]) -> dict:
     summary = {"n_runs": len(runs)}
     for key in ("matthews_correlation", "accuracy"):
         summary[key] = describe([r["eval"][key] for r in runs])
-    for domain in ("in_domain", "out_of_domain"):
+    for domain in DOMAINS:
         section = f"eval_{domain}"
         if all(section in r for r in runs):
             summary[domain] = {key: describe([r[section][key] for r in runs]) for key in ("matthews_correlation", "accuracy")}
