@@ -78,11 +78,13 @@ class ColaTrainer(Trainer):
         labels = inputs["labels"]
         outputs = model(**{k: v for k, v in inputs.items() if k not in NON_MODEL_INPUTS})
         # fp32 whatever the autocast dtype, so the weights and the softmax do not round away small differences.
-        losses = F.cross_entropy(outputs.logits.float(), labels, reduction="none")
+        logits = outputs.logits.float()
         if not model.training:
-            # Evaluation reports plain cross-entropy: comparable between weighted and unweighted runs.
-            loss = losses.mean()
+            # Evaluation reports plain cross-entropy: comparable between weighted, unweighted and smoothed runs.
+            loss = F.cross_entropy(logits, labels)
         else:
+            # This loss replaces the Trainer's, so its label smoother would never run: smooth here instead.
+            losses = F.cross_entropy(logits, labels, reduction="none", label_smoothing=self.args.label_smoothing_factor)
             weights = self.example_weights(labels)
             if num_items_in_batch is None:
                 loss = (losses * weights).sum() / weights.sum()

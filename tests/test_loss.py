@@ -40,12 +40,14 @@ def test_cola_train_split_weights(data_dir):
     assert weights == pytest.approx([8551 / (2 * 2528), 8551 / (2 * 6023)])
 
 
-def _expected_loss(model, tokenizer, weights):
+def _expected_loss(model, tokenizer, weights, smoothing=0.0):
     enc = tokenizer(SENTENCES, padding=True, return_tensors="pt")
     with torch.no_grad():
         logits = model.eval()(**enc).logits
     labels = torch.tensor(LABELS)
-    losses = F.cross_entropy(logits, labels, reduction="none")
+    # Label smoothing by hand: the target puts 1 - s on the label and s/2 on each of the two classes.
+    target = F.one_hot(labels, 2).float() * (1 - smoothing) + smoothing / 2
+    losses = -(target * F.log_softmax(logits, dim=-1)).sum(-1)
     w = torch.ones(len(LABELS)) if weights is None else torch.tensor(weights)[labels]
     whole = (losses * w).sum() / w.sum()
     halves = [(losses[s] * w[s]).sum() / w[s].sum() for s in (slice(0, 8), slice(8, 16))]
@@ -97,5 +99,27 @@ def test_weights_change_the_training_loss_but_not_the_eval_loss(tmp_path, tokeni
     plain, weighted = _expected_loss(copy.deepcopy(model), tokenizer, None)[0], _expected_loss(copy.deepcopy(model), tokenizer, [3.0, 0.5])[0]
     model.train()
     assert trainer.compute_loss(model, dict(batch)).item() == pytest.approx(weighted, abs=1e-5)
+    model.eval()
+    assert trainer.compute_loss(model, dict(batch)).item() == pytest.approx(plain, abs=1e-5)
+
+
+@pytest.mark.parametrize("weights", [None, [3.0, 0.5]], ids=["unweighted", "weighted"])
+def test_label_smoothing_applies_to_the_training_loss_only(weights, tmp_path, tokenizer):
+    # The suite's compute_loss replaces the Trainer's, whose label smoother would never run: without the
+    # smoothing in compute_loss, --label_smoothing_factor was silently ignored.
+    model = tiny_model("bert", layers=2, dropout=0.0)
+    with torch.no_grad():  # confident predictions, so smoothing moves the loss a lot
+        model.classifier.weight.mul_(1000)
+    dataset = tiny_dataset(tokenizer, SENTENCES, LABELS)
+    trainer = ColaTrainer(
+        model=model, args=training_args(tmp_path, label_smoothing_factor=0.2), train_dataset=dataset,
+        data_collator=DataCollatorWithPadding(tokenizer), class_weights=weights,
+    )
+    batch = trainer._prepare_inputs(DataCollatorWithPadding(tokenizer)([dataset[i] for i in range(16)]))
+    smoothed = _expected_loss(copy.deepcopy(model), tokenizer, weights, smoothing=0.2)[0]
+    plain = _expected_loss(copy.deepcopy(model), tokenizer, None)[0]
+    assert abs(smoothed - _expected_loss(copy.deepcopy(model), tokenizer, weights)[0]) > 0.05
+    model.train()
+    assert trainer.compute_loss(model, dict(batch)).item() == pytest.approx(smoothed, abs=1e-5)
     model.eval()
     assert trainer.compute_loss(model, dict(batch)).item() == pytest.approx(plain, abs=1e-5)
