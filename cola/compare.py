@@ -5,8 +5,9 @@
 Each RUN_DIR is what train.py wrote: a multi-seed run (`--seeds`: results.json with `runs`) or a single run
 (results.json with `eval`, treated as one seed). Writes to --out:
 
-- report.md: per run its model, freeze, class weights, layer-wise LR decay, gradual unfreezing, MCC median and
-  interquartile range over seeds, in- and out-of-domain MCC, accuracy, degenerate runs, train time and samples/s;
+- report.md: per run its model, epochs, peak LR (and the head's multiplier), batch size per device, which checkpoint
+  is evaluated, freeze, class weights, layer-wise LR decay, gradual unfreezing, MCC median and interquartile range
+  over seeds, in- and out-of-domain MCC, accuracy, degenerate runs, train time and samples/s;
   then every seed's MCC;
 - report.png: MCC per configuration (each seed a dot, the median a bar) and the median training time per run;
 - report.json: the same rows, for other tools.
@@ -23,6 +24,14 @@ from pathlib import Path
 from .errors import CliError
 from .results import RESULTS_FILE
 from .seeds import aggregate, run_entry
+
+
+# metric_for_best_model -> how the report names it ("dev" is the run's whole evaluation set).
+CHECKPOINT_METRICS = {
+    "matthews_correlation": "dev MCC",
+    "in_domain_matthews_correlation": "in-domain MCC",
+    "out_of_domain_matthews_correlation": "out-of-domain MCC",
+}
 
 
 def load_run(run_dir: str | Path) -> dict:
@@ -56,6 +65,9 @@ def load_run(run_dir: str | Path) -> dict:
         "gradual_unfreeze_steps": config.get("gradual_unfreeze_steps"),
         "epochs": config["num_train_epochs"],
         "learning_rate": config["learning_rate"],
+        "head_lr_multiplier": config.get("head_lr_multiplier", 1.0),
+        "batch_size": config["per_device_train_batch_size"] * config.get("gradient_accumulation_steps", 1),
+        "checkpoint": checkpoint_choice(config),
         "seeds": [r["seed"] for r in runs],
         "eval_n": runs[0]["eval"]["n"],
         "mcc_per_seed": [r["eval"]["matthews_correlation"] for r in runs],
@@ -64,24 +76,33 @@ def load_run(run_dir: str | Path) -> dict:
     }
 
 
+def checkpoint_choice(config: dict) -> str:
+    """Which checkpoint a run reports: its last one, or the best on a metric (which then flatters that metric)."""
+    if not config.get("load_best_model_at_end") or config.get("eval_strategy") == "no":
+        return "last"
+    metric = (config.get("metric_for_best_model") or "loss").removeprefix("eval_")
+    return f"best {CHECKPOINT_METRICS.get(metric, metric)}"
+
+
 def markdown(rows: list[dict], command: str) -> str:
     lines = [
         "# CoLA runs compared",
         "",
         f"Made by `{command}`. MCC and accuracy on each run's evaluation set (eval n sentences); median over "
         "seeds, IQR = first to third quartile. Freeze: frozen of all layer groups. Degenerate: runs that predict a "
-        "single class (MCC 0).",
+        "single class (MCC 0). Batch: per device, times gradient accumulation. Checkpoint: the run's last, or its best "
+        "on the named dev metric (a best-of choice flatters the set it was chosen on).",
         "",
-        "| run | model | epochs | freeze | class weights | LR decay | gradual unfreezing | seeds | eval n | MCC median "
+        "| run | model | epochs | LR | batch | checkpoint | freeze | class weights | LR decay | gradual unfreezing | seeds | eval n | MCC median "
         "| MCC IQR | in-domain MCC | out-of-domain MCC | accuracy | degenerate | train s/run | samples/s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         agg = row["aggregate"]
         agg_mcc = agg["matthews_correlation"]
         freeze = f"{row['freeze']}/{row['layer_groups']}" if row["layer_groups"] else str(row["freeze"])
         cells = [
-            row["name"], row["model"], f"{row['epochs']:g}", freeze, "on" if row["class_weights"] else "off",
+            row["name"], row["model"], f"{row['epochs']:g}", _learning_rate(row), str(row["batch_size"]), row["checkpoint"], freeze, "on" if row["class_weights"] else "off",
             "off" if row["layer_lr_decay"] == 1 else f"{row['layer_lr_decay']:g}",
             f"every {row['gradual_unfreeze_steps']} steps" if row["gradual_unfreeze_steps"] else "off",
             str(len(row["seeds"])), str(row["eval_n"]), f"{agg_mcc['median']:.3f}", f"{agg_mcc['q1']:.3f}–{agg_mcc['q3']:.3f}",
@@ -124,6 +145,11 @@ def plot(rows: list[dict], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def _learning_rate(row: dict) -> str:
+    head = row["head_lr_multiplier"]
+    return f"{row['learning_rate']:.1e}".replace("e-0", "e-") + ("" if head == 1 else f", head ×{head:g}")
 
 
 def _domain(agg: dict, domain: str) -> str:

@@ -29,14 +29,29 @@ def test_report_rows_come_from_the_results(report, seed_sweep):
 def test_markdown_table_has_one_row_per_run(report, seed_sweep):
     text = (report / "report.md").read_text()
     header = next(line for line in text.splitlines() if line.startswith("| run | model"))
-    for column in ("epochs", "eval n", "freeze", "class weights", "LR decay", "MCC median", "MCC IQR", "accuracy", "degenerate", "train s/run",
+    for column in ("epochs", "LR", "batch", "checkpoint", "eval n", "freeze", "class weights", "LR decay", "MCC median", "MCC IQR", "accuracy", "degenerate", "train s/run",
                    "samples/s"):
         assert f"| {column} |" in header, column
     rows = [line for line in text.splitlines() if line.startswith("| sweep |") or line.startswith("| seed_3 |")]
     assert len(rows) == 4  # the table and the per-seed list
     median = json.loads((seed_sweep / "results.json").read_text())["aggregate"]["matthews_correlation"]["median"]
-    assert f"| {median:.3f} |" in rows[0] and "| 0/5 | on | off | off | 2 | 40 |" in rows[0]
+    assert f"| {median:.3f} |" in rows[0] and "| 3 | 1.0e-3 | 16 | last | 0/5 | on | off | off | 2 | 40 |" in rows[0]
     assert "python -m cola.compare" in text
+
+
+@pytest.mark.parametrize(
+    "config, expected",
+    [
+        ({"load_best_model_at_end": False, "eval_strategy": "epoch", "metric_for_best_model": "matthews_correlation"}, "last"),
+        ({"load_best_model_at_end": True, "eval_strategy": "no", "metric_for_best_model": "matthews_correlation"}, "last"),
+        ({"load_best_model_at_end": True, "eval_strategy": "epoch", "metric_for_best_model": "matthews_correlation"}, "best dev MCC"),
+        ({"load_best_model_at_end": True, "eval_strategy": "steps", "metric_for_best_model": "eval_in_domain_matthews_correlation"},
+         "best in-domain MCC"),
+        ({"load_best_model_at_end": True, "eval_strategy": "epoch", "metric_for_best_model": "accuracy"}, "best accuracy"),
+    ],
+)
+def test_checkpoint_column_says_what_the_reported_checkpoint_was_chosen_on(config, expected):
+    assert compare.checkpoint_choice(config) == expected
 
 
 def test_figure_is_a_png(report):
