@@ -71,7 +71,7 @@ def run(config) -> int:
     from cola.config import resolved_config, write_resolved_config
     from cola.data import LABEL_NAMES, load_cola, tokenize
     from cola.freezing import find_layer_groups, freeze_bottom, layer_group_table
-    from cola.metrics import build_compute_metrics
+    from cola.metrics import build_compute_metrics, check_metric_for_best_model
     from cola.model import load_model_and_tokenizer
     from cola.results import count_parameters, ensure_writable, eval_sections, log_start_summary, train_section, versions, write_results
     from cola.tracking import SuiteTablesToWandb, finish_wandb_run, prepare_wandb, reports_to_wandb
@@ -102,6 +102,9 @@ def run(config) -> int:
     )
 
     # --- trainer ---
+    compute_metrics = build_compute_metrics()
+    if args.metric_for_best_model and args.eval_strategy != "no":
+        check_metric_for_best_model(args.metric_for_best_model, compute_metrics, data.eval["domain"])
     resolved = resolved_config(config)
     groups_now = functools.partial(layer_group_table, layer_groups)  # read at call time: frozen flags can change
     prepare_wandb(args)
@@ -117,7 +120,7 @@ def run(config) -> int:
         eval_dataset=data.eval,
         processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer),
-        compute_metrics=build_compute_metrics(),
+        compute_metrics=compute_metrics,
         class_weights=class_weights,
         callbacks=callbacks,
     )

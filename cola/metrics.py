@@ -9,8 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from transformers import EvalPrediction
 
 from .data import DOMAINS
+from .errors import CliError
 
 METRIC_MODULE = Path(__file__).parent / "evaluate_modules" / "cola_acceptability.py"
 LABEL_NAMES_FOR_TRAINER = ["labels", "domain"]
@@ -46,3 +48,20 @@ def build_compute_metrics():
         return results
 
     return compute_metrics
+
+
+def check_metric_for_best_model(name: str, compute_metrics, domains) -> None:
+    """Refuse, before training, a metric_for_best_model this run's evaluation will not report.
+
+    The Trainer only finds out at the first evaluation, an epoch in. The names are read off `compute_metrics`
+    itself, scored on two dummy predictions per domain present, so they cannot drift from what it returns.
+    """
+    present = np.unique(np.asarray(domains))
+    labels = np.tile([0, 1], len(present))
+    dummy = EvalPrediction(predictions=np.zeros((len(labels), 2)), label_ids=(labels, np.repeat(present, 2)))
+    reported = ["loss", *compute_metrics(dummy)]
+    if name.removeprefix("eval_") not in reported:
+        raise CliError(
+            f"--metric_for_best_model {name!r} is not reported by this run's evaluation; choose one of: "
+            + ", ".join(reported)
+        )

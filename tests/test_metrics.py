@@ -51,3 +51,18 @@ def test_one_domain_gives_no_domain_keys():
     scores = build_compute_metrics()(EvalPrediction(predictions=np.array([[1.0, 0], [0, 1]]),
                                                     label_ids=(np.array([0, 1]), np.array([0, 0]))))
     assert not any(k.startswith(("in_domain", "out_of_domain")) for k in scores)
+
+
+def test_metric_for_best_model_is_checked_against_what_evaluation_reports():
+    from cola.errors import CliError
+    from cola.metrics import check_metric_for_best_model
+
+    compute = build_compute_metrics()
+    both, in_domain_only = np.array([0, 0, 1, 1]), np.array([0, 0, 0])
+    for name in ("matthews_correlation", "eval_in_domain_matthews_correlation", "out_of_domain_accuracy", "loss"):
+        check_metric_for_best_model(name, compute, both)
+    check_metric_for_best_model("accuracy", compute, in_domain_only)
+    with pytest.raises(CliError, match=r"'in_domain_matthews_correlation' is not reported .*: loss, matthews_correlation, accuracy"):
+        check_metric_for_best_model("in_domain_matthews_correlation", compute, in_domain_only)
+    with pytest.raises(CliError, match=r"'mcc' is not reported .* in_domain_matthews_correlation"):
+        check_metric_for_best_model("mcc", compute, both)

@@ -41,3 +41,14 @@ def test_interrupted_run_leaves_no_results(tmp_path, data_dir):
     assert "Traceback" not in rest
     assert not (out / "results.json").exists()
     assert [p.name for p in out.iterdir() if p.name.startswith(".results")] == []
+
+
+def test_unknown_metric_for_best_model_fails_before_training(tmp_path, tiny_bert_dir, data_dir, capsys):
+    out = tmp_path / "run"
+    argv = ["--model_name_or_path", str(tiny_bert_dir), "--data_dir", str(data_dir), "--output_dir", str(out),
+            "--max_train_samples", "32", "--max_eval_samples", "40", "--metric_for_best_model", "mcc"]
+    assert train.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]  # after the model-loading progress bar
+    assert err.startswith("error: --metric_for_best_model 'mcc' is not reported by this run's evaluation; choose one of: loss, ")
+    assert "in_domain_matthews_correlation" in err
+    assert not list(out.glob("checkpoint-*")) and not (out / "results.json").exists()
