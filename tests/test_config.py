@@ -15,7 +15,7 @@ RECIPES = sorted((REPO / "recipes").rglob("*.json"))
 
 def test_recipes_exist():
     assert len(RECIPES) >= 5
-    assert {p.stem for p in RECIPES} >= {"full_cw", "full", "freeze6_cw", "freeze6", "quick"}
+    assert {p.stem for p in RECIPES} >= {"full_cw", "full", "freeze6_cw", "freeze6", "quick", "best_offline"}
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)

@@ -46,7 +46,7 @@ def test_documented_predict_commands_parse():
 def test_documented_compare_commands_parse():
     from cola.compare import build_parser
 
-    docs = DOCS + [REPO / "cola" / "compare.py", REPO / "docs" / "grid" / "run_grid.sh"]
+    docs = DOCS + [REPO / "cola" / "compare.py", REPO / "docs" / "grid" / "run_grid.sh", REPO / "docs" / "best_offline" / "search.sh"]
     found = [m.group(1) for doc in docs for m in COMPARE.finditer(doc.read_text())]
     assert len(found) >= 3
     for args in found:
