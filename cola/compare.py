@@ -93,16 +93,18 @@ def markdown(rows: list[dict], command: str) -> str:
         "single class (MCC 0). Batch: per device, times gradient accumulation. Checkpoint: the run's last, or its best "
         "on the named dev metric (a best-of choice flatters the set it was chosen on).",
         "",
-        "| run | model | epochs | LR | batch | checkpoint | freeze | class weights | LR decay | gradual unfreezing | seeds | eval n | MCC median "
-        "| MCC IQR | in-domain MCC | out-of-domain MCC | accuracy | degenerate | train s/run | samples/s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| run | model | epochs | LR | batch | checkpoint | freeze | class weights | LR decay | gradual unfreezing | seeds "
+        "| eval n | MCC median | MCC IQR | in-domain MCC | out-of-domain MCC | accuracy | degenerate | train s/run "
+        "| samples/s |",
+        "|---" * 20 + "|",
     ]
     for row in rows:
         agg = row["aggregate"]
         agg_mcc = agg["matthews_correlation"]
         freeze = f"{row['freeze']}/{row['layer_groups']}" if row["layer_groups"] else str(row["freeze"])
         cells = [
-            row["name"], row["model"], f"{row['epochs']:g}", _learning_rate(row), str(row["batch_size"]), row["checkpoint"], freeze, "on" if row["class_weights"] else "off",
+            row["name"], row["model"], f"{row['epochs']:g}", _learning_rate(row), str(row["batch_size"]), row["checkpoint"],
+            freeze, "on" if row["class_weights"] else "off",
             "off" if row["layer_lr_decay"] == 1 else f"{row['layer_lr_decay']:g}",
             f"every {row['gradual_unfreeze_steps']} steps" if row["gradual_unfreeze_steps"] else "off",
             str(len(row["seeds"])), str(row["eval_n"]), f"{agg_mcc['median']:.3f}", f"{agg_mcc['q1']:.3f}–{agg_mcc['q3']:.3f}",
