@@ -2,8 +2,9 @@
 
 Run book:
 
-    # first run: offline, CPU, a few minutes (the packaged all-MiniLM-L6-v2)
+    # first run: offline, CPU, a few minutes (the packaged all-MiniLM-L6-v2); the best offline recipe found
     python train.py --recipe recipes/quick.json --data_dir ../shared/cola/raw
+    python train.py --recipe recipes/best_offline.json --data_dir ../shared/cola/raw
 
     # the notebook's grid on bert-base-uncased (needs the Hub or a local copy)
     accelerate launch train.py --recipe recipes/full_cw.json

@@ -9,7 +9,7 @@
 # 2. The winner, written down as recipes/best_offline.json, run on seeds 1-5 (seeds 1 and 2 are run again:
 #    the recipe is re-run as committed, not stitched from the search).
 # 3. The report: docs/best_offline/report.md (+ .png, .json).
-# Restartable: finished seeds are kept (--resume_from_checkpoint last). About 2 hours on 2 CPU cores.
+# Restartable: finished seeds are kept (--resume_from_checkpoint last). About 1 h 45 min on 2 CPU cores.
 # One more candidate (freeze 1, lr 1.5e-4, batch 32) was stopped in its first epoch, once batch 16 (D) had beaten
 # batch 32 (A), to make room for the batch-16 variants G and H; it is not in the report.
 set -euo pipefail
