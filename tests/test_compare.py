@@ -29,8 +29,8 @@ def test_report_rows_come_from_the_results(report, seed_sweep):
 def test_markdown_table_has_one_row_per_run(report, seed_sweep):
     text = (report / "report.md").read_text()
     header = next(line for line in text.splitlines() if line.startswith("| run | model"))
-    for column in ("epochs", "LR", "batch", "checkpoint", "eval n", "freeze", "class weights", "LR decay", "MCC median", "MCC IQR", "accuracy", "degenerate", "train s/run",
-                   "samples/s"):
+    for column in ("epochs", "LR", "batch", "checkpoint", "eval n", "freeze", "class weights", "LR decay", "MCC median",
+                   "MCC IQR", "accuracy", "degenerate", "train s/run", "samples/s"):
         assert f"| {column} |" in header, column
     rows = [line for line in text.splitlines() if line.startswith("| sweep |") or line.startswith("| seed_3 |")]
     assert len(rows) == 4  # the table and the per-seed list
