@@ -1,42 +1,20 @@
-"""Every option the suite has, defined once, and the strict recipe loader.
+"""Every option the suite has, defined once: a dataclass field with its default, help text and checks.
 
-Precedence, lowest first: Hugging Face's defaults < the suite's defaults (the field defaults below) <
-the recipe (`--recipe FILE.json`) < flags on the command line. A recipe key that no option consumes, or a
-value of the wrong type, is an error that names the key and the file: a typo must never fall back to a
-default silently.
+`--help` is the reference. How recipes and flags are merged into these dataclasses (and written back out as
+run_config.json) is `cola.recipes`; how `--precision auto` is decided is `cola.precision`. The checks in
+`__post_init__` raise `ValueError`; the parser words them for the command line.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
-import enum
-import json
-import sys
-import types
-import typing
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from transformers import HfArgumentParser, TrainingArguments
+from transformers import TrainingArguments
 from transformers.trainer_utils import IntervalStrategy, SaveStrategy
 
-from .errors import CliError, first_line
-from .metrics import LABEL_NAMES_FOR_TRAINER
+from .data import LABEL_COLUMNS
 from .precision import CHOICES as PRECISIONS
-from .precision import detect_precision
-
-RESOLVED_CONFIG_FILE = "run_config.json"
-
-# Keys that transformers 5 renamed or removed, with the spelling to use now.
-RENAMED_KEYS = {
-    "evaluation_strategy": "'eval_strategy'",
-    "group_by_length": "'train_sampling_strategy' with the value \"group_by_length\"",
-    "warmup_ratio": "'warmup_steps' (a float below 1 is a ratio of the total steps)",
-    "no_cuda": "'use_cpu'",
-    "overwrite_output_dir": "nothing: it was removed and the output directory is always written into; "
-    "pick a fresh 'output_dir' to keep an old run",
-}
+from .precision import HARDWARE_OPTIONS, fit_to_hardware
 
 
 @dataclass
@@ -88,13 +66,13 @@ class DataArguments:
 
     def __post_init__(self):
         if self.max_length < 2:
-            raise CliError(f"max_length must be at least 2 (room for [CLS] and [SEP]), got {self.max_length}")
+            raise ValueError(f"max_length must be at least 2 (room for [CLS] and [SEP]), got {self.max_length}")
         if not 0 < self.holdout_fraction < 1:
-            raise CliError(f"holdout_fraction must be between 0 and 1, got {self.holdout_fraction}")
+            raise ValueError(f"holdout_fraction must be between 0 and 1, got {self.holdout_fraction}")
         for name in ("max_train_samples", "max_eval_samples"):
             value = getattr(self, name)
             if value is not None and value < 1:
-                raise CliError(f"{name} must be a positive number of sentences, got {value}")
+                raise ValueError(f"{name} must be a positive number of sentences, got {value}")
 
 
 @dataclass
@@ -205,7 +183,9 @@ class ColaTrainingArguments(TrainingArguments):
     warmup_steps: float = field(
         default=0.1, metadata={"help": "Warm-up: whole steps, or a float below 1 for a ratio of the total steps."}
     )
-    eval_strategy: IntervalStrategy | str = field(default="epoch", metadata={"help": "When to evaluate: 'no', 'steps' or 'epoch'."})
+    eval_strategy: IntervalStrategy | str = field(
+        default="epoch", metadata={"help": "When to evaluate: 'no', 'steps' or 'epoch'."}
+    )
     save_strategy: SaveStrategy | str = field(
         default="epoch", metadata={"help": "When to checkpoint: 'no', 'steps', 'epoch' or 'best'."}
     )
@@ -219,50 +199,38 @@ class ColaTrainingArguments(TrainingArguments):
     logging_steps: float = field(default=50, metadata={"help": "Log the training loss every N steps."})
 
     def __post_init__(self):
-        self._fit_to_hardware()  # before the parent turns bf16/fp16 into its mixed-precision setting
+        # Before the parent turns bf16/fp16 into its mixed-precision setting. The user's own values are kept in
+        # `requested`: run_config.json stores those, so 'auto' stays 'auto' when the run is replayed elsewhere.
+        self.requested = {name: getattr(self, name) for name in HARDWARE_OPTIONS}
+        fit = fit_to_hardware(self.precision, bf16=self.bf16, fp16=self.fp16, use_cpu=self.use_cpu,
+                              pin_memory=self.dataloader_pin_memory)
+        self.precision, self.bf16, self.fp16 = fit.precision, fit.precision == "bf16", fit.precision == "fp16"
+        self.use_cpu, self.dataloader_pin_memory = fit.use_cpu, fit.pin_memory
         # The collator passes each sentence's domain as a second label, for the per-domain metrics.
-        self.label_names = list(LABEL_NAMES_FOR_TRAINER)
+        self.label_names = list(LABEL_COLUMNS)
         super().__post_init__()
         if self.freeze < 0:
-            raise CliError(f"freeze must be 0 or more, got {self.freeze}")
+            raise ValueError(f"freeze must be 0 or more, got {self.freeze}")
         if not 0 < self.layer_lr_decay <= 1:
-            raise CliError(f"layer_lr_decay must be in (0, 1] (1 = off), got {self.layer_lr_decay}")
+            raise ValueError(f"layer_lr_decay must be in (0, 1] (1 = off), got {self.layer_lr_decay}")
         if self.head_lr_multiplier <= 0:
-            raise CliError(f"head_lr_multiplier must be positive, got {self.head_lr_multiplier}")
+            raise ValueError(f"head_lr_multiplier must be positive, got {self.head_lr_multiplier}")
         if self.gradual_unfreeze_steps is not None and self.gradual_unfreeze_steps < 1:
-            raise CliError(f"gradual_unfreeze_steps must be a positive number of steps, got {self.gradual_unfreeze_steps}")
+            raise ValueError(f"gradual_unfreeze_steps must be a positive number of steps, got {self.gradual_unfreeze_steps}")
         if self.seeds is not None and (not self.seeds or len(set(self.seeds)) != len(self.seeds)):
-            raise CliError(f"seeds takes one or more distinct integers, got {self.seeds}")
+            raise ValueError(f"seeds takes one or more distinct integers, got {self.seeds}")
         if self.early_stopping_patience is not None and (
             self.early_stopping_patience < 1 or self.eval_strategy == IntervalStrategy.NO
         ):
-            raise CliError("early_stopping_patience needs a positive value and an eval_strategy other than 'no'")
+            raise ValueError("early_stopping_patience needs a positive value and an eval_strategy other than 'no'")
         if self.class_weight_values is not None:
             if not self.class_weights:
-                raise CliError("class_weight_values was given together with --no-class-weights; drop one")
+                raise ValueError("class_weight_values was given together with --no-class-weights; drop one")
             if len(self.class_weight_values) != 2 or min(self.class_weight_values) <= 0:
-                raise CliError(
+                raise ValueError(
                     f"class_weight_values takes two positive weights (unacceptable acceptable), "
                     f"got {self.class_weight_values}"
                 )
-
-    def _fit_to_hardware(self) -> None:
-        """Resolve --precision 'auto' for this machine; keep TrainingArguments' own flags consistent with it."""
-        import torch
-
-        if self.precision == "auto":
-            if not (self.bf16 or self.fp16):
-                self.precision = detect_precision(use_cpu=self.use_cpu)
-            else:
-                self.precision = "bf16" if self.bf16 else "fp16"
-        elif (self.bf16 and self.precision != "bf16") or (self.fp16 and self.precision != "fp16"):
-            raise CliError(f"--precision {self.precision} contradicts --{'bf16' if self.bf16 else 'fp16'}; give one")
-        self.bf16, self.fp16 = self.precision == "bf16", self.precision == "fp16"
-        if self.bf16 and not self.use_cpu:
-            # TrainingArguments only allows bf16 off-GPU when told it is on the CPU; with no GPU that is all it means.
-            self.use_cpu = not torch.cuda.is_available()
-        if self.use_cpu or not torch.cuda.is_available():
-            self.dataloader_pin_memory = False  # pinning only speeds up copies to a GPU
 
 
 @dataclass
@@ -280,145 +248,10 @@ ARGUMENT_CLASSES = (ModelArguments, DataArguments, ColaTrainingArguments, Recipe
 
 @dataclass
 class RunConfig:
+    """A run's options, parsed (`cola.recipes.parse_args` builds it)."""
+
     model: ModelArguments
     data: DataArguments
     training: ColaTrainingArguments
     recipe: str | None
     explicit: frozenset[str] = frozenset()  # options the recipe or the command line set (not left at a default)
-
-
-def build_parser() -> HfArgumentParser:
-    return HfArgumentParser(ARGUMENT_CLASSES, description="Fine-tune a BERT-family encoder on CoLA.")
-
-
-def parse_args(argv: list[str] | None = None) -> RunConfig:
-    """Merge defaults, the recipe and the command line into the run's configuration."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    _reject_renamed_flags(argv)
-    parser = build_parser()
-    recipe_path = parser.parse_known_args(argv)[0].recipe
-    recipe = load_recipe(recipe_path) if recipe_path else {}
-    parser.set_defaults(**recipe)
-    try:
-        model, data, training, _, remaining = parser.parse_args_into_dataclasses(
-            args=argv, return_remaining_strings=True
-        )
-    except ValueError as error:  # TrainingArguments' own checks, e.g. strategies that do not match
-        raise CliError(first_line(error)) from None
-    if remaining:
-        raise CliError(f"unknown argument(s): {' '.join(remaining)} (see --help)")
-    options = parser._option_string_actions
-    given = {options[flag].dest for flag in (token.split("=", 1)[0] for token in argv) if flag in options}
-    return RunConfig(model=model, data=data, training=training, recipe=recipe_path, explicit=frozenset(given | set(recipe)))
-
-
-def load_recipe(path: str | Path) -> dict:
-    """Read a recipe strictly: every key must be an option, every value of that option's type."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise CliError(f"cannot read recipe {path}: {error.strerror}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise CliError(f"{path}: not valid JSON ({error})") from None
-    if not isinstance(data, dict):
-        raise CliError(f"{path}: a recipe is a JSON object mapping option names to values")
-    description = data.pop("description", "")
-    if not isinstance(description, str):
-        raise CliError(f"{path}: 'description' must be a string")
-    options = _option_types()
-    for key, value in data.items():
-        if key in RENAMED_KEYS:
-            raise CliError(f"{path}: '{key}' is not an option in transformers 5; use {RENAMED_KEYS[key]}")
-        if key not in options or key == "recipe":
-            close = difflib.get_close_matches(key, options, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise CliError(f"{path}: unknown key '{key}'{hint}")
-        hint_type, choices = options[key]
-        if not _matches(value, hint_type) or (choices and value is not None and value not in choices):
-            expected = f"one of {', '.join(map(str, choices))}" if choices else _describe(hint_type)
-            raise CliError(f"{path}: key '{key}' expects {expected}, got {json.dumps(value)}")
-    return data
-
-
-def resolved_config(config: RunConfig) -> dict:
-    """Every option's final value as one flat dict: written next to the results, and loadable as a recipe."""
-    values = {}
-    for args in (config.model, config.data):
-        values.update(dataclasses.asdict(args))
-    values.update(config.training.to_dict())
-    options = _option_types()
-    # to_dict() also reports values derived in __post_init__ under names that are not options; keep options only.
-    return {
-        "description": f"resolved configuration of a run (recipe: {config.recipe or 'none'})",
-        **{key: value for key, value in values.items() if key in options and key != "recipe"},
-    }
-
-
-def write_resolved_config(resolved: dict, output_dir: str | Path) -> Path:
-    """Write `resolved_config(...)` as run_config.json."""
-    path = Path(output_dir) / RESOLVED_CONFIG_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(resolved, indent=2) + "\n", encoding="utf-8")
-    return path
-
-
-def _reject_renamed_flags(argv: list[str]) -> None:
-    for token in argv:
-        name = token.split("=", 1)[0].lstrip("-").replace("-", "_")
-        if token.startswith("--") and name in RENAMED_KEYS:
-            raise CliError(f"--{name} is not an option in transformers 5; use {RENAMED_KEYS[name]}")
-
-
-def _option_types() -> dict[str, tuple[object, tuple]]:
-    """Option name -> (type hint, allowed choices) for every field the parser exposes."""
-    options = {}
-    for cls in ARGUMENT_CLASSES:
-        hints = typing.get_type_hints(cls)
-        for f in dataclasses.fields(cls):
-            if f.init and not f.name.startswith("_"):
-                options[f.name] = (hints[f.name], tuple(f.metadata.get("choices", ())))
-    return options
-
-
-def _matches(value, hint) -> bool:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        enums = [a for a in args if isinstance(a, type) and issubclass(a, enum.Enum)]
-        if enums and isinstance(value, str):  # e.g. IntervalStrategy | str: the string must name a member
-            return any(value in {m.value for m in e} for e in enums)
-        return any(_matches(value, a) for a in args)
-    if origin is typing.Literal:
-        return value in args
-    if origin in (list, tuple):
-        return isinstance(value, list) and all(_matches(v, args[0]) for v in value) if args else isinstance(value, list)
-    if origin is dict or hint is dict:
-        return isinstance(value, dict)
-    if hint is type(None):
-        return value is None
-    if hint is bool:
-        return isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hint is str:
-        return isinstance(value, str)
-    if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        return value in {m.value for m in hint}
-    return True  # a type the recipe format cannot express more precisely (Any, callables): the parser decides
-
-
-def _describe(hint) -> str:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(_describe(a) for a in args)
-    if origin in (list, tuple):
-        return f"a list of {_describe(args[0])}" if args else "a list"
-    if hint is type(None):
-        return "null"
-    if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        return "one of " + ", ".join(m.value for m in hint)
-    return {bool: "true/false", int: "an integer", float: "a number", str: "a string", dict: "an object"}.get(
-        hint, str(hint)
-    )

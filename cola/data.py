@@ -31,8 +31,17 @@ logger = logging.getLogger(__name__)
 TRAIN_FILE = "in_domain_train.tsv"
 DEV_FILES = {"in_domain": "in_domain_dev.tsv", "out_of_domain": "out_of_domain_dev.tsv"}
 DOMAINS = ("in_domain", "out_of_domain")  # index = the value of the `domain` column
-COLUMNS = ("source", "label", "original_judgment", "sentence")
-LABEL_NAMES = ("unacceptable", "acceptable")
+RAW_COLUMNS = ("source", "label", "original_judgment", "sentence")  # the raw TSVs, which have no header
+
+# The label contract, defined here once and imported by config, metrics, the trainer and the tests:
+LABEL_NAMES = ("unacceptable", "acceptable")  # class names, in label order (label 0, label 1)
+# Columns the Trainer treats as labels (its `label_names`): the class and the sentence's domain, so the metrics
+# can be split per domain whatever order the predictions come back in.
+LABEL_COLUMNS = ("labels", "domain")
+# Columns that travel with a batch but never reach the model's forward(): the labels and the length that
+# length-grouped sampling reads.
+NON_MODEL_COLUMNS = (*LABEL_COLUMNS, "length")
+
 FEATURES = datasets.Features(
     {"source": datasets.Value("string"), "label": datasets.Value("int64"),
      "original_judgment": datasets.Value("string"), "sentence": datasets.Value("string")}
@@ -125,8 +134,8 @@ def validate_tsv(path: Path) -> list[int]:
     with open(path, encoding="utf-8", newline="") as f:
         for lineno, line in enumerate(f, start=1):
             fields = line.rstrip("\r\n").split("\t")
-            if len(fields) != len(COLUMNS):
-                raise CliError(f"{path}:{lineno}: expected {len(COLUMNS)} tab-separated columns, found {len(fields)}")
+            if len(fields) != len(RAW_COLUMNS):
+                raise CliError(f"{path}:{lineno}: expected {len(RAW_COLUMNS)} tab-separated columns, found {len(fields)}")
             if fields[1] not in ("0", "1"):
                 raise CliError(f"{path}:{lineno}: label must be 0 or 1, found {fields[1]!r}")
             if not fields[3].strip():
@@ -145,7 +154,7 @@ def read_tsv(path: Path, domain: int) -> datasets.Dataset:
         split="train",
         sep="\t",
         header=None,
-        names=list(COLUMNS),
+        names=list(RAW_COLUMNS),
         quoting=csv.QUOTE_NONE,  # a sentence that starts with `"` is text, not a quoted field
         keep_default_na=False,  # "NA" or "null" in a sentence stays a string
         features=FEATURES,

@@ -19,8 +19,6 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from .errors import CliError
-
 
 @dataclass
 class LayerGroup:
@@ -67,10 +65,12 @@ def head_parameters(model: nn.Module, groups: list[LayerGroup]) -> list[tuple[st
 
 
 def freeze_bottom(groups: list[LayerGroup], n: int) -> None:
-    """Freeze groups[:n] and make the rest trainable (fastai's `freeze_to`, counted from the bottom)."""
+    """Freeze groups[:n] and make the rest trainable (fastai's `freeze_to`, counted from the bottom).
+
+    An `n` outside 0..len(groups) is a `ValueError` that says the range; the caller names the option."""
     if not 0 <= n <= len(groups):
         names = ", ".join(g.name for g in groups)
-        raise CliError(f"--freeze {n} is out of range: this model has {len(groups)} layer groups ({names}); use 0..{len(groups)}")
+        raise ValueError(f"{n} is out of range: this model has {len(groups)} layer groups ({names}); use 0..{len(groups)}")
     for i, group in enumerate(groups):
         for _, param in group.parameters:
             param.requires_grad_(i >= n)

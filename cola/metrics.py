@@ -1,26 +1,24 @@
 """`compute_metrics` for the Trainer: the repository's evaluate module, on the whole set and per domain.
 
-The `domain` column travels as a second label (`label_names = ["labels", "domain"]`), so per-domain metrics are
-right whatever order predictions come back in (length-grouped batches, distributed gather).
+The `domain` column travels as a second label (`data.LABEL_COLUMNS`, the Trainer's `label_names`), so per-domain
+metrics are right whatever order predictions come back in (length-grouped batches, distributed gather).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import evaluate
 import numpy as np
 from transformers import EvalPrediction
 
-from .data import DOMAINS
+from .data import DOMAINS, LABEL_COLUMNS
 from .errors import CliError
 
 METRIC_MODULE = Path(__file__).parent / "evaluate_modules" / "cola_acceptability.py"
-LABEL_NAMES_FOR_TRAINER = ["labels", "domain"]
 
 
 def load_metric():
-    import evaluate
-
     return evaluate.load(str(METRIC_MODULE))
 
 
@@ -29,7 +27,8 @@ def build_compute_metrics():
 
     def compute_metrics(eval_pred) -> dict[str, float]:
         logits = eval_pred.predictions[0] if isinstance(eval_pred.predictions, tuple) else eval_pred.predictions
-        labels, domains = eval_pred.label_ids
+        columns = dict(zip(LABEL_COLUMNS, eval_pred.label_ids))
+        labels, domains = columns["labels"], columns["domain"]
         logits = np.asarray(logits, dtype=np.float64)
         predictions = logits.argmax(-1)
         # Per-example cross-entropy from the gathered logits: exact under DDP, where the Trainer's own eval_loss
@@ -58,7 +57,8 @@ def check_metric_for_best_model(name: str, compute_metrics, domains) -> None:
     """
     present = np.unique(np.asarray(domains))
     labels = np.tile([0, 1], len(present))
-    dummy = EvalPrediction(predictions=np.zeros((len(labels), 2)), label_ids=(labels, np.repeat(present, 2)))
+    columns = {"labels": labels, "domain": np.repeat(present, 2)}
+    dummy = EvalPrediction(predictions=np.zeros((len(labels), 2)), label_ids=tuple(columns[c] for c in LABEL_COLUMNS))
     reported = ["loss", *compute_metrics(dummy)]
     if name.removeprefix("eval_") not in reported:
         raise CliError(

@@ -1,4 +1,8 @@
-"""Resolve a model name to weights and load tokenizer + sequence-classification model with CoLA's labels."""
+"""The one model loader, for training and for prediction: a name or folder -> (model, tokenizer).
+
+Training loads a pretrained encoder and gives it CoLA's two labels (a fresh classification head); prediction
+loads a fine-tuned folder as it was saved, labels included (`label_names=None`).
+"""
 
 from __future__ import annotations
 
@@ -29,26 +33,27 @@ def resolve_model_path(name: str) -> str:
     return name
 
 
-def load_model_and_tokenizer(model_args):
-    path = resolve_model_path(model_args.model_name_or_path)
-    kwargs = {"trust_remote_code": model_args.trust_remote_code}
+def load_model_and_tokenizer(
+    name_or_path: str, *, trust_remote_code: bool = False, label_names: tuple[str, ...] | None = LABEL_NAMES
+):
+    """Tokenizer and sequence-classification model; `label_names` sets the head's labels (None keeps the saved ones)."""
+    path = resolve_model_path(name_or_path)
+    kwargs = {"trust_remote_code": trust_remote_code}
+    labels = {}
+    if label_names is not None:
+        labels = dict(num_labels=len(label_names), id2label=dict(enumerate(label_names)),
+                      label2id={name: i for i, name in enumerate(label_names)})
     try:
-        config = AutoConfig.from_pretrained(
-            path,
-            num_labels=len(LABEL_NAMES),
-            id2label=dict(enumerate(LABEL_NAMES)),
-            label2id={name: i for i, name in enumerate(LABEL_NAMES)},
-            **kwargs,
-        )
+        config = AutoConfig.from_pretrained(path, **labels, **kwargs)
         tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
         model = AutoModelForSequenceClassification.from_pretrained(path, config=config, **kwargs)
-    except OSError as error:
+    except (OSError, ValueError) as error:  # ValueError: e.g. an architecture with no sequence-classification head
+        if Path(path).is_dir():
+            raise CliError(f"{name_or_path}: not a loadable model directory ({first_line(error)})") from None
+        if isinstance(error, ValueError):
+            raise CliError(f"cannot load model '{name_or_path}': {first_line(error)}") from None
         raise CliError(
-            f"cannot load model '{model_args.model_name_or_path}': not a local directory, not in the Hugging Face "
-            f"cache, and not reachable on the Hub ({first_line(error)}). Offline, use a local directory or "
-            f"'all-MiniLM-L6-v2'."
+            f"cannot load model '{name_or_path}': not a local directory, not in the Hugging Face cache, and not "
+            f"reachable on the Hub ({first_line(error)}). Offline, use a local directory or 'all-MiniLM-L6-v2'."
         ) from None
-    except ValueError as error:  # e.g. a config whose architecture has no sequence-classification head
-        raise CliError(f"cannot load model '{model_args.model_name_or_path}': {first_line(error)}") from None
     return model, tokenizer
-

@@ -3,8 +3,9 @@
 One group per (unit, decay kind), top of the network first: `head.decay`, `head.no_decay`, `pooler.decay`,
 `layer_05.decay`, ..., `embeddings.no_decay`. The head comes first because the Trainer logs group 0's rate
 as "learning_rate": that should be the base schedule, not the embeddings' decayed or gated rate. Each group
-dict carries its `name`, its `param_names` and an absolute `lr` (Hugging Face schedulers scale each group's
-own initial LR), so logs, tests and the gradual-unfreezing schedule can refer to it.
+dict carries its `name`, its `unit` (the layer group, or `head`), its `param_names` and an absolute `lr`
+(Hugging Face schedulers scale each group's own initial LR), so logs, tests and the gradual-unfreezing
+schedule can refer to it.
 
 Layer-wise LR decay (`layer_lr_decay` d, ULMFiT's discriminative rates): the head (classifier and pooler)
 trains at `lr * head_lr_multiplier`, encoder layer i of L (0-based, `layer_{i}`) at `lr * d**(L - i)`, and
@@ -64,6 +65,7 @@ def build_param_groups(
                 groups.append(
                     {
                         "name": f"{unit}.{kind}",
+                        "unit": unit,  # the layer group (or "head") it belongs to: the unfreezing gates read it
                         "params": [p for _, p in members],
                         "param_names": [n for n, _ in members],
                         "weight_decay": weight_decay if kind == "decay" else 0.0,
@@ -112,7 +114,8 @@ def check_partition(model: nn.Module, groups: list[dict]) -> None:
 def param_group_table(groups: list[dict]) -> list[dict]:
     """The JSON-friendly view of the groups, for logs and results.json."""
     return [
-        {"name": g["name"], "weight_decay": g["weight_decay"], "lr": g.get("initial_lr", g["lr"]), "params": list(g["param_names"])}
+        {"name": g["name"], "weight_decay": g["weight_decay"], "lr": g.get("initial_lr", g["lr"]),
+         "params": list(g["param_names"])}
         for g in groups
     ]
 

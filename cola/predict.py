@@ -13,7 +13,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from .errors import CliError, first_line
+import torch
+
+from .errors import CliError, reports_errors
+from .model import load_model_and_tokenizer
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,22 +45,15 @@ def read_sentences(args) -> list[str]:
 
 
 def load(model_dir: str):
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
+    """The fine-tuned model (in eval mode) and its tokenizer, with the labels it was saved with."""
     if not Path(model_dir).is_dir():
         raise CliError(f"{model_dir}: no such model directory")
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        model = AutoModelForSequenceClassification.from_pretrained(model_dir)
-    except (OSError, ValueError) as error:
-        raise CliError(f"{model_dir}: not a loadable model directory ({first_line(error)})") from None
+    model, tokenizer = load_model_and_tokenizer(model_dir, label_names=None)
     return model.eval(), tokenizer
 
 
 def predict(model, tokenizer, sentences: list[str], *, batch_size: int = 64, max_length: int = 128):
     """Yield (label, probability, sentence) in input order."""
-    import torch
-
     for start in range(0, len(sentences), batch_size):
         batch = sentences[start : start + batch_size]
         encoded = tokenizer(batch, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
@@ -68,18 +64,15 @@ def predict(model, tokenizer, sentences: list[str], *, batch_size: int = 64, max
             yield model.config.id2label[i], p, sentence
 
 
+@reports_errors
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        sentences = read_sentences(args)
-        model, tokenizer = load(args.model_dir)
-        for label, probability, sentence in predict(
-            model, tokenizer, sentences, batch_size=args.batch_size, max_length=args.max_length
-        ):
-            print(f"{label}\t{probability:.4f}\t{sentence}")
-    except CliError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return error.exit_code
+    sentences = read_sentences(args)
+    model, tokenizer = load(args.model_dir)
+    for label, probability, sentence in predict(
+        model, tokenizer, sentences, batch_size=args.batch_size, max_length=args.max_length
+    ):
+        print(f"{label}\t{probability:.4f}\t{sentence}")
     return 0
 
 

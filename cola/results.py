@@ -1,7 +1,25 @@
 """What a run reports: the start summary in the log, and results.json in the output directory.
 
-results.json is read by other tools: keep its keys stable. It is written once, at the end, atomically (a
-temporary file renamed into place), so a half-finished run never leaves a results file behind.
+results.json is read by other tools (`cola.experiments.compare`, your notebooks): keep its keys stable. It is
+assembled here, by `build_results`, and written once, at the end, atomically (a temporary file renamed into
+place), so a half-finished run never leaves a results file behind. Its schema:
+
+    eval                    {matthews_correlation, accuracy, f1_macro, f1_unacceptable, f1_acceptable, loss, n,
+                             predicted_acceptable, runtime_s, samples_per_second} on the whole evaluation set
+    eval_in_domain,         the same metrics per domain (GLUE dev set only; absent with a one-domain set)
+      eval_out_of_domain
+    train                   {runtime_s, samples_per_second, steps, epochs, final_loss, mean_loss, best_checkpoint}
+    class_weights           [w_unacceptable, w_acceptable], or null
+    layer_groups            [{name, params, frozen}], bottom to top
+    param_groups            [{name, weight_decay, lr, params: [parameter names]}], head first; lr = initial rate
+    unfreeze_after_steps    {group: optimizer steps before it trains (null below --freeze)}, or null
+    trainable_parameters,   counts
+      total_parameters
+    precision               {requested: what the options asked for ("auto", ...), used: fp32, bf16 or fp16}
+    config                  the resolved configuration, as in run_config.json
+    versions                Python and library versions
+
+A multi-seed sweep writes its own summary document at the top of its folder (`cola.experiments.seeds`).
 """
 
 from __future__ import annotations
@@ -16,6 +34,7 @@ from pathlib import Path
 
 from .data import DOMAINS, LABEL_NAMES
 from .errors import CliError
+from .freezing import layer_group_table
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +67,36 @@ def log_start_summary(*, model_name, model, data, class_weights, layer_groups) -
     logger.info("Layer groups (bottom to top):")
     for g in layer_groups:
         logger.info("  %-12s %12s params  %s", g.name, f"{g.num_params:,}", "frozen" if g.frozen else "trainable")
+
+
+def build_results(
+    *, eval_metrics: dict, train_output, trainer_state, class_weights, layer_groups, param_groups: list[dict],
+    unfreeze_after_steps, model, training_args, config: dict,
+) -> dict:
+    """The results.json document of one finished run (the schema is in this module's docstring)."""
+    trainable, total = count_parameters(model)
+    return {
+        **eval_sections(eval_metrics),
+        "train": train_section(train_output, trainer_state),
+        "class_weights": class_weights,
+        "layer_groups": layer_group_table(layer_groups),
+        "param_groups": param_groups,
+        "unfreeze_after_steps": unfreeze_after_steps,
+        "trainable_parameters": trainable,
+        "total_parameters": total,
+        "precision": {"requested": training_args.requested["precision"], "used": training_args.precision},
+        "config": config,
+        "versions": versions(),
+    }
+
+
+def log_results(results: dict, path: Path) -> None:
+    domains = [f"{name.replace('_', '-')} {_mcc(results.get(f'eval_{name}'))}" for name in DOMAINS]
+    logger.info("MCC %.4f (%s); results in %s", results["eval"]["matthews_correlation"], ", ".join(domains), path)
+
+
+def _mcc(section: dict | None) -> str:
+    return "n/a" if section is None else f"{section['matthews_correlation']:.4f}"
 
 
 def eval_sections(metrics: dict) -> dict:

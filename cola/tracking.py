@@ -53,7 +53,7 @@ def finish_wandb_run(args) -> None:
     """Close this training's W&B run. The Trainer's callback only opens a run when none is open, so without this
     the next training in the same process (the next seed) would log into this one."""
     if reports_to_wandb(args):
-        import wandb
+        import wandb  # here, not at the top: only runs that report to W&B pay for importing it
 
         if wandb.run is not None:
             wandb.finish()

@@ -1,12 +1,11 @@
-"""The Trainer subclass: class-weighted loss that is right under gradient accumulation, named param groups with
-per-layer learning rates, and the gradual-unfreezing gates on the schedule.
+"""The Trainer a run trains with: `build_trainer` wires it once, for train.py and the benchmark alike.
 
-Loss. The cross-entropy of an optimizer step is `sum(w[y_i] * ce_i) / sum(w[y_i])` over every example of
-the step, across accumulation micro-batches and processes, exactly as one big batch would see it (with no
-class weights, w = 1 and this is the plain mean). `get_batch_samples` sees all micro-batches of a step before
-any forward pass, so it computes that denominator and hands it to `compute_loss` as `num_items_in_batch`.
-Dividing a per-micro-batch mean by the number of micro-batches instead, the Trainer's fallback, weights
-micro-batches with few heavy examples too much.
+`ColaTrainer` overrides three things of the Hugging Face Trainer:
+- the loss (`loss.py`): class-weighted cross-entropy normalised over the whole optimizer step, right under
+  gradient accumulation and DDP. `get_batch_samples` sees all micro-batches of a step before any forward pass,
+  so it computes the step's total example weight and hands it to `compute_loss` as `num_items_in_batch`;
+- the optimizer: named parameter groups with absolute per-group learning rates (`param_groups.py`);
+- the scheduler: gradual-unfreezing gates on the Trainer's own schedule (`unfreezing.py`).
 
 transformers 5 assumes a model whose forward() takes **kwargs (all BERT-family heads) scales its own loss by
 `num_items_in_batch` (it does not, upstream issue 47688). The loss here is computed in this class, so the
@@ -15,21 +14,75 @@ Trainer is told both facts explicitly: the model takes no loss kwargs, and the l
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import torch
 import torch.nn.functional as F
-from transformers import Trainer
+from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, TrainerCallback
 
+from .checkpoints import SaveSuiteState
+from .config import RunConfig
+from .data import NON_MODEL_COLUMNS
 from .errors import CliError
-from .freezing import find_layer_groups
+from .freezing import LayerGroup, find_layer_groups, layer_group_table
+from .loss import example_weights, step_loss
+from .metrics import build_compute_metrics, check_metric_for_best_model
 from .param_groups import build_param_groups, param_group_table
+from .recipes import resolved_config
+from .tracking import SuiteTablesToWandb, prepare_wandb, reports_to_wandb
 from .unfreezing import LogUnfreezing, gate_scheduler, unfreeze_schedule
 
 logger = logging.getLogger(__name__)
 
-# Columns the collator passes along that the model's forward() must not receive.
-NON_MODEL_INPUTS = ("labels", "domain", "length")
+
+def build_trainer(
+    config: RunConfig,
+    *,
+    model,
+    tokenizer,
+    data,
+    class_weights: list[float] | None,
+    layer_groups: list[LayerGroup],
+    callbacks: tuple[TrainerCallback, ...] = (),
+) -> ColaTrainer:
+    """The run's Trainer: datasets, dynamic-padding collator, metrics, class weights and callbacks.
+
+    The model must be frozen already (the optimizer only receives `requires_grad` parameters). `callbacks` are
+    added after the run's own (the benchmark adds its step timer).
+    """
+    args = config.training
+    compute_metrics = build_compute_metrics()
+    if args.metric_for_best_model and args.eval_strategy != "no":
+        check_metric_for_best_model(args.metric_for_best_model, compute_metrics, data.eval["domain"])
+    prepare_wandb(args)  # W&B reads its environment when the Trainer creates its callback
+    return ColaTrainer(
+        model=model,
+        args=args,
+        train_dataset=data.train,
+        eval_dataset=data.eval,
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=compute_metrics,
+        class_weights=class_weights,
+        callbacks=[*run_callbacks(config, class_weights=class_weights, layer_groups=layer_groups), *callbacks],
+    )
+
+
+def run_callbacks(config: RunConfig, *, class_weights, layer_groups: list[LayerGroup]) -> list[TrainerCallback]:
+    """Every callback a run gets: the suite's state in each checkpoint, the suite's tables in W&B, early stopping.
+
+    (The gradual-unfreezing log is the one exception: `ColaTrainer` adds it with the schedule it computes.)
+    """
+    args = config.training
+    groups_now = functools.partial(layer_group_table, layer_groups)  # read at call time: frozen flags can change
+    callbacks: list[TrainerCallback] = [SaveSuiteState(groups_now)]
+    if reports_to_wandb(args):
+        callbacks.append(SuiteTablesToWandb(resolved_config=resolved_config(config), class_weights=class_weights,
+                                            layer_group_table=groups_now))
+    if args.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=args.early_stopping_patience))
+    return callbacks
 
 
 class ColaTrainer(Trainer):
@@ -60,37 +113,25 @@ class ColaTrainer(Trainer):
 
     # --- loss ---
 
-    def example_weights(self, labels: torch.Tensor) -> torch.Tensor:
-        if self.class_weights is None:
-            return torch.ones(labels.shape, dtype=torch.float32, device=labels.device)
-        return self.class_weights.to(labels.device)[labels]
-
     def get_batch_samples(self, epoch_iterator, num_batches, device):
         batches, _ = super().get_batch_samples(epoch_iterator, num_batches, device)
         total = torch.zeros(1, dtype=torch.float32, device=device)
         for batch in batches:
-            total += self.example_weights(batch["labels"]).sum().to(device)
+            total += example_weights(batch["labels"], self.class_weights).sum().to(device)
         if self.accelerator.num_processes > 1:
             total = self.accelerator.gather(total).sum()
         return batches, total.reshape(())
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         labels = inputs["labels"]
-        outputs = model(**{k: v for k, v in inputs.items() if k not in NON_MODEL_INPUTS})
-        # fp32 whatever the autocast dtype, so the weights and the softmax do not round away small differences.
-        logits = outputs.logits.float()
-        if not model.training:
-            # Evaluation reports plain cross-entropy: comparable between weighted, unweighted and smoothed runs.
-            loss = F.cross_entropy(logits, labels)
+        outputs = model(**{k: v for k, v in inputs.items() if k not in NON_MODEL_COLUMNS})
+        if model.training:
+            loss = step_loss(outputs.logits, labels, class_weights=self.class_weights, step_weight=num_items_in_batch,
+                             label_smoothing=self.args.label_smoothing_factor,
+                             num_processes=self.accelerator.num_processes)
         else:
-            # This loss replaces the Trainer's, so its label smoother would never run: smooth here instead.
-            losses = F.cross_entropy(logits, labels, reduction="none", label_smoothing=self.args.label_smoothing_factor)
-            weights = self.example_weights(labels)
-            if num_items_in_batch is None:
-                loss = (losses * weights).sum() / weights.sum()
-            else:
-                # DDP averages gradients over processes; the denominator is already global, so undo that average.
-                loss = (losses * weights).sum() / num_items_in_batch * self.accelerator.num_processes
+            # Evaluation reports plain cross-entropy: comparable between weighted, unweighted and smoothed runs.
+            loss = F.cross_entropy(outputs.logits.float(), labels)
         return (loss, outputs) if return_outputs else loss
 
     # --- optimizer ---
@@ -114,12 +155,12 @@ class ColaTrainer(Trainer):
         if {"params", "model", "optimizer_dict"} & optimizer_kwargs.keys():
             raise CliError(f"--optim {self.args.optim} builds its own parameter groups; the suite cannot use it")
         self.optimizer = optimizer_cls(groups, **optimizer_kwargs)
-        self.param_group_table = param_group_table(groups)
+        self.param_group_table = param_group_table(groups)  # results.json keeps every parameter's name
         logger.info("Optimizer %s with %d parameter groups:", optimizer_cls.__name__, len(groups))
-        for row in self.param_group_table:
-            logger.info(
-                "  %-20s weight_decay=%-8g lr=%-8g %s", row["name"], row["weight_decay"], row["lr"], ", ".join(row["params"])
-            )
+        for group in groups:
+            logger.info("  %-20s weight_decay=%-8g lr=%-8g %3d tensors, %12s parameters", group["name"],
+                        group["weight_decay"], group["lr"], len(group["params"]),
+                        f"{sum(p.numel() for p in group['params']):,}")
         if self.unfreeze_schedule:
             order = ", ".join(f"{name} after {step}" for name, step in self.unfreeze_schedule.items() if step is not None)
             logger.info("Gradual unfreezing, optimizer steps before each group trains: %s", order)

@@ -38,11 +38,6 @@ def unfreeze_schedule(layer_group_names: list[str], *, every: int, floor: int = 
     return schedule
 
 
-def unit_of(group_name: str) -> str:
-    """'layer_03.no_decay' -> 'layer_03': the layer group (or 'head') an optimizer group belongs to."""
-    return group_name.split(".", 1)[0]
-
-
 def gate_scheduler(scheduler: LambdaLR, schedule: dict[str, int | None]) -> LambdaLR:
     """A LambdaLR equal to `scheduler`, except that each optimizer group's rate is 0 before its unit's start step."""
     if not isinstance(scheduler, LambdaLR):
@@ -53,7 +48,7 @@ def gate_scheduler(scheduler: LambdaLR, schedule: dict[str, int | None]) -> Lamb
     optimizer = scheduler.optimizer
     lambdas = []
     for base, group in zip(scheduler.lr_lambdas, optimizer.param_groups):
-        start = schedule[unit_of(group["name"])]
+        start = schedule[group["unit"]]
         if start is None:
             raise ValueError(f"optimizer group {group['name']} is below the freeze floor: it should not exist")
         lambdas.append(_gated(base, start))

@@ -1,15 +1,15 @@
-"""Shared fixtures: where CoLA lives, tiny random models of each architecture, small tokenized datasets."""
+"""Shared fixtures and helpers: where CoLA lives, tiny random models of each architecture, small tokenized
+datasets, and the runs several test files read (built once per session, and never changed by a test: a test
+that changes a run's folder works on its own copy)."""
 
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+REPO = Path(__file__).resolve().parent.parent  # commands that run train.py as a script start here
 
 # Tests never touch the network: Hub look-ups fail at once instead of retrying for half a minute.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -38,6 +38,17 @@ def tokenizer():
 
 
 ARCHITECTURES = ("bert", "roberta", "distilbert", "electra")
+
+# Sixteen sentences with labels: micro-batch 1 (the first 8) is mostly acceptable, micro-batch 2 mostly not, so
+# their weight sums differ under class weights.
+SENTENCES = [
+    "The cat sat on the mat.", "Sat mat the cat.", "She voted for herself.", "Herself voted she.",
+    "John seems to be happy.", "John seems happy to be.", "Books were sent to each other by the students.",
+    "The book was written by John.", "I saw that gas can explode.", "Gas saw I explode.",
+    "Who do you think left?", "Who do you think that left?", "Mary left.", "Left Mary the.",
+    "They arrived yesterday morning after a very long flight.", "Arrived they.",
+]
+LABELS = [1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 0, 1, 0]
 
 
 def tiny_model(arch: str, *, layers: int = 4, dropout: float = 0.1, seed: int = 0):
@@ -101,6 +112,21 @@ def seed_sweep(tmp_path_factory, tiny_bert_dir, data_dir):
     return out
 
 
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, data_dir):
+    """A short real run of train.py (the packaged model, 2 epochs on 96 sentences, bottom 2 groups frozen)."""
+    import train
+
+    out = tmp_path_factory.mktemp("trained") / "run"
+    argv = [
+        "--model_name_or_path", "all-MiniLM-L6-v2", "--data_dir", str(data_dir), "--output_dir", str(out),
+        "--max_train_samples", "96", "--max_eval_samples", "120", "--num_train_epochs", "2",
+        "--per_device_train_batch_size", "16", "--learning_rate", "5e-5", "--freeze", "2", "--seed", "7",
+    ]
+    assert train.main(argv) == 0
+    return out
+
+
 def tiny_dataset(tokenizer, sentences, labels, domains=None):
     import datasets
 
@@ -115,8 +141,8 @@ def training_args(tmp_path, **overrides):
 
     defaults = dict(
         output_dir=str(tmp_path / "out"), use_cpu=True, report_to="none", eval_strategy="no", save_strategy="no",
-        load_best_model_at_end=False, logging_steps=1, disable_tqdm=True, dataloader_pin_memory=False,
-        label_names=["labels", "domain"], seed=0,
+        load_best_model_at_end=False, logging_steps=1, disable_tqdm=True, dataloader_pin_memory=False, seed=0,
+        precision="fp32",  # exact comparisons; 'auto' would train in bf16 on a CPU with AMX
     )
     defaults.update(overrides)
     return ColaTrainingArguments(**defaults)

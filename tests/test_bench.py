@@ -1,16 +1,18 @@
-"""The benchmark command runs and reports every figure the README table shows (speed itself is not asserted)."""
+"""python -m cola.experiments.bench runs and reports every figure the README table shows (speed itself is not asserted)."""
 
 import json
 import subprocess
 import sys
 
+import pytest
 from conftest import REPO
 
 
+@pytest.mark.slow
 def test_bench_reports_the_table_and_json(tmp_path, data_dir):
     out = tmp_path / "bench.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "cola.bench", "--data_dir", str(data_dir), "--samples", "192", "--repeats", "1",
+        [sys.executable, "-m", "cola.experiments.bench", "--data_dir", str(data_dir), "--samples", "192", "--repeats", "1",
          "--rows", "notebook", "suite", "--out", str(out)],
         cwd=REPO, capture_output=True, text=True, timeout=600,
     )

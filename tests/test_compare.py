@@ -1,10 +1,10 @@
-"""python -m cola.compare on real run directories: a two-seed sweep and a single run."""
+"""python -m cola.experiments.compare on real run directories: a two-seed sweep and a single run."""
 
 import json
 
 import pytest
 
-from cola import compare
+from cola.experiments import compare
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def test_markdown_table_has_one_row_per_run(report, seed_sweep):
     assert len(rows) == 4  # the table and the per-seed list
     median = json.loads((seed_sweep / "results.json").read_text())["aggregate"]["matthews_correlation"]["median"]
     assert f"| {median:.3f} |" in rows[0] and "| 3 | 1.0e-3 | 16 | last | 0/5 | on | off | off | 2 | 40 |" in rows[0]
-    assert "python -m cola.compare" in text
+    assert "python -m cola.experiments.compare" in text
 
 
 @pytest.mark.parametrize(
@@ -44,9 +44,10 @@ def test_markdown_table_has_one_row_per_run(report, seed_sweep):
     [
         ({"load_best_model_at_end": False, "eval_strategy": "epoch", "metric_for_best_model": "matthews_correlation"}, "last"),
         ({"load_best_model_at_end": True, "eval_strategy": "no", "metric_for_best_model": "matthews_correlation"}, "last"),
-        ({"load_best_model_at_end": True, "eval_strategy": "epoch", "metric_for_best_model": "matthews_correlation"}, "best dev MCC"),
-        ({"load_best_model_at_end": True, "eval_strategy": "steps", "metric_for_best_model": "eval_in_domain_matthews_correlation"},
-         "best in-domain MCC"),
+        ({"load_best_model_at_end": True, "eval_strategy": "epoch", "metric_for_best_model": "matthews_correlation"},
+         "best dev MCC"),
+        ({"load_best_model_at_end": True, "eval_strategy": "steps",
+          "metric_for_best_model": "eval_in_domain_matthews_correlation"}, "best in-domain MCC"),
         ({"load_best_model_at_end": True, "eval_strategy": "epoch", "metric_for_best_model": "accuracy"}, "best accuracy"),
     ],
 )
@@ -54,11 +55,22 @@ def test_checkpoint_column_says_what_the_reported_checkpoint_was_chosen_on(confi
     assert compare.checkpoint_choice(config) == expected
 
 
-def test_figure_is_a_png(report):
+def test_figure_shows_every_seed_the_iqr_and_the_median(report, seed_sweep):
     import matplotlib.image
 
-    image = matplotlib.image.imread(report / "report.png")
-    assert image.shape[0] > 100 and image.shape[1] > 500
+    rows = json.loads((report / "report.json").read_text())["runs"]
+    ax_mcc, ax_time = compare.figure(rows).axes
+    # One dot per seed, at its MCC, on its run's row.
+    dots = [tuple(xy) for collection in ax_mcc.collections for xy in collection.get_offsets()]
+    assert sorted(dots) == sorted((mcc, y) for y, row in enumerate(rows) for mcc in row["mcc_per_seed"])
+    # Per run: the IQR band from q1 to q3, then the median bar.
+    lines = [line.get_xdata().tolist() for line in ax_mcc.get_lines()]
+    for y, row in enumerate(rows):
+        agg = row["aggregate"]["matthews_correlation"]
+        assert lines[2 * y] == [agg["q1"], agg["q3"]] and lines[2 * y + 1] == [agg["median"]] * 2
+    assert [label.get_text() for label in ax_mcc.get_yticklabels()] == ["sweep", "seed_3"]
+    assert [bar.get_width() for bar in ax_time.patches] == [row["aggregate"]["train_runtime_s"]["median"] for row in rows]
+    assert matplotlib.image.imread(report / "report.png").shape[2] in (3, 4)  # the file is a readable image
 
 
 def test_not_a_run_directory_is_a_one_line_error(tmp_path, capsys):

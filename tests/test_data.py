@@ -1,19 +1,19 @@
 """CoLA loading: real sizes, quoting, per-domain columns, hold-out, download, and every bad-data case."""
 
-from collections import Counter
 import subprocess
 import sys
 import urllib.error
 import zipfile
+from collections import Counter
 
 import numpy as np
 import pytest
+from conftest import REPO
 
 from cola import data as cola_data
 from cola.config import DataArguments
 from cola.data import load_cola, tokenize
 from cola.errors import CliError
-from conftest import REPO
 
 
 def write_cola_dir(root, train_rows, dev_rows=("c\t1\t\tA dev sentence.",), ood_rows=("d\t0\t*\tDev sentence a.",)):
@@ -89,6 +89,7 @@ def test_missing_file_and_directory(tmp_path):
         load_cola(DataArguments(data_dir=str(root)), seed=0)
 
 
+@pytest.mark.slow
 def test_bad_data_through_the_cli_exits_2_without_traceback(tmp_path):
     root = write_cola_dir(tmp_path / "cola", ["s\t1\t\tfine", "s\t7\t\tbad"])
     proc = subprocess.run(

@@ -6,9 +6,10 @@ import sys
 
 import pytest
 import torch
+from conftest import REPO, tiny_model
 from safetensors.torch import load_file
 
-from conftest import REPO, tiny_model
+pytestmark = pytest.mark.slow  # torchrun with two processes
 
 # Plain SGD with a constant rate: the update is proportional to the gradient, so a wrong loss scale shows.
 SGD = ["--optim", "sgd", "--learning_rate", "0.5", "--lr_scheduler_type", "constant", "--warmup_steps", "0",

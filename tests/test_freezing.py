@@ -2,10 +2,9 @@
 
 import pytest
 import torch
-
-from cola.errors import CliError
-from cola.freezing import find_layer_groups, freeze_bottom, head_parameters, layer_group_table
 from conftest import ARCHITECTURES, tiny_model
+
+from cola.freezing import find_layer_groups, freeze_bottom, head_parameters, layer_group_table
 
 EXPECTED = {
     # arch: (embedding parameter that must be in `embeddings`, has pooler, head parameter prefix)
@@ -66,7 +65,7 @@ def test_freeze_everything_leaves_only_the_head(arch):
 def test_out_of_range_names_the_valid_range():
     groups = find_layer_groups(tiny_model("bert", layers=2))
     for n in (-1, 5):
-        with pytest.raises(CliError, match=r"--freeze .* out of range: this model has 4 layer groups "
+        with pytest.raises(ValueError, match=rf"^{n} is out of range: this model has 4 layer groups "
                                            r"\(embeddings, layer_00, layer_01, pooler\); use 0..4"):
             freeze_bottom(groups, n)
 
@@ -82,8 +81,9 @@ def test_layer_group_table_counts_parameters():
 @pytest.mark.parametrize("arch", ARCHITECTURES)
 def test_frozen_weights_are_bit_identical_after_training(arch, tmp_path, tokenizer):
     from conftest import tiny_dataset, training_args
-    from cola.trainer import ColaTrainer
     from transformers import DataCollatorWithPadding
+
+    from cola.trainer import ColaTrainer
 
     model = tiny_model(arch, layers=3)
     groups = find_layer_groups(model)
@@ -106,3 +106,31 @@ def test_frozen_weights_are_bit_identical_after_training(arch, tmp_path, tokeniz
     assert any(n.startswith(groups[2].parameters[0][0].rsplit(".", 3)[0]) for n in moved)
     optimizer_params = {id(p) for g in trainer.optimizer.param_groups for p in g["params"]}
     assert not optimizer_params & {id(p) for g in groups[:2] for _, p in g.parameters}
+
+
+@pytest.mark.parametrize("arch", ["bert", "distilbert", "electra", "roberta"])
+def test_backward_stops_at_the_first_trainable_group(arch, tokenizer):
+    """Below the first trainable group nothing requires grad, so autograd computes no gradient there at all."""
+    model = tiny_model(arch, layers=4).train()
+    groups = find_layer_groups(model)
+    freeze_bottom(groups, 3)  # embeddings, layer_00, layer_01
+    layers = {g.name: g for g in groups}
+    frozen_top = _module_owning(model, layers["layer_01"].parameters[0][0])
+    first_trainable = _module_owning(model, layers["layer_02"].parameters[0][0])
+    seen = {}
+    frozen_top.register_forward_hook(lambda m, i, out: seen.__setitem__("frozen", _first_tensor(out)))
+    first_trainable.register_forward_hook(lambda m, i, out: seen.__setitem__("trainable", _first_tensor(out)))
+    model(**tokenizer(["The cat sat on the mat."], return_tensors="pt", return_token_type_ids=arch != "distilbert"))
+    assert seen["frozen"].requires_grad is False and seen["frozen"].grad_fn is None
+    assert seen["trainable"].requires_grad is True
+
+
+def _module_owning(model, param_name):
+    # "bert.encoder.layer.1.attention.self.query.weight" -> the encoder layer module "bert.encoder.layer.1"
+    parts = param_name.split(".")
+    index = next(i for i, p in enumerate(parts) if p.isdigit())
+    return model.get_submodule(".".join(parts[: index + 1]))
+
+
+def _first_tensor(output):
+    return output[0] if isinstance(output, tuple) else output

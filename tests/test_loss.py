@@ -5,39 +5,11 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import LABELS, SENTENCES, tiny_dataset, tiny_model, training_args
 from transformers import DataCollatorWithPadding
 
-from cola.class_weights import class_weights_for
-from cola.errors import CliError
+from cola.loss import example_weights, step_loss
 from cola.trainer import ColaTrainer
-from conftest import tiny_dataset, tiny_model, training_args
-
-SENTENCES = [
-    "The cat sat on the mat.", "Sat mat the cat.", "She voted for herself.", "Herself voted she.",
-    "John seems to be happy.", "John seems happy to be.", "Books were sent to each other by the students.",
-    "The book was written by John.", "I saw that gas can explode.", "Gas saw I explode.",
-    "Who do you think left?", "Who do you think that left?", "Mary left.", "Left Mary the.",
-    "They arrived yesterday morning after a very long flight.", "Arrived they.",
-]
-# Micro-batch 1 (first 8) is mostly acceptable, micro-batch 2 mostly not: their weight sums differ.
-LABELS = [1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 0, 1, 0]
-
-
-def test_balanced_weights_come_from_the_given_labels():
-    assert class_weights_for([0, 0, 1, 1, 1, 1, 1, 1], enabled=True, values=None, num_labels=2) == pytest.approx([2.0, 2 / 3])
-    assert class_weights_for([0, 1], enabled=False, values=None, num_labels=2) is None
-    assert class_weights_for([0, 1], enabled=True, values=[0.5, 4], num_labels=2) == [0.5, 4.0]
-    with pytest.raises(CliError, match=r"no examples of class\(es\) \[0\]"):
-        class_weights_for([1, 1, 1], enabled=True, values=None, num_labels=2)
-
-
-def test_cola_train_split_weights(data_dir):
-    from cola.config import DataArguments
-    from cola.data import load_cola
-
-    train = load_cola(DataArguments(data_dir=str(data_dir)), seed=0).train
-    weights = class_weights_for(train["labels"], enabled=True, values=None, num_labels=2)
-    assert weights == pytest.approx([8551 / (2 * 2528), 8551 / (2 * 6023)])
 
 
 def _expected_loss(model, tokenizer, weights, smoothing=0.0):
@@ -96,7 +68,8 @@ def test_weights_change_the_training_loss_but_not_the_eval_loss(tmp_path, tokeni
         class_weights=[3.0, 0.5],
     )
     batch = trainer._prepare_inputs(DataCollatorWithPadding(tokenizer)([dataset[i] for i in range(16)]))
-    plain, weighted = _expected_loss(copy.deepcopy(model), tokenizer, None)[0], _expected_loss(copy.deepcopy(model), tokenizer, [3.0, 0.5])[0]
+    plain = _expected_loss(copy.deepcopy(model), tokenizer, None)[0]
+    weighted = _expected_loss(copy.deepcopy(model), tokenizer, [3.0, 0.5])[0]
     model.train()
     assert trainer.compute_loss(model, dict(batch)).item() == pytest.approx(weighted, abs=1e-5)
     model.eval()
@@ -123,3 +96,18 @@ def test_label_smoothing_applies_to_the_training_loss_only(weights, tmp_path, to
     assert trainer.compute_loss(model, dict(batch)).item() == pytest.approx(smoothed, abs=1e-5)
     model.eval()
     assert trainer.compute_loss(model, dict(batch)).item() == pytest.approx(plain, abs=1e-5)
+
+
+def test_micro_batch_shares_add_up_to_the_weighted_mean_of_the_step():
+    torch.manual_seed(0)
+    logits, labels, weights = torch.randn(16, 2), torch.tensor(LABELS), torch.tensor([3.0, 0.5])
+    by_hand = (F.cross_entropy(logits, labels, reduction="none") * weights[labels]).sum() / weights[labels].sum()
+    assert step_loss(logits, labels, class_weights=weights).item() == pytest.approx(by_hand.item(), abs=1e-6)
+    step_weight = example_weights(labels, weights).sum()
+    halves = (slice(0, 8), slice(8, 16))
+    shares = [step_loss(logits[s], labels[s], class_weights=weights, step_weight=step_weight) for s in halves]
+    assert sum(shares).item() == pytest.approx(by_hand.item(), abs=1e-6)
+    # Under DDP each process's share is scaled back up by the process count: DDP averages the gradients.
+    doubled = step_loss(logits[:8], labels[:8], class_weights=weights, step_weight=step_weight, num_processes=2)
+    assert doubled.item() == pytest.approx(2 * shares[0].item(), abs=1e-6)
+    assert example_weights(labels, None).tolist() == [1.0] * 16

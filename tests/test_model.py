@@ -4,11 +4,10 @@ import subprocess
 import sys
 
 import pytest
+from conftest import REPO, tiny_model
 
-from cola.config import ModelArguments
 from cola.errors import CliError
 from cola.model import load_model_and_tokenizer, resolve_model_path
-from conftest import REPO, tiny_model
 
 
 def test_packaged_name_resolves_to_the_wheel():
@@ -20,7 +19,7 @@ def test_packaged_name_resolves_to_the_wheel():
 
 
 def test_packaged_model_loads_with_cola_labels():
-    model, tokenizer = load_model_and_tokenizer(ModelArguments(model_name_or_path="all-MiniLM-L6-v2"))
+    model, tokenizer = load_model_and_tokenizer("all-MiniLM-L6-v2")
     assert model.config.id2label == {0: "unacceptable", 1: "acceptable"}
     assert model.config.num_hidden_layers == 6 and model.config.hidden_size == 384
     assert tokenizer("Hello")["input_ids"][0] == tokenizer.cls_token_id
@@ -29,19 +28,20 @@ def test_packaged_model_loads_with_cola_labels():
 def test_local_directory_loads(tmp_path, tokenizer):
     tiny_model("roberta", layers=2).save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
-    model, _ = load_model_and_tokenizer(ModelArguments(model_name_or_path=str(tmp_path)))
+    model, _ = load_model_and_tokenizer(str(tmp_path))
     assert type(model).__name__ == "RobertaForSequenceClassification"
     assert model.config.label2id == {"unacceptable": 0, "acceptable": 1}
 
 
 def test_unknown_model_offline_is_a_clear_error():
     with pytest.raises(CliError) as error:
-        load_model_and_tokenizer(ModelArguments(model_name_or_path="no-such-org/no-such-model"))
+        load_model_and_tokenizer("no-such-org/no-such-model")
     message = str(error.value)
     assert message.startswith("cannot load model 'no-such-org/no-such-model': not a local directory")
     assert "'all-MiniLM-L6-v2'" in message and "\n" not in message
 
 
+@pytest.mark.slow
 def test_unknown_model_through_the_cli(tmp_path, data_dir):
     proc = subprocess.run(
         [sys.executable, "train.py", "--model_name_or_path", "bert-base-uncased", "--data_dir", str(data_dir),
@@ -53,6 +53,7 @@ def test_unknown_model_through_the_cli(tmp_path, data_dir):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_freeze_out_of_range_through_the_cli(tmp_path, data_dir):
     proc = subprocess.run(
         [sys.executable, "train.py", "--model_name_or_path", "all-MiniLM-L6-v2", "--data_dir", str(data_dir),
@@ -63,3 +64,20 @@ def test_freeze_out_of_range_through_the_cli(tmp_path, data_dir):
     assert proc.stderr.strip().splitlines()[-1] == (
         "error: --freeze 9 is out of range: this model has 8 layer groups (embeddings, layer_00, layer_01, "
         "layer_02, layer_03, layer_04, layer_05, pooler); use 0..8")
+
+
+def test_one_loader_for_training_and_prediction(tmp_path, tokenizer):
+    """Training gives the head CoLA's labels; prediction (label_names=None) keeps the labels the folder was saved with."""
+    model = tiny_model("distilbert", layers=2)
+    model.config.id2label, model.config.label2id = {0: "no", 1: "yes"}, {"no": 0, "yes": 1}
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    for_training, _ = load_model_and_tokenizer(str(tmp_path))
+    for_prediction, _ = load_model_and_tokenizer(str(tmp_path), label_names=None)
+    assert for_training.config.id2label == {0: "unacceptable", 1: "acceptable"}
+    assert for_prediction.config.id2label == {0: "no", 1: "yes"}
+
+
+def test_a_folder_that_is_not_a_model_is_a_clear_error(tmp_path):
+    with pytest.raises(CliError, match=rf"^{tmp_path}: not a loadable model directory \("):
+        load_model_and_tokenizer(str(tmp_path))

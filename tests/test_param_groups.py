@@ -2,11 +2,11 @@
 
 import pytest
 import torch
+from conftest import ARCHITECTURES, tiny_model
 from torch import nn
 
 from cola.freezing import find_layer_groups, freeze_bottom
 from cola.param_groups import build_param_groups, check_partition, param_group_table
-from conftest import ARCHITECTURES, tiny_model
 
 
 def groups_for(model, **kwargs):
@@ -114,8 +114,9 @@ def test_groups_work_in_a_torch_optimizer_and_table_is_json_friendly():
 @pytest.mark.parametrize("optim, cls", [("adamw_torch", "AdamW"), ("adamw_torch_fused", "AdamW"), ("sgd", "SGD"),
                                          ("adafactor", "Adafactor")])
 def test_trainer_optimizer_uses_the_groups_for_any_optim(optim, cls, tmp_path):
-    from cola.trainer import ColaTrainer
     from conftest import training_args
+
+    from cola.trainer import ColaTrainer
 
     model = tiny_model("distilbert", layers=2)
     freeze_bottom(find_layer_groups(model), 1)
@@ -125,7 +126,8 @@ def test_trainer_optimizer_uses_the_groups_for_any_optim(optim, cls, tmp_path):
     expected = build_param_groups(model, layer_groups=find_layer_groups(model), lr=4e-4, weight_decay=0.05)
     assert [g["name"] for g in optimizer.param_groups] == [g["name"] for g in expected]
     assert [[id(p) for p in g["params"]] for g in optimizer.param_groups] == [[id(p) for p in g["params"]] for g in expected]
-    assert [g["weight_decay"] for g in optimizer.param_groups] == [0.05 if g["name"].endswith(".decay") else 0.0 for g in expected]
+    decays = [0.05 if g["name"].endswith(".decay") else 0.0 for g in expected]
+    assert [g["weight_decay"] for g in optimizer.param_groups] == decays
     assert [row["name"] for row in trainer.param_group_table] == [g["name"] for g in expected]
 
 

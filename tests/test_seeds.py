@@ -1,16 +1,17 @@
-"""--seeds: a sub-run per seed, the top-level summary, resuming a sweep; the statistics themselves."""
+"""--seeds (`cola.experiments.seeds`): a sub-run per seed, the top-level summary, resuming a sweep; and the
+statistics themselves (`cola.experiments.stats`)."""
 
 import json
 import math
 import os
 
 import pytest
+from conftest import sweep_argv
 from safetensors.torch import load_file
 
 import train
-from cola.config import load_recipe
-from cola.seeds import aggregate, describe
-from conftest import sweep_argv
+from cola.experiments.stats import aggregate, describe
+from cola.recipes import load_recipe
 
 
 def test_describe():
@@ -38,7 +39,15 @@ def test_aggregate_keys_and_degenerate_runs():
 
 @pytest.fixture
 def sweep(seed_sweep):
-    return seed_sweep
+    return seed_sweep  # read only
+
+
+@pytest.fixture
+def own_sweep(tmp_path, tiny_bert_dir, data_dir):
+    """A sweep of this test's own, for tests that resume into it (and so change the folder)."""
+    out = tmp_path / "sweep"
+    assert train.main(sweep_argv(tiny_bert_dir, data_dir, out)) == 0
+    return out
 
 
 def test_one_sub_run_per_seed(sweep):
@@ -70,7 +79,8 @@ def test_top_level_results_summarise_the_runs(sweep):
     assert load_recipe(sweep / "run_config.json")["seeds"] == [3, 4]  # the whole sweep is one recipe
 
 
-def test_resuming_a_sweep_keeps_finished_seeds_and_runs_the_rest(sweep, tiny_bert_dir, data_dir):
+def test_resuming_a_sweep_keeps_finished_seeds_and_runs_the_rest(own_sweep, tiny_bert_dir, data_dir):
+    sweep = own_sweep
     kept = os.stat(sweep / "seed_3" / "results.json").st_mtime_ns
     before = json.loads((sweep / "seed_4" / "results.json").read_text())
     (sweep / "seed_4" / "results.json").unlink()  # seed 4 "did not finish"
@@ -82,7 +92,8 @@ def test_resuming_a_sweep_keeps_finished_seeds_and_runs_the_rest(sweep, tiny_ber
     assert [r["seed"] for r in json.loads((sweep / "results.json").read_text())["runs"]] == [3, 4]
 
 
-def test_resuming_with_other_settings_is_refused(sweep, tiny_bert_dir, data_dir, capsys):
+def test_resuming_with_other_settings_is_refused(own_sweep, tiny_bert_dir, data_dir, capsys):
+    sweep = own_sweep
     argv = sweep_argv(tiny_bert_dir, data_dir, sweep) + ["--resume_from_checkpoint", "last", "--learning_rate", "5e-4"]
     assert train.main(argv) == 2
     assert "was produced with different settings (learning_rate)" in capsys.readouterr().err

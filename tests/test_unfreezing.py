@@ -6,12 +6,12 @@ import shutil
 
 import pytest
 import torch
+from conftest import tiny_model, training_args
 from safetensors.torch import load_file
 
 import train
 from cola.freezing import find_layer_groups, freeze_bottom
 from cola.unfreezing import unfreeze_schedule
-from conftest import tiny_model, training_args
 
 
 def test_schedule_is_top_down_and_respects_the_floor():

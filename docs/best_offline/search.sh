@@ -36,4 +36,4 @@ candidate I_f1_b8_lr3e-5_e5 --freeze 1 --learning_rate 3e-5 --per_device_train_b
 python train.py --recipe recipes/best_offline.json --data_dir "$DATA" --seeds 1 2 3 4 5 --output_dir outputs/best_offline \
   --resume_from_checkpoint last
 
-python -m cola.compare "$OUT"/{A,B,D,G,H,I}_*/ outputs/best_offline --out docs/best_offline
+python -m cola.experiments.compare "$OUT"/{A,B,D,G,H,I}_*/ outputs/best_offline --out docs/best_offline

@@ -28,4 +28,4 @@ done
 run freeze0_cw_llrd0.8 --freeze 0 --layer_lr_decay 0.8
 run freeze0_cw_gradual30 --freeze 0 --gradual_unfreeze_steps 30
 
-python -m cola.compare "$OUT"/freeze{0,4,6}_{cw,nocw} "$OUT"/freeze0_cw_llrd0.8 "$OUT"/freeze0_cw_gradual30 --out docs/grid
+python -m cola.experiments.compare "$OUT"/freeze{0,4,6}_{cw,nocw} "$OUT"/freeze0_cw_llrd0.8 "$OUT"/freeze0_cw_gradual30 --out docs/grid

@@ -1,14 +1,15 @@
 """Training-speed benchmark: the notebook loop, the Trainer's defaults, and the suite, on the same work.
 
-    python -m cola.bench --data_dir ../shared/cola/raw                  # table on stdout, bench.json
-    python -m cola.bench --data_dir ../shared/cola/raw --samples 1024 --repeats 5 --out bench.json
-    python -m cola.bench --data_dir ../shared/cola/raw --rows suite --suite_args="--optim adamw_torch"  # try an option
+    python -m cola.experiments.bench --data_dir ../shared/cola/raw                  # table on stdout, bench.json
+    python -m cola.experiments.bench --data_dir ../shared/cola/raw --samples 1024 --repeats 5 --out bench.json
+    python -m cola.experiments.bench --data_dir ../shared/cola/raw --rows suite --suite_args="--optim adamw_torch"
 
 Rows, all on the packaged all-MiniLM-L6-v2 and the real CoLA training file, batch 32, the same number of
 training sentences (`--samples`, drawn by each row's own sampler from the whole file, as in a real run):
 - notebook:     every sentence padded to 64 tokens, a plain PyTorch AdamW loop, fp32;
 - trainer:      Hugging Face `Trainer` as it comes: random batches, dynamic padding, fp32;
-- suite:        train.py's default path (length-grouped batches, precision picked by the hardware);
+- suite:        train.py's own path, built by the same parser, loaders and `build_trainer` (length-grouped
+                batches, class weights, named parameter groups, precision picked by the hardware);
 - suite_freeze: the same with the bottom half of the layer groups frozen.
 
 Each row runs in its own process (so its peak memory is its own), repeats are interleaved (row 1, 2, 3, 4,
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import resource
 import shlex
 import statistics
@@ -32,6 +34,20 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
+from torch.utils.data import DataLoader
+from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments, set_seed
+
+from ..class_weights import class_weights_for
+from ..config import DataArguments
+from ..data import LABEL_NAMES, load_cola, tokenize
+from ..errors import CliError, reports_errors
+from ..freezing import find_layer_groups, freeze_bottom
+from ..model import load_model_and_tokenizer
+from ..recipes import parse_args
+from ..trainer import build_trainer
+
+PROG = "cola.experiments.bench"
 ROWS = ("notebook", "trainer", "suite", "suite_freeze")
 BATCH = 32
 WARMUP_STEPS = 3
@@ -42,8 +58,6 @@ WARMUP_STEPS = 3
 
 def matmul_peak(dtype_name: str, device: str, size: int = 2048, seconds: float = 2.0) -> float:
     """Achieved FLOP/s of a square matmul in this dtype on this device: the ceiling MFU is measured against."""
-    import torch
-
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[dtype_name]
     a, b = (torch.randn(size, size, device=device).to(dtype) for _ in range(2))
     for _ in range(3):
@@ -89,8 +103,6 @@ class TokenCounter:
 
 
 def peak_memory_mb(device: str) -> float:
-    import torch
-
     if device == "cuda":
         return torch.cuda.max_memory_allocated() / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -99,12 +111,24 @@ def peak_memory_mb(device: str) -> float:
 # --- the rows ---
 
 
-def _load(args):
-    from cola.config import DataArguments, ModelArguments
-    from cola.data import load_cola, tokenize
-    from cola.model import load_model_and_tokenizer
+class StepTimer(TrainerCallback):
+    """Times each optimizer step of a Trainer (waiting for the GPU to finish, where there is one)."""
 
-    model, tokenizer = load_model_and_tokenizer(ModelArguments(model_name_or_path=args.model))
+    def __init__(self, device: str):
+        self.device, self.step_times = device, []
+
+    def on_step_begin(self, *args, **kwargs):
+        self.start = time.perf_counter()
+
+    def on_step_end(self, *args, **kwargs):
+        if self.device == "cuda":
+            torch.cuda.synchronize()
+        self.step_times.append(time.perf_counter() - self.start)
+
+
+def _baseline_inputs(args):
+    """Model, tokenizer and the raw and tokenized data for the two baseline rows (the suite row loads its own)."""
+    model, tokenizer = load_model_and_tokenizer(args.model)
     # The whole file: length grouping sorts within windows sized from the dataset, as in a real run.
     data = load_cola(DataArguments(data_dir=args.data_dir), seed=0)
     return model, tokenizer, data, tokenize(data, tokenizer, max_length=64)
@@ -112,10 +136,7 @@ def _load(args):
 
 def run_notebook(args, device):
     """The notebook: pad to 64, DataLoader, AdamW over every parameter, model's own loss."""
-    import torch
-    from torch.utils.data import DataLoader
-
-    model, tokenizer, raw, _ = _load(args)
+    model, tokenizer, raw, _ = _baseline_inputs(args)
     model.to(device)
 
     def encode(split):
@@ -129,7 +150,7 @@ def run_notebook(args, device):
     optimizer = torch.optim.AdamW(model.parameters(), lr=2e-5)
     model.train()
     step_times, steps = [], args.samples // BATCH
-    for step, batch in zip(range(steps), loader):
+    for _, batch in zip(range(steps), loader):
         start = time.perf_counter()
         loss = model(**{k: v.to(device) for k, v in batch.items()}).loss
         loss.backward()
@@ -149,47 +170,53 @@ def run_notebook(args, device):
     return model, train, len(raw.eval) / (time.perf_counter() - start), "fp32", 1.0
 
 
-def run_trainer(args, device, *, suite: bool, freeze_half: bool = False):
-    import torch
-    from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments
+def run_trainer(args, device):
+    """The Hugging Face Trainer as it comes: random batches, dynamic padding, fp32, the model's own loss."""
+    model, tokenizer, _, data = _baseline_inputs(args)
+    counter, timer = TokenCounter(DataCollatorWithPadding(tokenizer)), StepTimer(device)
+    columns = ["input_ids", "token_type_ids", "attention_mask", "labels"]
+    trainer = Trainer(
+        model=model, train_dataset=data.train.select_columns(columns), eval_dataset=data.eval.select_columns(columns),
+        args=TrainingArguments(output_dir=tempfile.mkdtemp(prefix="cola-bench-"), per_device_train_batch_size=BATCH,
+                               max_steps=args.samples // BATCH, report_to="none", save_strategy="no", eval_strategy="no",
+                               disable_tqdm=True, use_cpu=device == "cpu", seed=0),
+        processing_class=tokenizer, data_collator=counter, callbacks=[timer],
+    )
+    return _timed_training(trainer, counter, timer, model, "fp32")
 
-    from cola.config import parse_args
-    from cola.freezing import find_layer_groups, freeze_bottom
-    from cola.trainer import ColaTrainer
 
-    model, tokenizer, _, data = _load(args)
-    counter = TokenCounter(DataCollatorWithPadding(tokenizer))
-    step_times = []
+def run_suite(args, device, *, freeze_half: bool):
+    """train.py's own path: the same parser, loaders, class weights, freezing and `build_trainer`.
 
-    class StepTimer(TrainerCallback):
-        def on_step_begin(self, *a, **k):
-            self.start = time.perf_counter()
+    Only the bookkeeping differs from a real run (no checkpoints, no per-epoch evaluation, a fixed step count);
+    `--suite_args` adds train.py flags."""
+    flags = ["--model_name_or_path", args.model, "--output_dir", tempfile.mkdtemp(prefix="cola-bench-"),
+             "--per_device_train_batch_size", str(BATCH), "--max_steps", str(args.samples // BATCH), "--seed", "0",
+             "--report_to", "none", "--save_strategy", "no", "--eval_strategy", "no", "--load_best_model_at_end", "false",
+             "--disable_tqdm", "true", *(["--use_cpu"] if device == "cpu" else []),
+             *(["--data_dir", args.data_dir] if args.data_dir else [])]
+    config = parse_args(flags + shlex.split(args.suite_args))
+    training = config.training
+    set_seed(training.seed)
+    model, tokenizer = load_model_and_tokenizer(config.model.model_name_or_path)
+    data = tokenize(load_cola(config.data, seed=training.seed), tokenizer, config.data.max_length)
+    class_weights = class_weights_for(data.train["labels"], enabled=training.class_weights,
+                                      values=training.class_weight_values, num_labels=len(LABEL_NAMES))
+    layer_groups = find_layer_groups(model)
+    if freeze_half:
+        training.freeze = len(layer_groups) // 2
+    freeze_bottom(layer_groups, training.freeze)
+    timer = StepTimer(device)
+    trainer = build_trainer(config, model=model, tokenizer=tokenizer, data=data, class_weights=class_weights,
+                            layer_groups=layer_groups, callbacks=(timer,))
+    # Counting tokens observes the collator train.py uses; it does not replace it.
+    trainer.data_collator = counter = TokenCounter(trainer.data_collator)
+    return _timed_training(trainer, counter, timer, model, training.precision)
 
-        def on_step_end(self, *a, **k):
-            if device == "cuda":
-                torch.cuda.synchronize()
-            step_times.append(time.perf_counter() - self.start)
 
-    out = tempfile.mkdtemp(prefix="cola-bench-")
-    common = dict(output_dir=out, per_device_train_batch_size=BATCH, max_steps=args.samples // BATCH, report_to="none",
-                  save_strategy="no", eval_strategy="no", disable_tqdm=True, use_cpu=device == "cpu", seed=0)
-    if suite:
-        # train.py's own defaults, only the bookkeeping changed (no checkpoints, no per-epoch evaluation).
-        flags = [f"--{key}={value}" for key, value in common.items()] + ["--load_best_model_at_end=false"]
-        training = parse_args(flags + shlex.split(args.suite_args)).training
-        groups = find_layer_groups(model)
-        freeze_bottom(groups, len(groups) // 2 if freeze_half else 0)
-        trainer = ColaTrainer(model=model, args=training, train_dataset=data.train, eval_dataset=data.eval,
-                              processing_class=tokenizer, data_collator=counter, callbacks=[StepTimer()], class_weights=None)
-        precision = training.precision
-    else:
-        columns = ["input_ids", "token_type_ids", "attention_mask", "labels"]
-        trainer = Trainer(model=model, args=TrainingArguments(**common), train_dataset=data.train.select_columns(columns),
-                          eval_dataset=data.eval.select_columns(columns), processing_class=tokenizer, data_collator=counter,
-                          callbacks=[StepTimer()])
-        precision = "fp32"
+def _timed_training(trainer, counter, timer, model, precision):
     trainer.train()
-    train = _train_figures(step_times, counter, len(step_times))
+    train = _train_figures(timer.step_times, counter, len(timer.step_times))
     eval_metrics = trainer.evaluate()
     matmul = matmul_weights(model)
     trainable = sum(p.numel() for p in matmul if p.requires_grad) / sum(p.numel() for p in matmul)
@@ -211,39 +238,38 @@ def _train_figures(step_times, counter, steps):
 
 
 def worker(args) -> dict:
-    import torch
-
     torch.manual_seed(0)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if args.worker == "notebook":
         model, train, eval_sps, precision, trainable = run_notebook(args, device)
+    elif args.worker == "trainer":
+        model, train, eval_sps, precision, trainable = run_trainer(args, device)
     else:
-        model, train, eval_sps, precision, trainable = run_trainer(
-            args, device, suite=args.worker != "trainer", freeze_half=args.worker == "suite_freeze")
+        model, train, eval_sps, precision, trainable = run_suite(args, device, freeze_half=args.worker == "suite_freeze")
     flops = flops_per_token(model, mean_length=train["mean_length"], trainable_fraction=trainable)
-    return {"row": args.worker, "precision": precision, **train, "model_flops_per_second": flops * train["useful_tokens_per_second"],
-            "eval_sentences_per_second": eval_sps, "peak_memory_mb": peak_memory_mb(device), "device": device}
+    return {"row": args.worker, "precision": precision, **train,
+            "model_flops_per_second": flops * train["useful_tokens_per_second"], "eval_sentences_per_second": eval_sps,
+            "peak_memory_mb": peak_memory_mb(device), "device": device}
 
 
 # --- the orchestrator ---
 
 
 def run_benchmark(args) -> dict:
-    import torch
-
     device = "cuda" if torch.cuda.is_available() else "cpu"
     runs = {row: [] for row in args.rows}
     for repeat in range(args.repeats):
         for row in args.rows:
             print(f"[{repeat + 1}/{args.repeats}] {row} ...", file=sys.stderr, flush=True)
             proc = subprocess.run(
-                [sys.executable, "-m", "cola.bench", "--worker", row, "--samples", str(args.samples),
+                [sys.executable, "-m", PROG, "--worker", row, "--samples", str(args.samples),
                  "--model", args.model, f"--suite_args={args.suite_args}"]
                 + (["--data_dir", args.data_dir] if args.data_dir else []),
                 capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"},
             )
             if proc.returncode != 0:
-                raise SystemExit(f"error: benchmark row {row} failed:\n{proc.stderr[-3000:]}")
+                sys.stderr.write(proc.stderr[-3000:])
+                raise CliError(f"benchmark row {row} failed (exit status {proc.returncode}; its last output is above)")
             runs[row].append(json.loads(proc.stdout.strip().splitlines()[-1]))
     peaks = {p: matmul_peak(p, device) for p in sorted({r["precision"] for rs in runs.values() for r in rs})}
     rows = {}
@@ -257,8 +283,8 @@ def run_benchmark(args) -> dict:
         summary["speedup_vs_trainer"] = summary["samples_per_second"] / base if base else None
         if "notebook" in rows:
             summary["speedup_vs_notebook"] = summary["samples_per_second"] / rows["notebook"]["samples_per_second"]
-    return {"device": _device_name(device), "model": args.model, "suite_args": args.suite_args, "samples": args.samples, "batch": BATCH,
-            "repeats": args.repeats, "matmul_peak_flops": peaks, "rows": rows, "runs": runs}
+    return {"device": _device_name(device), "model": args.model, "suite_args": args.suite_args, "samples": args.samples,
+            "batch": BATCH, "repeats": args.repeats, "matmul_peak_flops": peaks, "rows": rows, "runs": runs}
 
 
 def format_table(report: dict) -> str:
@@ -269,7 +295,8 @@ def format_table(report: dict) -> str:
         lines.append(
             f"| {name} | {r['precision']} | {r['samples_per_second']:.1f} | {r['useful_tokens_per_second']:.0f} | "
             f"{r['padding_ratio']:.0%} | {r['mfu']:.1%} | {r['step_s']:.3f} | {r['peak_memory_mb']:.0f} | "
-            f"{r['eval_sentences_per_second']:.0f} | {_ratio(r.get('speedup_vs_trainer'))} | {_ratio(r.get('speedup_vs_notebook'))} |")
+            f"{r['eval_sentences_per_second']:.0f} | {_ratio(r.get('speedup_vs_trainer'))} | "
+            f"{_ratio(r.get('speedup_vs_notebook'))} |")
     peaks = ", ".join(f"{k} {v / 1e12:.3f} TFLOP/s" for k, v in report["matmul_peak_flops"].items())
     return (f"{report['device']}; {report['model']}; {report['samples']} training sentences per run, batch {report['batch']}, "
             f"median of {report['repeats']} interleaved repeats; matmul peak: {peaks}\n\n" + "\n".join(lines))
@@ -280,19 +307,16 @@ def _ratio(value: float | None) -> str:
 
 
 def _device_name(device: str) -> str:
-    import platform
-
-    import torch
-
     if device == "cuda":
         return torch.cuda.get_device_name()
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
+    model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), platform.processor())
     return f"CPU {model}, {torch.get_num_threads()} threads"
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cola.bench", description=__doc__.split("\n\n")[0])
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"python -m {PROG}", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data_dir", default=None, help="CoLA raw folder (default: $COLA_DATA_DIR or the cached download).")
     parser.add_argument("--model", default="all-MiniLM-L6-v2", help="Model name or folder. (default: all-MiniLM-L6-v2)")
     parser.add_argument("--samples", type=int, default=640, help="Training sentences per run. (default: 640)")
@@ -302,7 +326,12 @@ def main(argv=None) -> int:
                         help="Extra train.py flags for the suite rows, e.g. \"--optim adamw_torch\" or \"--torch_compile true\".")
     parser.add_argument("--out", default="bench.json", help="Where the JSON report goes. (default: bench.json)")
     parser.add_argument("--worker", choices=ROWS, help=argparse.SUPPRESS)  # one row, in its own process
-    args = parser.parse_args(argv)
+    return parser
+
+
+@reports_errors
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     if args.worker:
         print(json.dumps(worker(args)))
         return 0

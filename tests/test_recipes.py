@@ -1,14 +1,15 @@
-"""Options, recipes and their precedence; every shipped recipe loads with the production loader."""
+"""Options, recipes and their precedence (`cola.config`, `cola.recipes`); every shipped recipe loads with the
+production loader."""
 
 import json
 import subprocess
 import sys
 
 import pytest
-
-from cola.config import RESOLVED_CONFIG_FILE, load_recipe, parse_args, resolved_config, write_resolved_config
-from cola.errors import CliError
 from conftest import REPO
+
+from cola.errors import CliError
+from cola.recipes import RESOLVED_CONFIG_FILE, load_recipe, parse_args, resolved_config, write_resolved_config
 
 RECIPES = sorted((REPO / "recipes").rglob("*.json"))
 
@@ -123,9 +124,19 @@ def test_resolved_config_is_written_and_is_itself_a_valid_recipe(tmp_path):
     assert again.training.freeze == 3 and again.training.learning_rate == 7e-5
 
 
+@pytest.mark.slow
 def test_help_documents_the_suite_options():
     out = subprocess.run([sys.executable, "train.py", "--help"], cwd=REPO, capture_output=True, text=True, check=True).stdout
     for option in ("--recipe", "--freeze", "--no-class-weights", "--class_weight_values", "--data_dir", "--eval_split",
                    "--model_name_or_path", "--no_decay_patterns", "--decay_embeddings", "--max_length"):
         assert option in out, option
     assert "(default: outputs/cola)" in out
+
+
+def test_explicit_options_are_the_ones_the_recipe_or_the_command_line_set(tmp_path):
+    recipe = tmp_path / "r.json"
+    recipe.write_text(json.dumps({"learning_rate": 3e-5}))
+    # --freeze 0 equals the default and still counts: resuming must know the user asked for it.
+    config = parse_args(["--recipe", str(recipe), "--freeze", "0", "--no-class-weights", "--seed=4"])
+    assert config.explicit == {"recipe", "learning_rate", "freeze", "class_weights", "seed"}
+    assert parse_args([]).explicit == set()

@@ -1,6 +1,6 @@
 """Compare runs: one row per run directory, as a markdown table, a figure and JSON.
 
-    python -m cola.compare outputs/grid/* --out docs/grid
+    python -m cola.experiments.compare outputs/grid/* --out docs/grid
 
 Each RUN_DIR is what train.py wrote: a multi-seed run (`--seeds`: results.json with `runs`) or a single run
 (results.json with `eval`, treated as one seed). Writes to --out:
@@ -21,9 +21,13 @@ import shlex
 import sys
 from pathlib import Path
 
-from .errors import CliError
-from .results import RESULTS_FILE
-from .seeds import aggregate, run_entry
+from matplotlib.figure import Figure
+
+from ..errors import CliError, reports_errors
+from ..results import RESULTS_FILE
+from .stats import aggregate, run_entry
+
+PROG = "cola.experiments.compare"
 
 
 # metric_for_best_model -> how the report names it ("dev" is the run's whole evaluation set).
@@ -121,16 +125,17 @@ def markdown(rows: list[dict], command: str) -> str:
 
 
 def plot(rows: list[dict], path: Path) -> None:
-    import matplotlib
+    figure(rows).savefig(path, dpi=120)
 
-    matplotlib.use("Agg")  # files only, no display needed
-    import matplotlib.pyplot as plt
 
+def figure(rows: list[dict]) -> Figure:
+    """MCC per configuration (each seed a dot, the IQR a band, the median a bar) beside the median time per run.
+
+    A bare `Figure`, not pyplot: no display backend is chosen or needed, and nothing global changes."""
     names = [row["name"] for row in rows]
     positions = range(len(rows))
-    fig, (ax_mcc, ax_time) = plt.subplots(
-        1, 2, figsize=(12, 0.45 * len(rows) + 1.6), sharey=True, gridspec_kw={"width_ratios": [3, 1.2]}
-    )
+    fig = Figure(figsize=(12, 0.45 * len(rows) + 1.6))
+    ax_mcc, ax_time = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [3, 1.2]})
     for y, row in zip(positions, rows):
         ax_mcc.scatter(row["mcc_per_seed"], [y] * len(row["mcc_per_seed"]), s=18, alpha=0.7, color="tab:blue", zorder=3)
         agg = row["aggregate"]["matthews_correlation"]
@@ -145,8 +150,7 @@ def plot(rows: list[dict], path: Path) -> None:
     ax_time.grid(axis="x", alpha=0.3)
     fig.suptitle("CoLA: MCC per configuration and time per run")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig
 
 
 def _learning_rate(row: dict) -> str:
@@ -160,26 +164,23 @@ def _domain(agg: dict, domain: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m cola.compare", description="Compare train.py runs (single or multi-seed) in a table and a figure."
+        prog=f"python -m {PROG}", description="Compare train.py runs (single or multi-seed) in a table and a figure."
     )
     parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="output_dir of a train.py run")
     parser.add_argument("--out", required=True, help="folder for report.md, report.png and report.json")
     return parser
 
 
+@reports_errors
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    rows = [load_run(d) for d in args.run_dirs]
+    out = Path(args.out)
     try:
-        rows = [load_run(d) for d in args.run_dirs]
-        out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-    except CliError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return error.exit_code
     except OSError as error:
-        print(f"error: cannot write to {args.out}: {error.strerror}", file=sys.stderr)
-        return 2
-    command = "python -m cola.compare " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+        raise CliError(f"cannot write to {args.out}: {error.strerror}") from None
+    command = f"python -m {PROG} " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     (out / "report.md").write_text(markdown(rows, command), encoding="utf-8")
     (out / "report.json").write_text(json.dumps({"command": command, "runs": rows}, indent=2) + "\n", encoding="utf-8")
     plot(rows, out / "report.png")

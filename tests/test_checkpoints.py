@@ -1,4 +1,5 @@
-"""Checkpoints: bit-exact resume with freezing and class weights, the stored freeze setting, seeded repeats."""
+"""Checkpoints and resuming (`cola.checkpoints`): bit-exact resume with freezing and class weights, the stored
+freeze setting, seeded repeats, early stopping."""
 
 import json
 
@@ -77,7 +78,18 @@ def test_early_stopping_on_mcc(tmp_path, data_dir):
     argv = ["--model_name_or_path", "all-MiniLM-L6-v2", "--data_dir", str(data_dir), "--output_dir", str(tmp_path),
             "--max_train_samples", "64", "--max_eval_samples", "32", "--max_steps", "40", "--per_device_train_batch_size", "16",
             "--learning_rate", "1e-7", "--eval_strategy", "steps", "--eval_steps", "1", "--save_strategy", "steps",
-            "--save_steps", "1", "--early_stopping_patience", "2"]
+            "--save_steps", "1", "--save_total_limit", "40", "--early_stopping_patience", "2"]  # every state kept
     assert train.main(argv) == 0
-    results = json.loads((tmp_path / "results.json").read_text())
-    assert results["train"]["steps"] < 40  # a learning rate this small cannot keep improving MCC for 40 evaluations
+    steps = json.loads((tmp_path / "results.json").read_text())["train"]["steps"]
+    history = json.loads((tmp_path / f"checkpoint-{steps}" / "trainer_state.json").read_text())["log_history"]
+    evaluations = [(e["step"], e["eval_matthews_correlation"]) for e in history if "eval_matthews_correlation" in e]
+    # Patience 2: training ends at the second evaluation in a row that does not beat the best before it.
+    best, misses, expected_stop = None, 0, None
+    for step, mcc in evaluations:
+        misses = 0 if best is None or mcc > best else misses + 1
+        best = mcc if best is None else max(best, mcc)
+        if misses == 2:
+            expected_stop = step
+            break
+    assert expected_stop is not None and steps == expected_stop < 40
+    assert [step for step, _ in evaluations] == list(range(1, steps + 1))  # evaluated every step, none after the stop

@@ -1,45 +1,17 @@
-"""The fast path changes speed, not results: precision choice, length grouping, eval batch size, frozen backward."""
+"""The Trainer subclass's fast path changes speed, not results: length grouping, bf16 steps, eval batch size.
+
+(The loss itself is tested in test_loss.py, the optimizer groups in test_param_groups.py.)"""
 
 import copy
 from collections import Counter
 
 import pytest
 import torch
+from conftest import LABELS, SENTENCES, tiny_dataset, tiny_model, training_args
 from transformers import DataCollatorWithPadding
 
-from cola.config import parse_args
-from cola.errors import CliError
-from cola.freezing import find_layer_groups, freeze_bottom
-from cola.precision import cpu_has_amx_bf16, detect_precision
+from cola.recipes import parse_args
 from cola.trainer import ColaTrainer
-from conftest import tiny_dataset, tiny_model, training_args
-from test_loss import LABELS, SENTENCES
-
-
-def test_amx_detection_reads_the_cpu_flags(tmp_path):
-    with_amx, without = tmp_path / "amx", tmp_path / "plain"
-    with_amx.write_text("processor\t: 0\nflags\t\t: fpu avx512f amx_bf16 amx_tile amx_int8\n")
-    without.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_vnni\n")
-    assert cpu_has_amx_bf16(with_amx) and not cpu_has_amx_bf16(without)
-    assert not cpu_has_amx_bf16(tmp_path / "missing")
-
-
-def test_auto_precision_follows_the_hardware_and_explicit_flags_win(monkeypatch):
-    import cola.precision
-
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(cola.precision, "cpu_has_amx_bf16", lambda: False)
-    assert detect_precision(use_cpu=True) == "fp32"
-    assert parse_args([]).training.precision == "fp32"
-    monkeypatch.setattr(cola.precision, "cpu_has_amx_bf16", lambda: True)
-    assert detect_precision(use_cpu=True) == "bf16"
-    t = parse_args([]).training
-    assert (t.precision, t.bf16, t.mixed_precision) == ("bf16", True, "bf16")
-    t = parse_args(["--precision", "fp32"]).training
-    assert (t.precision, t.bf16, t.mixed_precision) == ("fp32", False, "no")
-    assert parse_args(["--bf16"]).training.precision == "bf16"
-    with pytest.raises(CliError, match="--precision fp32 contradicts --bf16"):
-        parse_args(["--precision", "fp32", "--bf16"])
 
 
 def test_length_grouping_is_the_default_and_turns_off():
@@ -107,31 +79,3 @@ def test_eval_batch_size_does_not_change_metrics(tmp_path, tokenizer):
         results.append(trainer.evaluate())
     for key in ("eval_matthews_correlation", "eval_accuracy", "eval_in_domain_accuracy", "eval_cross_entropy"):
         assert results[0][key] == pytest.approx(results[1][key], abs=1e-5), key
-
-
-@pytest.mark.parametrize("arch", ["bert", "distilbert", "electra", "roberta"])
-def test_backward_stops_at_the_first_trainable_group(arch, tokenizer):
-    """Below the first trainable group nothing requires grad, so autograd computes no gradient there at all."""
-    model = tiny_model(arch, layers=4).train()
-    groups = find_layer_groups(model)
-    freeze_bottom(groups, 3)  # embeddings, layer_00, layer_01
-    layers = {g.name: g for g in groups}
-    frozen_top = _module_owning(model, layers["layer_01"].parameters[0][0])
-    first_trainable = _module_owning(model, layers["layer_02"].parameters[0][0])
-    seen = {}
-    frozen_top.register_forward_hook(lambda m, i, out: seen.__setitem__("frozen", _first_tensor(out)))
-    first_trainable.register_forward_hook(lambda m, i, out: seen.__setitem__("trainable", _first_tensor(out)))
-    model(**tokenizer(["The cat sat on the mat."], return_tensors="pt", return_token_type_ids=arch != "distilbert"))
-    assert seen["frozen"].requires_grad is False and seen["frozen"].grad_fn is None
-    assert seen["trainable"].requires_grad is True
-
-
-def _module_owning(model, param_name):
-    # "bert.encoder.layer.1.attention.self.query.weight" -> the encoder layer module "bert.encoder.layer.1"
-    parts = param_name.split(".")
-    index = next(i for i, p in enumerate(parts) if p.isdigit())
-    return model.get_submodule(".".join(parts[: index + 1]))
-
-
-def _first_tensor(output):
-    return output[0] if isinstance(output, tuple) else output

@@ -1,0 +1,7 @@
+"""Tools around runs, apart from the one-run core in `cola`: they call the core's own builders.
+
+- `seeds`: one configuration over several seeds (train.py --seeds), and the sweep's summary results.json;
+- `stats`: the per-run entries and across-seed statistics that `seeds` and `compare` share;
+- `compare`: `python -m cola.experiments.compare RUN_DIR ... --out DIR`, the report over run folders;
+- `bench`: `python -m cola.experiments.bench`, the speed benchmark of train.py's path against the baselines.
+"""

@@ -1,0 +1,57 @@
+"""The statistics a sweep of seeds and the comparison report share: one entry per run, and their summary.
+
+CoLA's MCC swings by several points between seeds, so every figure is reported as a distribution over runs
+(median and quartiles first, mean and sample std beside them), and runs that collapsed to one class are named.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+from ..data import DOMAINS
+
+
+def run_entry(seed: int, output_dir: str, results: dict) -> dict:
+    """One run of a sweep, as the sweep's results.json lists it: its eval sections, train figures, degeneracy."""
+    entry = {"seed": seed, "output_dir": output_dir}
+    entry.update({key: value for key, value in results.items() if key.startswith("eval")})
+    entry["train"] = results["train"]
+    entry["degenerate"] = is_degenerate(results["eval"])
+    return entry
+
+
+def is_degenerate(eval_section: dict) -> bool:
+    """A run whose predictions are all one class."""
+    return eval_section.get("predicted_acceptable") in (0.0, 1.0)
+
+
+def aggregate(runs: list[dict]) -> dict:
+    """The across-seeds summary of `run_entry` dicts."""
+    summary = {"n_runs": len(runs)}
+    for key in ("matthews_correlation", "accuracy"):
+        summary[key] = describe([r["eval"][key] for r in runs])
+    for domain in DOMAINS:
+        section = f"eval_{domain}"
+        if all(section in r for r in runs):
+            summary[domain] = {key: describe([r[section][key] for r in runs]) for key in ("matthews_correlation", "accuracy")}
+    summary["train_runtime_s"] = describe([r["train"]["runtime_s"] for r in runs])
+    summary["train_samples_per_second"] = describe([r["train"]["samples_per_second"] for r in runs])
+    summary["degenerate_runs"] = [r["seed"] for r in runs if r["degenerate"]]
+    return summary
+
+
+def describe(values: list[float]) -> dict:
+    """median, mean, std (sample; 0 for one value), min, max and the quartiles q1, q3 (inclusive method)."""
+    values = [float(v) for v in values]
+    if not values:
+        raise ValueError("no values to describe")
+    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else (values[0],) * 3
+    return {
+        "median": statistics.median(values),
+        "mean": statistics.fmean(values),
+        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+        "min": min(values),
+        "max": max(values),
+        "q1": q1,
+        "q3": q3,
+    }

@@ -1,0 +1,191 @@
+"""From the command line and a recipe to a run's configuration, and back out to run_config.json.
+
+Precedence, lowest first: Hugging Face's defaults < the suite's defaults (the field defaults in `cola.config`) <
+the recipe (`--recipe FILE.json`) < flags on the command line. Recipes are strict, as TRL's `TrlParser` is: a key
+that no option consumes, or a value of the wrong type, is an error that names the key and the file, so a typo
+never falls back to a default silently. The resolved configuration (every option's final value, as the user
+asked for it) is written next to the results and is itself a valid recipe.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import enum
+import json
+import sys
+import types
+import typing
+from pathlib import Path
+
+from transformers import HfArgumentParser
+
+from .config import ARGUMENT_CLASSES, RunConfig
+from .errors import CliError, first_line
+
+RESOLVED_CONFIG_FILE = "run_config.json"
+
+# Keys that transformers 5 renamed or removed, with the spelling to use now.
+RENAMED_KEYS = {
+    "evaluation_strategy": "'eval_strategy'",
+    "group_by_length": "'train_sampling_strategy' with the value \"group_by_length\"",
+    "warmup_ratio": "'warmup_steps' (a float below 1 is a ratio of the total steps)",
+    "no_cuda": "'use_cpu'",
+    "overwrite_output_dir": "nothing: it was removed and the output directory is always written into; "
+    "pick a fresh 'output_dir' to keep an old run",
+}
+
+_UNSET = object()  # a default no value on the command line can equal: marks the options argv did not set
+
+
+class RecipeParser(HfArgumentParser):
+    """`HfArgumentParser` over the suite's four option dataclasses, with strict JSON recipes as defaults."""
+
+    def __init__(self):
+        super().__init__(ARGUMENT_CLASSES, description="Fine-tune a BERT-family encoder on CoLA.")
+
+    def parse(self, argv: list[str] | None = None) -> RunConfig:
+        """Merge defaults, the recipe and the command line into the run's configuration."""
+        argv = list(sys.argv[1:] if argv is None else argv)
+        _reject_renamed_flags(argv)
+        recipe_path = self.parse_known_args(argv)[0].recipe
+        recipe = load_recipe(recipe_path) if recipe_path else {}
+        given = self.options_set_by(argv)
+        self.set_defaults(**recipe)
+        try:
+            model, data, training, _, remaining = self.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
+        except ValueError as error:  # the options' own checks, e.g. strategies that do not match
+            raise CliError(first_line(error)) from None
+        if remaining:
+            raise CliError(f"unknown argument(s): {' '.join(remaining)} (see --help)")
+        return RunConfig(model=model, data=data, training=training, recipe=recipe_path,
+                         explicit=frozenset(given | set(recipe)))
+
+    def options_set_by(self, argv: list[str]) -> set[str]:
+        """The options `argv` gives a value, whatever the value: parsed by a twin whose defaults are all a marker."""
+        probe = type(self)()
+        probe.set_defaults(**dict.fromkeys(vars(probe.parse_known_args([])[0]), _UNSET))
+        return {name for name, value in vars(probe.parse_known_args(argv)[0]).items() if value is not _UNSET}
+
+
+def parse_args(argv: list[str] | None = None) -> RunConfig:
+    return RecipeParser().parse(argv)
+
+
+def load_recipe(path: str | Path) -> dict:
+    """Read a recipe strictly: every key must be an option, every value of that option's type."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise CliError(f"cannot read recipe {path}: {error.strerror}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CliError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise CliError(f"{path}: a recipe is a JSON object mapping option names to values")
+    description = data.pop("description", "")
+    if not isinstance(description, str):
+        raise CliError(f"{path}: 'description' must be a string")
+    options = option_types()
+    for key, value in data.items():
+        if key in RENAMED_KEYS:
+            raise CliError(f"{path}: '{key}' is not an option in transformers 5; use {RENAMED_KEYS[key]}")
+        if key not in options or key == "recipe":
+            close = difflib.get_close_matches(key, options, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise CliError(f"{path}: unknown key '{key}'{hint}")
+        hint_type, choices = options[key]
+        if not _matches(value, hint_type) or (choices and value is not None and value not in choices):
+            expected = f"one of {', '.join(map(str, choices))}" if choices else _type_phrase(hint_type)
+            raise CliError(f"{path}: key '{key}' expects {expected}, got {json.dumps(value)}")
+    return data
+
+
+def resolved_config(config: RunConfig) -> dict:
+    """Every option's final value as one flat dict: written next to the results, and loadable as a recipe.
+
+    Options the hardware decided (precision, use_cpu, ...) appear as the user asked for them, so the file replays
+    the same request on another machine; results.json says what was used.
+    """
+    values = {}
+    for args in (config.model, config.data):
+        values.update(dataclasses.asdict(args))
+    values.update(config.training.to_dict())
+    values.update(config.training.requested)
+    options = option_types()
+    # to_dict() also reports values derived in __post_init__ under names that are not options; keep options only.
+    return {
+        "description": f"resolved configuration of a run (recipe: {config.recipe or 'none'})",
+        **{key: value for key, value in values.items() if key in options and key != "recipe"},
+    }
+
+
+def write_resolved_config(resolved: dict, output_dir: str | Path) -> Path:
+    """Write `resolved_config(...)` as run_config.json."""
+    path = Path(output_dir) / RESOLVED_CONFIG_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(resolved, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def option_types() -> dict[str, tuple[object, tuple]]:
+    """Option name -> (type hint, allowed choices) for every field the parser exposes."""
+    options = {}
+    for cls in ARGUMENT_CLASSES:
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if f.init and not f.name.startswith("_"):
+                options[f.name] = (hints[f.name], tuple(f.metadata.get("choices", ())))
+    return options
+
+
+def _reject_renamed_flags(argv: list[str]) -> None:
+    for token in argv:
+        name = token.split("=", 1)[0].lstrip("-").replace("-", "_")
+        if token.startswith("--") and name in RENAMED_KEYS:
+            raise CliError(f"--{name} is not an option in transformers 5; use {RENAMED_KEYS[name]}")
+
+
+def _matches(value, hint) -> bool:
+    """Whether a JSON value fits an option's type hint."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        enums = [a for a in args if isinstance(a, type) and issubclass(a, enum.Enum)]
+        if enums and isinstance(value, str):  # e.g. IntervalStrategy | str: the string must name a member
+            return any(value in {m.value for m in e} for e in enums)
+        return any(_matches(value, a) for a in args)
+    if origin is typing.Literal:
+        return value in args
+    if origin in (list, tuple):
+        return isinstance(value, list) and all(_matches(v, args[0]) for v in value) if args else isinstance(value, list)
+    if origin is dict or hint is dict:
+        return isinstance(value, dict)
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return value in {m.value for m in hint}
+    return True  # a type the recipe format cannot express more precisely (Any, callables): the parser decides
+
+
+def _type_phrase(hint) -> str:
+    """How an error message names a type hint: 'an integer', 'a list of a number or null', ..."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_phrase(a) for a in args)
+    if origin in (list, tuple):
+        return f"a list of {_type_phrase(args[0])}" if args else "a list"
+    if hint is type(None):
+        return "null"
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return "one of " + ", ".join(m.value for m in hint)
+    return {bool: "true/false", int: "an integer", float: "a number", str: "a string", dict: "an object"}.get(
+        hint, str(hint)
+    )

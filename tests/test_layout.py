@@ -1,0 +1,90 @@
+"""The package's shape: imports run one way (train.py -> experiments -> core -> errors), with no cycles, and the
+tests stand alone (the package is installed, so no test edits the import path; no test imports another test file)."""
+
+import ast
+
+from conftest import REPO
+
+CORE_ROOT = REPO / "cola"
+
+
+def module_name(path) -> str:
+    parts = path.relative_to(REPO).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(path) -> set[str]:
+    """Every cola module (or train) a file imports, at the top or inside a function."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module
+            found.add(target)
+            found.update(f"{target}.{alias.name}" for alias in node.names)  # `from . import x` names a module
+    known = {module_name(p) for p in sources()}
+    return {m for m in found if m in known} - {name}
+
+
+def sources():
+    return [REPO / "train.py", *sorted(CORE_ROOT.rglob("*.py"))]
+
+
+def layer(module: str) -> int:
+    if module == "train":
+        return 3
+    if module.startswith("cola.experiments"):
+        return 2
+    if module == "cola.errors":
+        return 0
+    return 1
+
+
+def graph() -> dict[str, set[str]]:
+    return {module_name(p): imported_modules(p) for p in sources() if "evaluate_modules" not in p.parts}
+
+
+def test_imports_point_down_the_layers():
+    edges = graph()
+    assert {"train", "cola.recipes", "cola.trainer", "cola.experiments.seeds", "cola.experiments.bench"} <= edges.keys()
+    upward = [f"{a} imports {b}" for a, targets in edges.items() for b in targets if layer(b) > layer(a)]
+    assert upward == []
+    assert edges["cola.errors"] == set()
+    assert "cola.experiments.seeds" in edges["train"] and "cola.trainer" in edges["cola.experiments.bench"]
+
+
+def test_no_import_cycles():
+    edges = graph()
+    state, cycles = {}, []
+
+    def visit(node, path):
+        state[node] = "open"
+        for nxt in sorted(edges.get(node, ())):
+            if state.get(nxt) == "open":
+                cycles.append(" -> ".join(path[path.index(nxt):] + [nxt]))
+            elif nxt not in state:
+                visit(nxt, path + [nxt])
+        state[node] = "done"
+
+    for node in sorted(edges):
+        if node not in state:
+            visit(node, [node])
+    assert cycles == []
+
+
+def test_tests_stand_alone():
+    for path in sorted((REPO / "tests").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        edits_path = [node for node in ast.walk(tree) if isinstance(node, ast.Attribute) and node.attr == "path"
+                      and isinstance(node.value, ast.Name) and node.value.id == "sys"]
+        assert edits_path == [], path.name
+        imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+        assert not {m for m in imported if m.startswith("test_")}, path.name

@@ -1,0 +1,146 @@
+"""train.py through its real entry point (`train.main`, and as a script) on a slice of the real CoLA files:
+the outputs of a run, and the bad inputs and interruptions the README's table lists."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from conftest import REPO
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
+
+import train
+from cola.class_weights import class_weights_for
+from cola.config import DataArguments
+from cola.data import LABEL_NAMES, load_cola
+from cola.precision import detect_precision
+from cola.recipes import load_recipe
+
+METRIC_KEYS = {"matthews_correlation", "accuracy", "f1_macro", "loss", "n"}
+
+
+def test_results_json_has_the_stable_keys(trained_run, data_dir):
+    results = json.loads((trained_run / "results.json").read_text())
+    assert {"eval", "eval_in_domain", "eval_out_of_domain", "train", "class_weights", "layer_groups", "param_groups",
+            "trainable_parameters", "total_parameters", "config", "versions"} <= results.keys()
+    for section in ("eval", "eval_in_domain", "eval_out_of_domain"):
+        assert METRIC_KEYS <= results[section].keys(), section
+        assert -1 <= results[section]["matthews_correlation"] <= 1
+    assert results["eval"]["n"] == 120
+    assert results["eval_in_domain"]["n"] + results["eval_out_of_domain"]["n"] == 120
+    assert {"runtime_s", "samples_per_second", "steps", "epochs", "final_loss"} <= results["train"].keys()
+    assert results["train"]["steps"] == 12 and results["train"]["epochs"] == 2
+
+    # class weights from the (sub-sampled) training split the model trained on
+    train_split = load_cola(DataArguments(data_dir=str(data_dir), max_train_samples=96), seed=7).train
+    assert results["class_weights"] == pytest.approx(
+        class_weights_for(train_split["labels"], enabled=True, values=None, num_labels=2))
+
+    assert [g["name"] for g in results["layer_groups"]] == ["embeddings"] + [f"layer_{i:02d}" for i in range(6)] + ["pooler"]
+    assert [g["frozen"] for g in results["layer_groups"]] == [True, True] + [False] * 6
+    names = [g["name"] for g in results["param_groups"]]
+    assert names[0] == "head.decay" and names[-1] == "layer_01.no_decay"
+    grouped = [p for g in results["param_groups"] for p in g["params"]]
+    assert len(grouped) == len(set(grouped)) and "classifier.weight" in grouped
+    assert not any(p.startswith(("bert.embeddings.", "bert.encoder.layer.0.")) for p in grouped)
+    # trainable = the unfrozen layer groups + the classification head, counted on the saved model
+    saved = AutoModelForSequenceClassification.from_pretrained(trained_run)
+    head = sum(p.numel() for name, p in saved.named_parameters() if name.startswith("classifier."))
+    assert head == saved.config.hidden_size * 2 + 2
+    assert results["trainable_parameters"] == sum(g["params"] for g in results["layer_groups"] if not g["frozen"]) + head
+    assert results["total_parameters"] == sum(p.numel() for p in saved.parameters())
+    assert results["config"]["freeze"] == 2 and results["config"]["model_name_or_path"] == "all-MiniLM-L6-v2"
+    assert results["versions"]["transformers"].startswith("5.")
+
+
+def test_resolved_config_is_written_and_reloads(trained_run):
+    values = load_recipe(trained_run / "run_config.json")
+    assert values["freeze"] == 2 and values["seed"] == 7 and values["max_train_samples"] == 96
+    # What was asked for, not what this machine chose: the file replays as 'auto' elsewhere.
+    assert (values["precision"], values["bf16"], values["fp16"], values["use_cpu"]) == ("auto", False, False, False)
+    results = json.loads((trained_run / "results.json").read_text())
+    assert results["precision"] == {"requested": "auto", "used": detect_precision(use_cpu=False)}
+    assert results["config"] == json.loads((trained_run / "run_config.json").read_text())
+
+
+def test_output_loads_in_a_pipeline(trained_run):
+    assert (trained_run / "model.safetensors").is_file()
+    config = json.loads((trained_run / "config.json").read_text())
+    assert config["id2label"] == {"0": "unacceptable", "1": "acceptable"}
+    sentences = ["The book was written by John.", "Books were sent to each other by the students."]
+    classify = pipeline("text-classification", model=str(trained_run), device="cpu")
+    # The pipeline's label and score are the saved model's own: argmax and softmax of its logits.
+    model = AutoModelForSequenceClassification.from_pretrained(trained_run).eval()
+    tokenizer = AutoTokenizer.from_pretrained(trained_run)
+    with torch.no_grad():
+        probs = model(**tokenizer(sentences, padding=True, return_tensors="pt")).logits.softmax(-1)
+    for prediction, p in zip(classify(sentences), probs):
+        assert prediction["label"] == LABEL_NAMES[int(p.argmax())]
+        assert prediction["score"] == pytest.approx(float(p.max()), abs=1e-5)
+
+
+@pytest.mark.slow
+def test_accelerate_launch_runs_the_cli(tmp_path, data_dir):
+    out = tmp_path / "launched"
+    proc = subprocess.run(
+        [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--cpu", "train.py",
+         "--model_name_or_path", "all-MiniLM-L6-v2", "--data_dir", str(data_dir), "--output_dir", str(out),
+         "--max_train_samples", "32", "--max_eval_samples", "32", "--max_steps", "2", "--save_strategy", "no",
+         "--load_best_model_at_end", "false", "--no-class-weights"],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    assert results["train"]["steps"] == 2 and results["class_weights"] is None
+
+
+# --- bad input and interruptions ---
+
+
+def test_unwritable_output_directory(tmp_path, data_dir, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    argv = ["--model_name_or_path", "all-MiniLM-L6-v2", "--data_dir", str(data_dir), "--output_dir", str(blocker / "out")]
+    assert train.main(argv) == 2
+    assert capsys.readouterr().err.strip() == f"error: cannot write to output directory {blocker / 'out'}: Not a directory"
+
+
+@pytest.mark.slow
+def test_interrupted_run_leaves_no_results(tmp_path, data_dir):
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "train.py", "--model_name_or_path", "all-MiniLM-L6-v2", "--data_dir", str(data_dir),
+         "--output_dir", str(out), "--max_train_samples", "256", "--max_steps", "100000", "--save_strategy", "no",
+         "--eval_strategy", "no", "--load_best_model_at_end", "false", "--disable_tqdm", "true"],
+        cwd=REPO, stderr=subprocess.PIPE, text=True,
+        # As in a terminal: a test run started in the background by a non-interactive shell (`cmd &`) inherits
+        # SIGINT ignored, and the child would never see the Ctrl-C.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    lines = []
+    for line in proc.stderr:  # wait until training has really started
+        lines.append(line)
+        if "Optimizer" in line:
+            break
+    time.sleep(2)
+    proc.send_signal(signal.SIGINT)
+    _, rest = proc.communicate(timeout=120)
+    assert proc.returncode == 130, "".join(lines) + rest
+    assert rest.strip().splitlines()[-1].startswith("error: interrupted; no results.json was written")
+    assert "Traceback" not in rest
+    assert not (out / "results.json").exists()
+    assert [p.name for p in out.iterdir() if p.name.startswith(".results")] == []
+
+
+def test_unknown_metric_for_best_model_fails_before_training(tmp_path, tiny_bert_dir, data_dir, capsys):
+    out = tmp_path / "run"
+    argv = ["--model_name_or_path", str(tiny_bert_dir), "--data_dir", str(data_dir), "--output_dir", str(out),
+            "--max_train_samples", "32", "--max_eval_samples", "40", "--metric_for_best_model", "mcc"]
+    assert train.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]  # after the model-loading progress bar
+    assert err.startswith("error: --metric_for_best_model 'mcc' is not reported by this run's evaluation; choose one of: loss, ")
+    assert "in_domain_matthews_correlation" in err
+    assert not list(out.glob("checkpoint-*")) and not (out / "results.json").exists()
