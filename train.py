@@ -24,6 +24,10 @@ Run book:
     python train.py --recipe recipes/quick.json --resume_from_checkpoint last
     python train.py --recipe recipes/quick.json --report_to wandb
 
+    # compare runs (single or multi-seed): report.md, report.png, report.json; time train.py against the baselines
+    python -m cola.experiments.compare outputs/quick5 outputs/try --out outputs/report
+    python -m cola.experiments.bench --data_dir ../shared/cola/raw
+
     # classify sentences with the result
     python -m cola.predict outputs/quick "The book was written by John."
 

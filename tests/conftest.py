@@ -130,9 +130,12 @@ def trained_run(tmp_path_factory, data_dir):
 def tiny_dataset(tokenizer, sentences, labels, domains=None):
     import datasets
 
+    from cola.data import LABEL_COLUMNS
+
     encoded = tokenizer(list(sentences), truncation=True, max_length=32)
-    encoded["labels"] = list(labels)
-    encoded["domain"] = list(domains) if domains is not None else [0] * len(labels)
+    label_column, domain_column = LABEL_COLUMNS
+    encoded[label_column] = list(labels)
+    encoded[domain_column] = list(domains) if domains is not None else [0] * len(labels)
     return datasets.Dataset.from_dict(dict(encoded))
 
 
