@@ -7,6 +7,11 @@ import sys
 import pytest
 from conftest import REPO
 
+from cola.class_weights import class_weights_for
+from cola.config import DataArguments
+from cola.data import load_cola
+from cola.precision import detect_precision
+
 
 @pytest.mark.slow
 def test_bench_reports_the_table_and_json(tmp_path, data_dir):
@@ -28,3 +33,10 @@ def test_bench_reports_the_table_and_json(tmp_path, data_dir):
     assert report["rows"]["notebook"]["padding_ratio"] > 0.7 > report["rows"]["suite"]["padding_ratio"]
     assert "| notebook | fp32 |" in proc.stdout and "| suite |" in proc.stdout
     assert len(report["runs"]["suite"]) == 1 and "fp32" in report["matmul_peak_flops"]
+    # The suite row is train.py's own path: its class weights are train.py's (balanced, from the training file),
+    # and it trains in the precision train.py would pick here.
+    train_labels = load_cola(DataArguments(data_dir=str(data_dir)), seed=0).train["labels"]
+    assert report["rows"]["suite"]["class_weights"] == pytest.approx(
+        class_weights_for(train_labels, enabled=True, values=None, num_labels=2))
+    assert report["rows"]["suite"]["precision"] == detect_precision(use_cpu=True)
+    assert report["rows"]["notebook"]["class_weights"] is None and report["rows"]["suite"]["frozen_fraction"] == 0

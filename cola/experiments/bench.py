@@ -167,7 +167,7 @@ def run_notebook(args, device):
     with torch.no_grad():
         for batch in eval_loader:
             model(**{k: v.to(device) for k, v in batch.items() if k != "labels"})
-    return model, train, len(raw.eval) / (time.perf_counter() - start), "fp32", 1.0
+    return model, train, len(raw.eval) / (time.perf_counter() - start), "fp32", 1.0, None
 
 
 def run_trainer(args, device):
@@ -220,7 +220,9 @@ def _timed_training(trainer, counter, timer, model, precision):
     eval_metrics = trainer.evaluate()
     matmul = matmul_weights(model)
     trainable = sum(p.numel() for p in matmul if p.requires_grad) / sum(p.numel() for p in matmul)
-    return model, train, eval_metrics["eval_samples_per_second"], precision, trainable
+    weights = getattr(trainer, "class_weights", None)  # the suite's loss has them; the plain Trainer's has none
+    return model, train, eval_metrics["eval_samples_per_second"], precision, trainable, (
+        None if weights is None else weights.tolist())
 
 
 def _train_figures(step_times, counter, steps):
@@ -241,15 +243,16 @@ def worker(args) -> dict:
     torch.manual_seed(0)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if args.worker == "notebook":
-        model, train, eval_sps, precision, trainable = run_notebook(args, device)
+        model, train, eval_sps, precision, trainable, weights = run_notebook(args, device)
     elif args.worker == "trainer":
-        model, train, eval_sps, precision, trainable = run_trainer(args, device)
+        model, train, eval_sps, precision, trainable, weights = run_trainer(args, device)
     else:
-        model, train, eval_sps, precision, trainable = run_suite(args, device, freeze_half=args.worker == "suite_freeze")
+        model, train, eval_sps, precision, trainable, weights = run_suite(args, device, freeze_half=args.worker == "suite_freeze")
     flops = flops_per_token(model, mean_length=train["mean_length"], trainable_fraction=trainable)
     return {"row": args.worker, "precision": precision, **train,
             "model_flops_per_second": flops * train["useful_tokens_per_second"], "eval_sentences_per_second": eval_sps,
-            "peak_memory_mb": peak_memory_mb(device), "device": device}
+            "peak_memory_mb": peak_memory_mb(device), "device": device, "class_weights": weights,
+            "frozen_fraction": 1 - trainable}
 
 
 # --- the orchestrator ---
@@ -275,7 +278,7 @@ def run_benchmark(args) -> dict:
     rows = {}
     for row, results in runs.items():
         summary = {key: statistics.median(r[key] for r in results) for key in results[0] if isinstance(results[0][key], float)}
-        summary["precision"] = results[0]["precision"]
+        summary["precision"], summary["class_weights"] = results[0]["precision"], results[0]["class_weights"]
         summary["mfu"] = summary["model_flops_per_second"] / peaks[summary["precision"]]
         rows[row] = summary
     base = rows.get("trainer", {}).get("samples_per_second")
