@@ -72,54 +72,57 @@ def run(config: RunConfig) -> int:
     from cola.data import LABEL_NAMES, load_cola, tokenize
     from cola.freezing import find_layer_groups, freeze_bottom
     from cola.model import load_model_and_tokenizer
+    from cola.output_dir import claim_output_dir
     from cola.recipes import resolved_config, write_resolved_config
-    from cola.results import build_results, ensure_writable, log_results, log_start_summary, write_results
+    from cola.results import build_results, log_results, log_start_summary, write_results
     from cola.tracking import finish_wandb_run
-    from cola.trainer import build_trainer
+    from cola.trainer import build_trainer, check_trained
 
     args = config.training
     logging.getLogger().setLevel(logging.INFO if args.should_log else logging.WARNING)  # one process speaks
     transformers.logging.set_verbosity_warning()
 
     # --- where to write, and where to continue from: checked before any expensive work ---
-    ensure_writable(args.output_dir)
-    checkpoint = resolve_checkpoint(args.resume_from_checkpoint, args.output_dir)
-    if checkpoint:
-        reapply_freeze(checkpoint, args, freeze_given="freeze" in config.explicit)
+    resuming = args.resume_from_checkpoint is not None
+    with claim_output_dir(args.output_dir, resuming=resuming, overwrite=args.overwrite_run, is_main=args.process_index == 0):
+        checkpoint = resolve_checkpoint(args.resume_from_checkpoint, args.output_dir)
+        if checkpoint:
+            reapply_freeze(checkpoint, args, freeze_given="freeze" in config.explicit)
 
-    # --- seed, model, data, class weights ---
-    set_seed(args.seed)  # before loading: the classification head is initialised here
-    model, tokenizer = load_model_and_tokenizer(config.model.model_name_or_path,
-                                                trust_remote_code=config.model.trust_remote_code)
-    data = tokenize(load_cola(config.data, seed=args.seed), tokenizer, config.data.max_length)
-    class_weights = class_weights_for(data.train["labels"], enabled=args.class_weights,
-                                      values=args.class_weight_values, num_labels=len(LABEL_NAMES))
+        # --- seed, model, data, class weights ---
+        set_seed(args.seed)  # before loading: the classification head is initialised here
+        model, tokenizer = load_model_and_tokenizer(config.model.model_name_or_path,
+                                                    trust_remote_code=config.model.trust_remote_code)
+        data = tokenize(load_cola(config.data, seed=args.seed), tokenizer, config.data.max_length)
+        class_weights = class_weights_for(data.train["labels"], enabled=args.class_weights,
+                                          values=args.class_weight_values, num_labels=len(LABEL_NAMES))
 
-    # --- freeze: before the Trainer builds the optimizer, which only receives requires_grad parameters ---
-    layer_groups = find_layer_groups(model)
-    try:
-        freeze_bottom(layer_groups, args.freeze)
-    except ValueError as error:
-        raise CliError(f"--freeze {error}") from None
-    log_start_summary(model_name=config.model.model_name_or_path, model=model, data=data,
-                      class_weights=class_weights, layer_groups=layer_groups)
+        # --- freeze: before the Trainer builds the optimizer, which only receives requires_grad parameters ---
+        layer_groups = find_layer_groups(model)
+        try:
+            freeze_bottom(layer_groups, args.freeze)
+        except ValueError as error:
+            raise CliError(f"--freeze {error}") from None
+        log_start_summary(model_name=config.model.model_name_or_path, model=model, data=data,
+                          class_weights=class_weights, layer_groups=layer_groups)
 
-    # --- train, evaluate, save ---
-    trainer = build_trainer(config, model=model, tokenizer=tokenizer, data=data, class_weights=class_weights,
-                            layer_groups=layer_groups)
-    resolved = resolved_config(config)
-    if trainer.is_world_process_zero():
-        write_resolved_config(resolved, args.output_dir)
-    train_output = trainer.train(resume_from_checkpoint=checkpoint)
-    eval_metrics = trainer.evaluate()
-    trainer.save_model()
-    if trainer.is_world_process_zero():
-        results = build_results(
-            eval_metrics=eval_metrics, train_output=train_output, trainer_state=trainer.state,
-            class_weights=class_weights, layer_groups=layer_groups, param_groups=trainer.param_group_table,
-            unfreeze_after_steps=trainer.unfreeze_schedule, model=model, training_args=args, config=resolved,
-        )
-        log_results(results, write_results(results, args.output_dir))
+        # --- train, evaluate, save ---
+        trainer = build_trainer(config, model=model, tokenizer=tokenizer, data=data, class_weights=class_weights,
+                                layer_groups=layer_groups)
+        resolved = resolved_config(config)
+        if trainer.is_world_process_zero():
+            write_resolved_config(resolved, args.output_dir)
+        train_output = trainer.train(resume_from_checkpoint=checkpoint)
+        check_trained(trainer.state, train_output.training_loss, model)
+        eval_metrics = trainer.evaluate()
+        trainer.save_model()
+        if trainer.is_world_process_zero():
+            results = build_results(
+                eval_metrics=eval_metrics, train_output=train_output, trainer_state=trainer.state,
+                class_weights=class_weights, layer_groups=layer_groups, param_groups=trainer.param_group_table,
+                unfreeze_after_steps=trainer.unfreeze_schedule, model=model, training_args=args, config=resolved,
+            )
+            log_results(results, write_results(results, args.output_dir))
     finish_wandb_run(args)
     return 0
 

@@ -7,6 +7,7 @@ run_config.json) is `cola.recipes`; how `--precision auto` is decided is `cola.p
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from transformers import TrainingArguments
@@ -15,6 +16,8 @@ from transformers.trainer_utils import IntervalStrategy, SaveStrategy
 from .data import LABEL_COLUMNS
 from .precision import CHOICES as PRECISIONS
 from .precision import HARDWARE_OPTIONS, fit_to_hardware
+
+MAX_SEED = 2**32 - 1
 
 
 @dataclass
@@ -150,6 +153,13 @@ class ColaTrainingArguments(TrainingArguments):
     )
 
     # --- the suite's defaults for Trainer options ---
+    overwrite_run: bool = field(
+        default=False,
+        metadata={
+            "help": "Replace the run already in output_dir: its results, model, run_config.json, checkpoints and seed_* "
+            "folders are deleted first (nothing else). Without it, a folder that holds a run is refused."
+        },
+    )
     resume_from_checkpoint: str | None = field(
         default=None,
         metadata={
@@ -197,8 +207,13 @@ class ColaTrainingArguments(TrainingArguments):
         default="matthews_correlation", metadata={"help": "Metric that picks the best checkpoint (CoLA's official one)."}
     )
     logging_steps: float = field(default=50, metadata={"help": "Log the training loss every N steps."})
+    logging_nan_inf_filter: bool = field(
+        default=False,
+        metadata={"help": "Leave NaN/inf losses out of the logged loss. Off: a diverging run shows it (and fails)."},
+    )
 
     def __post_init__(self):
+        self._check_ranges()  # first: the Trainer's own checks would word some of these less plainly, or miss them
         # Before the parent turns bf16/fp16 into its mixed-precision setting. The user's own values are kept in
         # `requested`: run_config.json stores those, so 'auto' stays 'auto' when the run is replayed elsewhere.
         self.requested = {name: getattr(self, name) for name in HARDWARE_OPTIONS}
@@ -231,6 +246,27 @@ class ColaTrainingArguments(TrainingArguments):
                     f"class_weight_values takes two positive weights (unacceptable acceptable), "
                     f"got {self.class_weight_values}"
                 )
+
+    def _check_ranges(self) -> None:
+        """Numbers that would fail late (after training) or silently (a run of 0 steps, a NaN loss): refused now."""
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate}")
+        for name in ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be 1 or more, got {getattr(self, name)}")
+        if self.max_steps <= 0 and not (math.isfinite(self.num_train_epochs) and self.num_train_epochs > 0):
+            raise ValueError(f"num_train_epochs must be a positive number (or give max_steps), got {self.num_train_epochs}")
+        if not 0 <= self.label_smoothing_factor < 1:
+            raise ValueError(f"label_smoothing_factor must be in [0, 1), got {self.label_smoothing_factor}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ValueError(f"weight_decay must be 0 or more, got {self.weight_decay}")
+        if self.class_weight_values is not None and not all(math.isfinite(w) for w in self.class_weight_values):
+            raise ValueError(f"class_weight_values must be finite numbers, got {self.class_weight_values}")
+        for seed in [self.seed, *(self.seeds or [])]:
+            if not 0 <= seed <= MAX_SEED:  # numpy's generator takes 32-bit seeds; set_seed seeds it too
+                raise ValueError(f"seeds must be between 0 and {MAX_SEED}, got {seed}")
+        if self.bf16 and self.fp16:
+            raise ValueError("--bf16 and --fp16 contradict each other; give one (or --precision)")
 
 
 @dataclass

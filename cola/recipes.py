@@ -31,8 +31,8 @@ RENAMED_KEYS = {
     "group_by_length": "'train_sampling_strategy' with the value \"group_by_length\"",
     "warmup_ratio": "'warmup_steps' (a float below 1 is a ratio of the total steps)",
     "no_cuda": "'use_cpu'",
-    "overwrite_output_dir": "nothing: it was removed and the output directory is always written into; "
-    "pick a fresh 'output_dir' to keep an old run",
+    "overwrite_output_dir": "'overwrite_run' (it deletes the old run's files first; without it a folder that holds "
+    "a run is refused)",
 }
 
 _UNSET = object()  # a default no value on the command line can equal: marks the options argv did not set
@@ -76,11 +76,13 @@ def load_recipe(path: str | Path) -> dict:
     """Read a recipe strictly: every key must be an option, every value of that option's type."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_refuse_duplicate_keys)
     except OSError as error:
         raise CliError(f"cannot read recipe {path}: {error.strerror}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise CliError(f"{path}: not valid JSON ({error})") from None
+    except _DuplicateKey as error:
+        raise CliError(f"{path}: key '{error}' is given twice; keep one") from None
     if not isinstance(data, dict):
         raise CliError(f"{path}: a recipe is a JSON object mapping option names to values")
     description = data.pop("description", "")
@@ -90,7 +92,10 @@ def load_recipe(path: str | Path) -> dict:
     for key, value in data.items():
         if key in RENAMED_KEYS:
             raise CliError(f"{path}: '{key}' is not an option in transformers 5; use {RENAMED_KEYS[key]}")
-        if key not in options or key == "recipe":
+        if key == "recipe":
+            raise CliError(f"{path}: unknown key 'recipe': a recipe cannot name another recipe; copy its keys in, "
+                           f"or give the other recipe with --recipe and this one's keys as flags")
+        if key not in options:
             close = difflib.get_close_matches(key, options, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             raise CliError(f"{path}: unknown key '{key}'{hint}")
@@ -137,6 +142,20 @@ def option_types() -> dict[str, tuple[object, tuple]]:
             if f.init and not f.name.startswith("_"):
                 options[f.name] = (hints[f.name], tuple(f.metadata.get("choices", ())))
     return options
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
+    # json.loads keeps the last of two equal keys without a word; in a recipe that hides a mistake.
+    seen = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _DuplicateKey(key)
+        seen[key] = value
+    return seen
 
 
 def _reject_renamed_flags(argv: list[str]) -> None:

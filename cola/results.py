@@ -33,7 +33,6 @@ from importlib import metadata
 from pathlib import Path
 
 from .data import DOMAINS, LABEL_NAMES
-from .errors import CliError
 from .freezing import layer_group_table
 
 logger = logging.getLogger(__name__)
@@ -132,16 +131,6 @@ def versions() -> dict:
         except metadata.PackageNotFoundError:
             found[name] = None
     return found
-
-
-def ensure_writable(output_dir: str | Path) -> None:
-    """Create the output directory and prove a file can be written there."""
-    try:
-        Path(output_dir).mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=output_dir):
-            pass
-    except OSError as error:
-        raise CliError(f"cannot write to output directory {output_dir}: {error.strerror}") from None
 
 
 def write_results(results: dict, output_dir: str | Path) -> Path:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 
 import torch
 import torch.nn.functional as F
@@ -83,6 +84,20 @@ def run_callbacks(config: RunConfig, *, class_weights, layer_groups: list[LayerG
     if args.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=args.early_stopping_patience))
     return callbacks
+
+
+def check_trained(state, training_loss: float, model) -> None:
+    """A run that took no optimizer step, or whose loss or weights stopped being numbers, did not finish: it is an
+    error (exit status 1), never a results.json and a model that look like a finished run."""
+    if state.global_step == 0:
+        raise CliError("training took no optimizer step; no results.json or model was written", exit_code=1)
+    losses = [(entry["step"], entry["loss"]) for entry in state.log_history if "loss" in entry]
+    bad = next((step for step, loss in losses if not math.isfinite(loss)), None)
+    weights_broke = any(not torch.isfinite(p).all() for p in model.parameters())
+    if bad is not None or not math.isfinite(training_loss) or weights_broke:
+        where = f" by step {bad}" if bad is not None else ""
+        raise CliError(f"training diverged: the loss or the weights became NaN or infinite{where} (a learning rate "
+                       f"too high?); no results.json or model was written", exit_code=1)
 
 
 class ColaTrainer(Trainer):

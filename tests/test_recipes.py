@@ -71,8 +71,8 @@ def test_precedence_default_recipe_cli(tmp_path):
         ({"group_by_length": True}, "use 'train_sampling_strategy' with the value \"group_by_length\""),
         ({"warmup_ratio": 0.1}, "use 'warmup_steps' (a float below 1 is a ratio"),
         ({"no_cuda": True}, "use 'use_cpu'"),
-        ({"overwrite_output_dir": True}, "'overwrite_output_dir' is not an option in transformers 5"),
-        ({"recipe": "other.json"}, "unknown key 'recipe'"),
+        ({"overwrite_output_dir": True}, "'overwrite_output_dir' is not an option in transformers 5; use 'overwrite_run'"),
+        ({"recipe": "other.json"}, "unknown key 'recipe': a recipe cannot name another recipe"),
         (["a list"], "a recipe is a JSON object"),
     ],
 )
@@ -140,3 +140,36 @@ def test_explicit_options_are_the_ones_the_recipe_or_the_command_line_set(tmp_pa
     config = parse_args(["--recipe", str(recipe), "--freeze", "0", "--no-class-weights", "--seed=4"])
     assert config.explicit == {"recipe", "learning_rate", "freeze", "class_weights", "seed"}
     assert parse_args([]).explicit == set()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--learning_rate", "-1"], "learning_rate must be a positive number, got -1.0"),
+    (["--learning_rate", "nan"], "learning_rate must be a positive number, got nan"),
+    (["--learning_rate", "1e999"], "learning_rate must be a positive number, got inf"),
+    (["--per_device_train_batch_size", "0"], "per_device_train_batch_size must be 1 or more, got 0"),
+    (["--per_device_eval_batch_size", "0"], "per_device_eval_batch_size must be 1 or more, got 0"),
+    (["--gradient_accumulation_steps", "0"], "gradient_accumulation_steps must be 1 or more, got 0"),
+    (["--num_train_epochs", "0"], "num_train_epochs must be a positive number (or give max_steps), got 0.0"),
+    (["--label_smoothing_factor", "1"], "label_smoothing_factor must be in [0, 1), got 1.0"),
+    (["--weight_decay", "-0.1"], "weight_decay must be 0 or more, got -0.1"),
+    (["--class_weight_values", "inf", "1"], "class_weight_values must be finite numbers, got [inf, 1.0]"),
+    (["--seed", "-1"], "seeds must be between 0 and 4294967295, got -1"),
+    (["--seeds", "1", "4294967296"], "seeds must be between 0 and 4294967295, got 4294967296"),
+    (["--bf16", "--fp16"], "--bf16 and --fp16 contradict each other; give one (or --precision)"),
+])
+def test_options_out_of_range_are_refused_before_any_work(argv, message):
+    with pytest.raises(CliError) as error:
+        parse_args(argv)
+    assert str(error.value) == message
+
+
+def test_zero_epochs_are_fine_with_max_steps():
+    assert parse_args(["--num_train_epochs", "0", "--max_steps", "3"]).training.max_steps == 3
+
+
+def test_a_key_given_twice_in_a_recipe_is_refused(tmp_path):
+    recipe = tmp_path / "twice.json"
+    recipe.write_text('{"learning_rate": 1e-4, "freeze": 2, "learning_rate": 2e-5}')
+    with pytest.raises(CliError) as error:
+        parse_args(["--recipe", str(recipe)])
+    assert str(error.value) == f"{recipe}: key 'learning_rate' is given twice; keep one"

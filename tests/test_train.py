@@ -144,3 +144,15 @@ def test_unknown_metric_for_best_model_fails_before_training(tmp_path, tiny_bert
     assert err.startswith("error: --metric_for_best_model 'mcc' is not reported by this run's evaluation; choose one of: loss, ")
     assert "in_domain_matthews_correlation" in err
     assert not list(out.glob("checkpoint-*")) and not (out / "results.json").exists()
+
+
+def test_a_diverging_run_fails_and_is_not_reported(tmp_path, tiny_bert_dir, data_dir, capsys):
+    out = tmp_path / "run"
+    argv = ["--model_name_or_path", str(tiny_bert_dir), "--data_dir", str(data_dir), "--output_dir", str(out),
+            "--max_train_samples", "64", "--max_eval_samples", "32", "--max_steps", "4", "--per_device_train_batch_size",
+            "16", "--optim", "sgd", "--learning_rate", "1e30", "--logging_steps", "1", "--eval_strategy", "no",
+            "--save_strategy", "no", "--load_best_model_at_end", "false", "--precision", "fp32"]
+    assert train.main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error: training diverged: the loss or the weights became NaN or infinite by step ")
+    assert not (out / "results.json").exists() and not (out / "model.safetensors").exists()

@@ -23,8 +23,9 @@ from pathlib import Path
 
 from ..config import RunConfig
 from ..errors import CliError
+from ..output_dir import claim_output_dir
 from ..recipes import resolved_config, write_resolved_config
-from ..results import RESULTS_FILE, ensure_writable, versions, write_results
+from ..results import RESULTS_FILE, versions, write_results
 from ..tracking import group_wandb_runs
 from .stats import aggregate, run_entry
 
@@ -48,38 +49,41 @@ def run_seeds(config: RunConfig, run_one) -> int:
     args = config.training
     if args.resume_from_checkpoint not in (None, "last"):
         raise CliError("with --seeds, --resume_from_checkpoint takes only 'last' (each seed resumes from its own folder)")
-    ensure_writable(args.output_dir)
-    group_wandb_runs(args)
     is_main = args.process_index == 0
-    resolved = resolved_config(config)
-    if is_main:
-        write_resolved_config(resolved, args.output_dir)
-    runs = []
-    for seed in args.seeds:
-        sub = sub_run_config(config, seed)
-        finished = _finished_results(sub) if args.resume_from_checkpoint == "last" else None
-        if finished is None:
-            logger.info("Seed %d of %s: training in %s", seed, args.seeds, sub.training.output_dir)
-            if args.resume_from_checkpoint == "last" and not _has_checkpoint(sub.training.output_dir):
-                sub.training.resume_from_checkpoint = None  # not started before: start it now
-            code = run_one(sub)
-            if code:
-                return code
-            finished = json.loads((Path(sub.training.output_dir) / RESULTS_FILE).read_text()) if is_main else None
-        else:
-            logger.info("Seed %d: finished earlier, keeping %s", seed, Path(sub.training.output_dir) / RESULTS_FILE)
+    resuming = args.resume_from_checkpoint == "last"
+    with claim_output_dir(args.output_dir, resuming=resuming, overwrite=args.overwrite_run, is_main=is_main):
+        subs = {seed: sub_run_config(config, seed) for seed in args.seeds}
+        # Every finished seed's configuration is checked before anything is written: a refused sweep changes nothing.
+        earlier = {seed: _finished_results(sub) if resuming else None for seed, sub in subs.items()}
+        group_wandb_runs(args)
+        resolved = resolved_config(config)
         if is_main:
-            runs.append(run_entry(seed, f"seed_{seed}", finished))
-    if is_main:
-        summary = aggregate(runs)
-        write_results({"seeds": list(args.seeds), "runs": runs, "aggregate": summary,
-                       "config": resolved, "versions": versions()}, args.output_dir)
-        mcc = summary["matthews_correlation"]
-        logger.info(
-            "MCC over %d seeds: median %.4f, mean %.4f, std %.4f, min %.4f, max %.4f; degenerate runs: %s",
-            len(runs), mcc["median"], mcc["mean"], mcc["std"], mcc["min"], mcc["max"],
-            ", ".join(f"seed {s}" for s in summary["degenerate_runs"]) or "none",
-        )
+            write_resolved_config(resolved, args.output_dir)
+        runs = []
+        for seed, sub in subs.items():
+            finished = earlier[seed]
+            if finished is None:
+                logger.info("Seed %d of %s: training in %s", seed, args.seeds, sub.training.output_dir)
+                if resuming and not _has_checkpoint(sub.training.output_dir):
+                    sub.training.resume_from_checkpoint = None  # not started before: start it now
+                code = run_one(sub)
+                if code:
+                    return code
+                finished = json.loads((Path(sub.training.output_dir) / RESULTS_FILE).read_text()) if is_main else None
+            else:
+                logger.info("Seed %d: finished earlier, keeping %s", seed, Path(sub.training.output_dir) / RESULTS_FILE)
+            if is_main:
+                runs.append(run_entry(seed, f"seed_{seed}", finished))
+        if is_main:
+            summary = aggregate(runs)
+            write_results({"seeds": list(args.seeds), "runs": runs, "aggregate": summary,
+                           "config": resolved, "versions": versions()}, args.output_dir)
+            mcc = summary["matthews_correlation"]
+            logger.info(
+                "MCC over %d seeds: median %.4f, mean %.4f, std %.4f, min %.4f, max %.4f; degenerate runs: %s",
+                len(runs), mcc["median"], mcc["mean"], mcc["std"], mcc["min"], mcc["max"],
+                ", ".join(f"seed {s}" for s in summary["degenerate_runs"]) or "none",
+            )
     return 0
 
 
