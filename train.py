@@ -67,7 +67,7 @@ def run(config: RunConfig) -> int:
     import transformers
     from transformers import set_seed
 
-    from cola.checkpoints import reapply_freeze, resolve_checkpoint
+    from cola.checkpoints import check_same_run, reapply_freeze, resolve_checkpoint
     from cola.class_weights import class_weights_for
     from cola.data import LABEL_NAMES, load_cola, tokenize
     from cola.freezing import find_layer_groups, freeze_bottom
@@ -88,6 +88,7 @@ def run(config: RunConfig) -> int:
         checkpoint = resolve_checkpoint(args.resume_from_checkpoint, args.output_dir)
         if checkpoint:
             reapply_freeze(checkpoint, args, freeze_given="freeze" in config.explicit)
+            check_same_run(checkpoint, resolved_config(config))
 
         # --- seed, model, data, class weights ---
         set_seed(args.seed)  # before loading: the classification head is initialised here

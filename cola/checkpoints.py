@@ -1,67 +1,165 @@
-"""Resuming: find the checkpoint to resume from, and keep the freeze setting it was trained with.
+"""Resuming: find a complete checkpoint, and continue only the run that wrote it.
 
-Each checkpoint gets `cola_suite.json` next to the Trainer's files, naming the freeze setting and the layer
-groups. On resume that setting is re-applied before the optimizer is built, because the optimizer state in the
-checkpoint only fits the same set of trainable parameters. Asking for a different one is an error here,
-not PyTorch's "loaded state dict contains a parameter group that doesn't match the size" later.
+Each checkpoint gets `cola_suite.json` next to the Trainer's files: the run's resolved configuration, its freeze
+setting and layer groups. It is written after the Trainer has written everything else (`on_save`), so it is the
+checkpoint's completion mark: a folder without it was cut off mid-write (a crash, a kill, a full disk) and is
+never resumed from.
+
+On resume:
+- `last` takes the newest complete checkpoint and names any incomplete one it skipped;
+- the checkpoint's files are checked (weights, optimizer, scheduler and RNG state present and readable,
+  trainer_state.json valid JSON): a damaged checkpoint is a one-line error, never a fresh optimizer that would
+  silently break the bit-exact resume;
+- the freeze setting is re-applied before the optimizer is built (the optimizer state only fits the same set of
+  trainable parameters), and every other option must match the stored one, except those in
+  `RESUME_MAY_DIFFER`, which do not change what is trained.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
+import zipfile
 from pathlib import Path
 
+from safetensors import safe_open
 from transformers import TrainerCallback
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
-from .errors import CliError
+from .errors import CliError, first_line
 
 logger = logging.getLogger(__name__)
 
 SUITE_STATE_FILE = "cola_suite.json"
+# Options that may change between a run and its continuation: where and how it is logged, saved and evaluated in
+# batches, never what is trained or in what order.
+RESUME_MAY_DIFFER = frozenset({
+    "description", "resume_from_checkpoint", "overwrite_run", "output_dir", "run_name", "report_to", "disable_tqdm",
+    "logging_steps", "logging_strategy", "logging_first_step", "logging_dir", "logging_nan_inf_filter",
+    "save_total_limit", "per_device_eval_batch_size", "dataloader_num_workers", "dataloader_persistent_workers",
+    "dataloader_prefetch_factor", "push_to_hub", "hub_model_id", "hub_strategy", "hub_private_repo",
+})
+# The Trainer's files a checkpoint cannot be resumed without (the RNG state is rng_state.pth, or one per process).
+_STATE_FILES = ("optimizer.pt", "scheduler.pt")
 
 
 def resolve_checkpoint(value: str | None, output_dir: str) -> str | None:
-    """`--resume_from_checkpoint PATH` or `last` (the newest checkpoint-* in the output directory)."""
+    """`--resume_from_checkpoint PATH` or `last` (the newest complete checkpoint-* in the output directory)."""
     if value is None:
         return None
     if value == "last":
-        last = get_last_checkpoint(output_dir) if Path(output_dir).is_dir() else None
-        if last is None:
+        found = sorted(Path(output_dir).glob(f"{PREFIX_CHECKPOINT_DIR}-*"), key=_step, reverse=True)
+        found = [p for p in found if p.is_dir() and _step(p) >= 0]
+        complete = [p for p in found if (p / SUITE_STATE_FILE).is_file()]
+        if not found:
             raise CliError(f"--resume_from_checkpoint last: no {PREFIX_CHECKPOINT_DIR}-* folder in {output_dir}")
-        return last
-    if not (Path(value) / "trainer_state.json").is_file():
-        raise CliError(f"--resume_from_checkpoint {value}: not a checkpoint folder (no trainer_state.json)")
-    return value
+        if not complete:
+            raise CliError(f"--resume_from_checkpoint last: no complete {PREFIX_CHECKPOINT_DIR}-* folder in {output_dir} "
+                           f"(incomplete: {', '.join(p.name for p in found)})")
+        skipped = [p.name for p in found if _step(p) > _step(complete[0])]
+        if skipped:
+            logger.warning("Skipping incomplete checkpoint(s) %s (cut off while being written); resuming from %s",
+                           ", ".join(skipped), complete[0].name)
+        checkpoint = complete[0]
+    else:
+        checkpoint = Path(value)
+        if not (checkpoint / "trainer_state.json").is_file():
+            raise CliError(f"--resume_from_checkpoint {value}: not a checkpoint folder (no trainer_state.json)")
+    check_complete(checkpoint)
+    return str(checkpoint)
+
+
+def check_complete(checkpoint: Path) -> None:
+    """Every file a bit-exact resume needs is there and readable; else a one-line error naming the file."""
+    def broken(name: str, why: str) -> CliError:
+        return CliError(f"{checkpoint / name}: {why}; this checkpoint cannot be resumed exactly (use an earlier one, or "
+                        f"start afresh with --overwrite_run)")
+
+    for name in ("trainer_state.json", SUITE_STATE_FILE):
+        path = checkpoint / name
+        if path.is_file():
+            try:
+                json.loads(path.read_text(encoding="utf-8"))
+            except (json.JSONDecodeError, UnicodeDecodeError) as error:
+                raise broken(name, f"not valid JSON ({first_line(error)})") from None
+    weights = sorted(checkpoint.glob("model*.safetensors"))
+    if not weights:
+        raise broken("model.safetensors", "missing")
+    for path in weights:
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                f.keys()
+        except Exception as error:  # safetensors raises its own error types for a truncated or garbled file
+            raise broken(path.name, f"not readable weights ({first_line(error)})") from None
+    rng = sorted(checkpoint.glob("rng_state*.pth"))
+    for name in (*_STATE_FILES, *(p.name for p in rng[:1])):
+        path = checkpoint / name
+        if not path.is_file():
+            raise broken(name, "missing")
+        if not zipfile.is_zipfile(path) or zipfile.ZipFile(path).testzip() is not None:
+            raise broken(name, "damaged (not a complete torch.save archive)")
+    if not rng:
+        raise broken("rng_state.pth", "missing")
 
 
 def reapply_freeze(checkpoint: str, args, *, freeze_given: bool) -> None:
     """Adopt the checkpoint's freeze setting; refuse a different one given explicitly."""
-    state_file = Path(checkpoint) / SUITE_STATE_FILE
-    if not state_file.is_file():
+    stored = _suite_state(checkpoint)
+    if stored is None:
         logger.warning("%s has no %s: resuming with --freeze %d as given", checkpoint, SUITE_STATE_FILE, args.freeze)
         return
-    stored = json.loads(state_file.read_text())["freeze"]
-    if freeze_given and stored != args.freeze:
+    if freeze_given and stored["freeze"] != args.freeze:
         raise CliError(
-            f"{checkpoint} was trained with --freeze {stored}; resuming with --freeze {args.freeze} would hand the "
-            f"optimizer different parameters. Pass --freeze {stored} or leave --freeze out"
+            f"{checkpoint} was trained with --freeze {stored['freeze']}; resuming with --freeze {args.freeze} would "
+            f"hand the optimizer different parameters. Pass --freeze {stored['freeze']} or leave --freeze out"
         )
-    if stored != args.freeze:
-        logger.info("Resuming with the checkpoint's --freeze %d", stored)
-    args.freeze = stored
+    if stored["freeze"] != args.freeze:
+        logger.info("Resuming with the checkpoint's --freeze %d", stored["freeze"])
+    args.freeze = stored["freeze"]
+
+
+def check_same_run(checkpoint: str, wanted: dict) -> None:
+    """Refuse to continue a checkpoint with options that would train something else than the run that wrote it."""
+    stored = _suite_state(checkpoint)
+    if stored is None or "config" not in stored:
+        logger.warning("%s stores no configuration: cannot check that this run continues the same one", checkpoint)
+        return
+    changed = config_differences(stored["config"], wanted)
+    if changed:
+        raise CliError(f"{checkpoint} was written by a run with other settings ({', '.join(changed)}); resume with the "
+                       f"same options (only logging, saving and output options may change), or start afresh")
+
+
+def config_differences(stored: dict, wanted: dict) -> list[str]:
+    """The options whose values differ between two resolved configurations, less those that may differ."""
+    wanted = json.loads(json.dumps(wanted))  # as stored: tuples become lists
+    return sorted(key for key in stored.keys() | wanted.keys()
+                  if key not in RESUME_MAY_DIFFER and stored.get(key) != wanted.get(key))
 
 
 class SaveSuiteState(TrainerCallback):
-    """Writes the freeze setting and the layer-group table into every checkpoint."""
+    """Writes the configuration, the freeze setting and the layer-group table into every checkpoint, last."""
 
-    def __init__(self, layer_group_table):
+    def __init__(self, layer_group_table, resolved_config: dict):
         self.layer_group_table = layer_group_table
+        self.resolved_config = resolved_config
 
     def on_save(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
             folder = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
             if folder.is_dir():
-                payload = {"freeze": args.freeze, "layer_groups": self.layer_group_table()}
-                (folder / SUITE_STATE_FILE).write_text(json.dumps(payload, indent=2) + "\n")
+                payload = {"freeze": args.freeze, "layer_groups": self.layer_group_table(), "config": self.resolved_config}
+                tmp = folder / f".{SUITE_STATE_FILE}.tmp"
+                tmp.write_text(json.dumps(payload, indent=2) + "\n")
+                tmp.replace(folder / SUITE_STATE_FILE)  # the completion mark appears whole or not at all
+
+
+def _suite_state(checkpoint: str) -> dict | None:
+    path = Path(checkpoint) / SUITE_STATE_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _step(path: Path) -> int:
+    match = re.fullmatch(rf"{PREFIX_CHECKPOINT_DIR}-(\d+)", path.name)
+    return int(match.group(1)) if match else -1

@@ -6,6 +6,9 @@ refused, before any work and without touching a byte of it, unless the run conti
 listed below, and nothing else). So results.json, run_config.json, the model and the checkpoints in one folder
 always come from one run.
 
+A full disk while the run writes (a checkpoint, the model) is a one-line error; the checkpoint it cut off has no
+completion mark and is never resumed from (`cola.checkpoints`).
+
 While a run works, it holds an exclusive lock (`flock`) on `.cola-suite.lock` in the folder: a second run started
 into the same folder is refused. The operating system releases the lock when the process ends, however it ends,
 so a crashed run never blocks the next one; the lock file itself is removed on the way out.
@@ -14,6 +17,7 @@ so a crashed run never blocks the next one; the lock file itself is removed on t
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import shutil
@@ -77,6 +81,11 @@ def claim_output_dir(output_dir: str | Path, *, resuming: bool, overwrite: bool,
             if overwrite:
                 remove_run_files(path)
             yield
+        except OSError as error:
+            if error.errno != errno.ENOSPC:
+                raise
+            raise CliError(f"no space left on the device while writing into {path}; no results.json was written (free "
+                           f"space, then continue with --resume_from_checkpoint last)") from None
         finally:
             if created and path.is_dir() and not [p for p in path.iterdir() if p.name != LOCK_FILE]:
                 shutil.rmtree(path, ignore_errors=True)  # a run that failed before writing anything leaves nothing

@@ -77,9 +77,10 @@ def run_callbacks(config: RunConfig, *, class_weights, layer_groups: list[LayerG
     """
     args = config.training
     groups_now = functools.partial(layer_group_table, layer_groups)  # read at call time: frozen flags can change
-    callbacks: list[TrainerCallback] = [SaveSuiteState(groups_now)]
+    resolved = resolved_config(config)
+    callbacks: list[TrainerCallback] = [SaveSuiteState(groups_now, resolved)]
     if reports_to_wandb(args):
-        callbacks.append(SuiteTablesToWandb(resolved_config=resolved_config(config), class_weights=class_weights,
+        callbacks.append(SuiteTablesToWandb(resolved_config=resolved, class_weights=class_weights,
                                             layer_group_table=groups_now))
     if args.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=args.early_stopping_patience))

@@ -2,6 +2,7 @@
 freeze setting, seeded repeats, early stopping."""
 
 import json
+import shutil
 
 import pytest
 import torch
@@ -93,3 +94,55 @@ def test_early_stopping_on_mcc(tmp_path, data_dir):
             break
     assert expected_stop is not None and steps == expected_stop < 40
     assert [step for step, _ in evaluations] == list(range(1, steps + 1))  # evaluated every step, none after the stop
+
+
+def _copy_checkpoint(runs, tmp_path, name="resume"):
+    out = tmp_path / name
+    shutil.copytree(runs / "resumed" / "checkpoint-3", out / "checkpoint-3")
+    return out
+
+
+def test_resuming_with_other_training_options_is_refused(runs, data_dir, tmp_path, capsys):
+    out = _copy_checkpoint(runs, tmp_path)
+    argv = COMMON + ["--data_dir", str(data_dir), "--output_dir", str(out), "--resume_from_checkpoint", "last"]
+    assert train.main([*argv, "--learning_rate", "1e-3", "--max_train_samples", "80"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: {out / 'checkpoint-3'} was written by a run with other settings (learning_rate, max_train_samples); "
+        "resume with the same options (only logging, saving and output options may change), or start afresh")
+    # Logging and checkpoint-keeping options may change: the run continues, to the same weights.
+    assert train.main([*argv, "--logging_steps", "1", "--save_total_limit", "2"]) == 0
+    whole = _weights(runs / "whole")
+    assert all(torch.equal(whole[k], v) for k, v in _weights(out).items())
+
+
+def test_last_skips_a_checkpoint_cut_off_mid_write(runs, data_dir, tmp_path, caplog):
+    out = _copy_checkpoint(runs, tmp_path)
+    cut = out / "checkpoint-5"
+    shutil.copytree(out / "checkpoint-3", cut)
+    (cut / "cola_suite.json").unlink()  # written last: its absence marks a checkpoint that was never finished
+    (cut / "optimizer.pt").write_bytes((cut / "optimizer.pt").read_bytes()[:1000])
+    argv = COMMON + ["--data_dir", str(data_dir), "--output_dir", str(out), "--resume_from_checkpoint", "last"]
+    with caplog.at_level("WARNING", logger="cola.checkpoints"):
+        assert train.main(argv) == 0
+    assert "Skipping incomplete checkpoint(s) checkpoint-5 (cut off while being written); resuming from checkpoint-3" \
+        in caplog.text
+    whole = _weights(runs / "whole")
+    assert all(torch.equal(whole[k], v) for k, v in _weights(out).items())
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda c: (c / "optimizer.pt").write_bytes((c / "optimizer.pt").read_bytes()[:5000]),
+     "optimizer.pt: damaged (not a complete torch.save archive)"),
+    (lambda c: (c / "scheduler.pt").unlink(), "scheduler.pt: missing"),
+    (lambda c: (c / "trainer_state.json").write_text('{"global_step": 3,'), "trainer_state.json: not valid JSON"),
+    (lambda c: (c / "model.safetensors").write_bytes((c / "model.safetensors").read_bytes()[:100]),
+     "model.safetensors: not readable weights"),
+])
+def test_a_damaged_checkpoint_is_a_one_line_error(runs, data_dir, tmp_path, capsys, damage, message):
+    out = _copy_checkpoint(runs, tmp_path)
+    damage(out / "checkpoint-3")
+    argv = COMMON + ["--data_dir", str(data_dir), "--output_dir", str(out), "--resume_from_checkpoint", "last"]
+    assert train.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {out / 'checkpoint-3'}/") and message in err and len(err.strip().splitlines()) == 1
+    assert "cannot be resumed exactly" in err

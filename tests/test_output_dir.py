@@ -1,6 +1,7 @@
 """The output folder (`cola.output_dir`): a folder that holds a run is refused and left byte-for-byte as it was,
 continued with --resume_from_checkpoint, or replaced with --overwrite_run; one run at a time holds it."""
 
+import errno
 import fcntl
 import hashlib
 import os
@@ -8,7 +9,8 @@ import os
 import pytest
 
 import train
-from cola.output_dir import LOCK_FILE
+from cola.errors import CliError
+from cola.output_dir import LOCK_FILE, claim_output_dir
 
 
 def _argv(model_dir, data_dir, out, *extra):
@@ -87,3 +89,14 @@ def test_a_run_that_fails_early_leaves_no_new_folder(tmp_path, data_dir, capsys)
     assert train.main(_argv(tmp_path / "no-model", data_dir, out)) == 2
     assert "cannot load model" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_full_disk_is_a_one_line_error(tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(CliError) as error:
+        with claim_output_dir(out, resuming=False, overwrite=False):
+            (out / "run_config.json").write_text("{}")
+            raise OSError(errno.ENOSPC, "No space left on device")
+    assert str(error.value) == (f"no space left on the device while writing into {out}; no results.json was written "
+                                "(free space, then continue with --resume_from_checkpoint last)")
+    assert not (out / LOCK_FILE).exists() and (out / "run_config.json").is_file()

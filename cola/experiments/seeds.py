@@ -21,6 +21,7 @@ import json
 import logging
 from pathlib import Path
 
+from ..checkpoints import config_differences
 from ..config import RunConfig
 from ..errors import CliError
 from ..output_dir import claim_output_dir
@@ -30,10 +31,6 @@ from ..tracking import group_wandb_runs
 from .stats import aggregate, run_entry
 
 logger = logging.getLogger(__name__)
-
-# Options that may differ between a finished seed's stored configuration and the resumed sweep.
-_RESUME_INDEPENDENT = {"description", "resume_from_checkpoint"}
-
 
 def sub_run_config(config: RunConfig, seed: int) -> RunConfig:
     """The single-seed configuration of one sub-run."""
@@ -97,11 +94,7 @@ def _finished_results(sub: RunConfig) -> dict | None:
     if not path.is_file():
         return None
     stored = json.loads(path.read_text())
-    wanted = json.loads(json.dumps(resolved_config(sub)))  # as stored: tuples become lists
-    changed = sorted(
-        key for key in wanted.keys() | stored["config"].keys()
-        if key not in _RESUME_INDEPENDENT and wanted.get(key) != stored["config"].get(key)
-    )
+    changed = config_differences(stored["config"], resolved_config(sub))
     if changed:
         raise CliError(
             f"{path} was produced with different settings ({', '.join(changed)}); resume the sweep with the same "
