@@ -70,8 +70,8 @@ def run(config: RunConfig) -> int:
     from cola.checkpoints import check_same_run, reapply_freeze, resolve_checkpoint
     from cola.class_weights import class_weights_for
     from cola.data import LABEL_NAMES, load_cola, tokenize
-    from cola.freezing import find_layer_groups, freeze_bottom
-    from cola.model import load_model_and_tokenizer
+    from cola.freezing import freeze_bottom
+    from cola.model import check_max_length, load_model_and_tokenizer, supported_layer_groups
     from cola.output_dir import claim_output_dir
     from cola.recipes import resolved_config, write_resolved_config
     from cola.results import build_results, log_results, log_start_summary, write_results
@@ -94,12 +94,13 @@ def run(config: RunConfig) -> int:
         set_seed(args.seed)  # before loading: the classification head is initialised here
         model, tokenizer = load_model_and_tokenizer(config.model.model_name_or_path,
                                                     trust_remote_code=config.model.trust_remote_code)
+        check_max_length(model, config.data.max_length)
         data = tokenize(load_cola(config.data, seed=args.seed), tokenizer, config.data.max_length)
         class_weights = class_weights_for(data.train["labels"], enabled=args.class_weights,
                                           values=args.class_weight_values, num_labels=len(LABEL_NAMES))
 
         # --- freeze: before the Trainer builds the optimizer, which only receives requires_grad parameters ---
-        layer_groups = find_layer_groups(model)
+        layer_groups = supported_layer_groups(model, config.model.model_name_or_path)
         try:
             freeze_bottom(layer_groups, args.freeze)
         except ValueError as error:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
 
@@ -56,6 +57,35 @@ def find_layer_groups(model: nn.Module) -> list[LayerGroup]:
     if not embeddings.parameters:
         raise ValueError(f"no embedding parameters found outside {layers_name} in {type(base).__name__}")
     return [embeddings, *layer_groups, *([pooler_group] if pooler_group.parameters else [])]
+
+
+def check_bottom_up(model: nn.Module, groups: list[LayerGroup]) -> None:
+    """The groups must run in the order they are counted: embeddings, then each layer, then the pooler.
+
+    Checked on one forward pass of the model's dummy inputs, recording which group each module belongs to as it
+    runs. A model with parameters outside the encoder layers that run after them (GPT-2's final norm, which the
+    structural rule would file under `embeddings`) fails here with a `ValueError`, instead of being frozen wrongly.
+    """
+    group_of = {id(p): i for i, g in enumerate(groups) for _, p in g.parameters}
+    calls: list[tuple[int, str]] = []
+    hooks = []
+    for name, module in model.named_modules():
+        owned = {group_of[id(p)] for p in module.parameters(recurse=False) if id(p) in group_of}
+        if len(owned) == 1:
+            index = owned.pop()
+            hooks.append(module.register_forward_pre_hook(lambda *_, i=index, n=name: calls.append((i, n))))
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            model.eval()(input_ids=model.dummy_inputs["input_ids"][:1])  # one row: no padding needed
+    finally:
+        model.train(was_training)
+        for hook in hooks:
+            hook.remove()
+    for (before, _), (after, name) in zip(calls, calls[1:]):
+        if after < before:
+            raise ValueError(f"{name} (in group {groups[after].name}) runs after {groups[before].name}: this model's "
+                             f"layers are not embeddings -> encoder layers -> pooler")
 
 
 def head_parameters(model: nn.Module, groups: list[LayerGroup]) -> list[tuple[str, nn.Parameter]]:

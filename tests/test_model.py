@@ -4,10 +4,10 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO, tiny_model
+from conftest import ARCHITECTURES, REPO, tiny_model
 
 from cola.errors import CliError
-from cola.model import load_model_and_tokenizer, resolve_model_path
+from cola.model import check_max_length, load_model_and_tokenizer, resolve_model_path, supported_layer_groups
 
 
 def test_packaged_name_resolves_to_the_wheel():
@@ -81,3 +81,62 @@ def test_one_loader_for_training_and_prediction(tmp_path, tokenizer):
 def test_a_folder_that_is_not_a_model_is_a_clear_error(tmp_path):
     with pytest.raises(CliError, match=rf"^{tmp_path}: not a loadable model directory \("):
         load_model_and_tokenizer(str(tmp_path))
+
+
+def test_a_model_folder_without_tokenizer_files_is_refused(tmp_path):
+    tiny_model("bert", layers=2).save_pretrained(tmp_path)  # weights and config, no tokenizer
+    with pytest.raises(CliError, match=rf"^{tmp_path}: no tokenizer files \(tokenizer.json, vocab.txt, vocab.json, \.\.\.\)"):
+        load_model_and_tokenizer(str(tmp_path))
+
+
+def test_a_tokenizer_larger_than_the_embeddings_is_refused(tmp_path, tokenizer):
+    from transformers import BertConfig, BertForSequenceClassification
+
+    BertForSequenceClassification(BertConfig(vocab_size=1000, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                             intermediate_size=37)).save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    with pytest.raises(CliError, match=r"the tokenizer has 30522 tokens but the model's embeddings only 1000 rows"):
+        load_model_and_tokenizer(str(tmp_path))
+
+
+@pytest.mark.parametrize("cut", ["model.safetensors", "config.json"])
+def test_truncated_model_files_are_a_one_line_error(tmp_path, tiny_bert_dir, cut):
+    import shutil
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_bert_dir, folder)
+    data = (folder / cut).read_bytes()
+    (folder / cut).write_bytes(data[: len(data) // 2])
+    with pytest.raises(CliError) as error:
+        load_model_and_tokenizer(str(folder))
+    assert str(error.value).startswith(f"{folder}: not a loadable model directory (") and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("pad", [None, 0], ids=["no pad token", "pad token"])
+def test_a_decoder_is_refused_naming_the_supported_kinds(tmp_path, tokenizer, pad):
+    from transformers import GPT2Config, GPT2ForSequenceClassification
+
+    GPT2ForSequenceClassification(GPT2Config(n_layer=2, n_embd=32, n_head=4, vocab_size=30522, n_positions=128,
+                                             pad_token_id=pad, bos_token_id=0, eos_token_id=0)).save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    model, _ = load_model_and_tokenizer(str(tmp_path))
+    with pytest.raises(CliError) as error:
+        supported_layer_groups(model, str(tmp_path))
+    assert str(error.value) == (
+        f"cannot fine-tune '{tmp_path}' (gpt2): transformer.ln_f (in group embeddings) runs after layer_01: this model's "
+        "layers are not embeddings -> encoder layers -> pooler. Supported: BERT, RoBERTa, DistilBERT, ELECTRA and "
+        "encoders built like them")
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_the_supported_encoders_pass_the_layer_order_check(arch):
+    model = tiny_model(arch, layers=3)
+    assert [g.name for g in supported_layer_groups(model, arch)][:4] == ["embeddings", "layer_00", "layer_01", "layer_02"]
+
+
+def test_max_length_must_fit_the_positions():
+    check_max_length(tiny_model("bert"), 128)
+    with pytest.raises(CliError, match=r"^--max_length 129 is longer than this model's 128 positions$"):
+        check_max_length(tiny_model("bert"), 129)
+    with pytest.raises(CliError, match=r"^--max_length 127 is longer than this model's 126 positions$"):
+        check_max_length(tiny_model("roberta"), 127)
