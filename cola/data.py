@@ -10,7 +10,6 @@ sampler or the distributed gather puts the predictions in.
 
 from __future__ import annotations
 
-import csv
 import logging
 import os
 import shutil
@@ -24,7 +23,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 
-from .errors import CliError
+from .errors import CliError, first_line
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +73,8 @@ def resolve_data_dir(data_dir: str | None) -> Path:
         path = Path(chosen).expanduser()
         if not path.is_dir():
             source = "--data_dir" if data_dir else f"${DATA_DIR_ENV}"
-            raise CliError(f"{path}: no such directory (from {source})")
+            what = "not a directory" if path.exists() else "no such directory"
+            raise CliError(f"{path}: {what} (from {source})")
         return path
     return download_cola()
 
@@ -122,43 +122,61 @@ def download_cola(url: str | None = None, cache: Path | None = None) -> Path:
     return raw
 
 
-def validate_tsv(path: Path) -> list[int]:
-    """Check every row of a raw CoLA file; return its labels.
+def validate_tsv(path: Path) -> list[list[str]]:
+    """Read a raw CoLA file and check every row; return its rows (source, label, original judgment, sentence).
 
-    A pass of its own, before `datasets` reads the file, because pandas reports a short row as missing values
-    and skips blank lines: only here do errors get the file's own line numbers.
+    Read here, not by pandas, because pandas reports a short row as missing values, skips blank lines and decodes
+    the whole file at once: only here do errors get the file's own line numbers.
     """
-    if not path.is_file():
+    if path.is_dir():
+        raise CliError(f"{path}: a directory, not a file")
+    if not path.exists():
         raise CliError(f"{path}: no such file")
-    labels = []
-    with open(path, encoding="utf-8", newline="") as f:
-        for lineno, line in enumerate(f, start=1):
-            fields = line.rstrip("\r\n").split("\t")
-            if len(fields) != len(RAW_COLUMNS):
-                raise CliError(f"{path}:{lineno}: expected {len(RAW_COLUMNS)} tab-separated columns, found {len(fields)}")
-            if fields[1] not in ("0", "1"):
-                raise CliError(f"{path}:{lineno}: label must be 0 or 1, found {fields[1]!r}")
-            if not fields[3].strip():
-                raise CliError(f"{path}:{lineno}: empty sentence")
-            labels.append(int(fields[1]))
-    if not labels:
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise CliError(f"{path}: cannot read it ({error.strerror})") from None
+    rows = []
+    for lineno, text in enumerate(decode_lines(raw, str(path)), start=1):
+        fields = text.split("\t")
+        if len(fields) != len(RAW_COLUMNS):
+            raise CliError(f"{path}:{lineno}: expected {len(RAW_COLUMNS)} tab-separated columns, found {len(fields)}")
+        if fields[1] not in ("0", "1"):
+            raise CliError(f"{path}:{lineno}: label must be 0 or 1, found {fields[1]!r}")
+        if not fields[3].strip():
+            raise CliError(f"{path}:{lineno}: empty sentence")
+        rows.append(fields)
+    if not rows:
         raise CliError(f"{path}: empty file")
-    return labels
+    return rows
+
+
+def decode_lines(raw: bytes, source: str) -> list[str]:
+    """UTF-8 bytes -> lines (a byte-order mark, CRLF line ends and a final newline allowed); a byte that is not
+    UTF-8 is a one-line error naming `source` and the line."""
+    lines = raw.removeprefix(b"\xef\xbb\xbf").split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()  # what follows the final newline
+    decoded = []
+    for lineno, line in enumerate(lines, start=1):
+        try:
+            decoded.append(line.decode("utf-8").removesuffix("\r"))
+        except UnicodeDecodeError as error:
+            bad = f"byte {line[error.start]:#04x} at offset {error.start}"
+            raise CliError(f"{source}:{lineno}: not UTF-8 text ({bad}); save the file as UTF-8") from None
+    return decoded
 
 
 def read_tsv(path: Path, domain: int) -> datasets.Dataset:
-    validate_tsv(path)
-    dataset = datasets.load_dataset(
-        "csv",
-        data_files=str(path),
-        split="train",
-        sep="\t",
-        header=None,
-        names=list(RAW_COLUMNS),
-        quoting=csv.QUOTE_NONE,  # a sentence that starts with `"` is text, not a quoted field
-        keep_default_na=False,  # "NA" or "null" in a sentence stays a string
-        features=FEATURES,
-    )
+    """A raw CoLA file as a dataset with `labels` and `domain` columns.
+
+    Built in memory from the checked rows: nothing is cached on disk under a key of the file's name, size or
+    modification time, so an edited file is always read as it is now.
+    """
+    rows = validate_tsv(path)
+    columns = {name: [row[i] for row in rows] for i, name in enumerate(RAW_COLUMNS)}
+    columns["label"] = [int(label) for label in columns["label"]]
+    dataset = datasets.Dataset.from_dict(columns, features=FEATURES)
     dataset = dataset.rename_column("label", "labels")
     return dataset.add_column("domain", [domain] * len(dataset))
 
@@ -169,9 +187,13 @@ def load_cola(data_args, seed: int) -> ColaData:
     train = read_tsv(data_dir / TRAIN_FILE, domain=0)
     if data_args.eval_split == "holdout":
         # The notebook's protocol: a stratified, seeded hold-out of the training file.
-        split = train.class_encode_column("labels").train_test_split(
-            test_size=data_args.holdout_fraction, stratify_by_column="labels", seed=seed
-        )
+        try:
+            split = train.class_encode_column("labels").train_test_split(
+                test_size=data_args.holdout_fraction, stratify_by_column="labels", seed=seed
+            )
+        except ValueError as error:  # a fraction that leaves a split without a sentence of each class
+            raise CliError(f"--holdout_fraction {data_args.holdout_fraction} cannot split {len(train)} training "
+                           f"sentences into two non-empty stratified parts ({first_line(error)})") from None
         train, evaluation = (s.cast_column("labels", datasets.Value("int64")) for s in (split["train"], split["test"]))
     else:
         evaluation = datasets.concatenate_datasets(
@@ -179,7 +201,25 @@ def load_cola(data_args, seed: int) -> ColaData:
         )
     train = _subsample(train, data_args.max_train_samples, seed)
     evaluation = _subsample(evaluation, data_args.max_eval_samples, seed)
+    warn_about(train, evaluation)
     return ColaData(train=train, eval=evaluation, data_dir=data_dir)
+
+
+def warn_about(train: datasets.Dataset, evaluation: datasets.Dataset) -> list[str]:
+    """Warnings, not errors: data that trains but whose figures should be read with care. Returns them."""
+    warnings = []
+    if len(set(evaluation["labels"])) < 2:
+        warnings.append("the evaluation set has one class only: MCC is 0 whatever the model predicts")
+    sentences = train["sentence"]
+    duplicates = len(sentences) - len(set(sentences))
+    if duplicates:
+        warnings.append(f"{duplicates} training sentence(s) occur more than once")
+    leaked = len(set(evaluation["sentence"]) & set(sentences))
+    if leaked:
+        warnings.append(f"{leaked} evaluation sentence(s) also occur in the training split: their scores are flattered")
+    for warning in warnings:
+        logger.warning("Data: %s", warning)
+    return warnings
 
 
 def tokenize(data: ColaData, tokenizer, max_length: int) -> ColaData:

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import torch
 
+from .data import decode_lines
 from .errors import CliError, reports_errors
-from .model import load_model_and_tokenizer
+from .model import check_max_length, load_model_and_tokenizer
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,10 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
 def read_sentences(args) -> list[str]:
     sentences = list(args.sentences)
     if args.file == "-":
-        sentences += sys.stdin.read().splitlines()
+        sentences += decode_lines(sys.stdin.buffer.read(), "standard input")
     elif args.file:
         try:
-            sentences += Path(args.file).read_text(encoding="utf-8").splitlines()
+            sentences += decode_lines(Path(args.file).read_bytes(), args.file)
         except OSError as error:
             raise CliError(f"cannot read {args.file}: {error.strerror}") from None
     sentences = [s.strip() for s in sentences if s.strip()]
@@ -66,9 +67,14 @@ def predict(model, tokenizer, sentences: list[str], *, batch_size: int = 64, max
 
 @reports_errors
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_intermixed_args(argv)  # sentences may come before or after the options
+    if args.batch_size < 1:
+        raise CliError(f"--batch_size must be 1 or more, got {args.batch_size}")
+    if args.max_length < 2:
+        raise CliError(f"--max_length must be at least 2 (room for [CLS] and [SEP]), got {args.max_length}")
     sentences = read_sentences(args)
     model, tokenizer = load(args.model_dir)
+    check_max_length(model, args.max_length)
     for label, probability, sentence in predict(
         model, tokenizer, sentences, batch_size=args.batch_size, max_length=args.max_length
     ):

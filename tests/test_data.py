@@ -1,5 +1,6 @@
 """CoLA loading: real sizes, quoting, per-domain columns, hold-out, download, and every bad-data case."""
 
+import os
 import subprocess
 import sys
 import urllib.error
@@ -156,3 +157,54 @@ def test_offline_without_data_says_to_pass_data_dir(tmp_path, monkeypatch):
     message = str(error.value)
     assert "could not be downloaded from https://nyu-mll.github.io/CoLA/cola_public_1.1.zip" in message
     assert "pass --data_dir" in message and "\n" not in message
+
+
+def test_a_file_that_is_not_utf8_names_its_line(tmp_path):
+    root = write_cola_dir(tmp_path / "cola", ["s\t1\t\tfine"])
+    (root / "in_domain_train.tsv").write_bytes(b"s\t1\t\tfine\ns\t0\t*\tna\xefve caf\xe9 latin-1\n")
+    with pytest.raises(CliError) as error:
+        load_cola(DataArguments(data_dir=str(root)), seed=0)
+    assert str(error.value) == (f"{root}/in_domain_train.tsv:2: not UTF-8 text (byte 0xef at offset 8); "
+                                "save the file as UTF-8")
+
+
+def test_a_byte_order_mark_and_crlf_line_ends_are_read_as_text(tmp_path):
+    root = write_cola_dir(tmp_path / "cola", ["s\t1\t\tfine"])
+    (root / "in_domain_train.tsv").write_bytes("\ufeffs\t1\t\tFirst one.\r\ns\t0\t*\tSecond one.\r\n".encode())
+    assert load_cola(DataArguments(data_dir=str(root)), seed=0).train["sentence"] == ["First one.", "Second one."]
+
+
+def test_directories_and_files_are_not_confused(tmp_path):
+    root = write_cola_dir(tmp_path / "cola", ["s\t1\t\tfine"])
+    (root / "in_domain_dev.tsv").unlink()
+    (root / "in_domain_dev.tsv").mkdir()
+    with pytest.raises(CliError, match=r"in_domain_dev.tsv: a directory, not a file$"):
+        load_cola(DataArguments(data_dir=str(root)), seed=0)
+    with pytest.raises(CliError, match=r"in_domain_train.tsv: not a directory \(from --data_dir\)$"):
+        load_cola(DataArguments(data_dir=str(root / "in_domain_train.tsv")), seed=0)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
+def test_an_unreadable_file_is_a_one_line_error(tmp_path):
+    root = write_cola_dir(tmp_path / "cola", ["s\t1\t\tfine"])
+    (root / "in_domain_train.tsv").chmod(0)
+    with pytest.raises(CliError, match=r"in_domain_train.tsv: cannot read it \(Permission denied\)$"):
+        load_cola(DataArguments(data_dir=str(root)), seed=0)
+
+
+def test_a_holdout_fraction_that_leaves_a_split_empty(tmp_path):
+    root = write_cola_dir(tmp_path / "cola", ["s\t1\t\tOne.", "s\t0\t*\tTwo.", "s\t1\t\tThree.", "s\t0\t*\tFour."])
+    with pytest.raises(CliError, match=r"^--holdout_fraction 0.01 cannot split 4 training sentences into two non-empty"):
+        load_cola(DataArguments(data_dir=str(root), eval_split="holdout", holdout_fraction=0.01), seed=0)
+
+
+def test_warnings_for_data_that_flatters_or_says_nothing(tmp_path, caplog):
+    root = write_cola_dir(tmp_path / "cola", ["s\t1\t\tSame.", "s\t1\t\tSame.", "s\t0\t*\tA dev sentence."],
+                          dev_rows=["c\t1\t\tA dev sentence."], ood_rows=["d\t1\t\tAnother."])
+    with caplog.at_level("WARNING", logger="cola.data"):
+        load_cola(DataArguments(data_dir=str(root)), seed=0)
+    assert [r.getMessage() for r in caplog.records] == [
+        "Data: the evaluation set has one class only: MCC is 0 whatever the model predicts",
+        "Data: 1 training sentence(s) occur more than once",
+        "Data: 1 evaluation sentence(s) also occur in the training split: their scores are flattered",
+    ]
