@@ -18,6 +18,7 @@ from .precision import CHOICES as PRECISIONS
 from .precision import HARDWARE_OPTIONS, fit_to_hardware
 
 MAX_SEED = 2**32 - 1
+MAX_EPOCHS, MAX_STEPS = 100_000, 10**9
 
 
 @dataclass
@@ -256,6 +257,10 @@ class ColaTrainingArguments(TrainingArguments):
                 raise ValueError(f"{name} must be 1 or more, got {getattr(self, name)}")
         if self.max_steps <= 0 and not (math.isfinite(self.num_train_epochs) and self.num_train_epochs > 0):
             raise ValueError(f"num_train_epochs must be a positive number (or give max_steps), got {self.num_train_epochs}")
+        # Beyond these the Trainer's step arithmetic overflows (epochs x steps per epoch becomes inf).
+        if self.num_train_epochs > MAX_EPOCHS or self.max_steps > MAX_STEPS:
+            raise ValueError(f"num_train_epochs is limited to {MAX_EPOCHS:,} and max_steps to {MAX_STEPS:,}, got "
+                             f"{self.num_train_epochs:g} and {self.max_steps}")
         if not 0 <= self.label_smoothing_factor < 1:
             raise ValueError(f"label_smoothing_factor must be in [0, 1), got {self.label_smoothing_factor}")
         if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):

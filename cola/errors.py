@@ -12,10 +12,13 @@ import functools
 import sys
 
 
-def first_line(error: BaseException) -> str:
-    """The first line of an exception's message (library errors often run to a paragraph), or its type."""
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+def first_line(error: BaseException, limit: int = 400) -> str:
+    """An exception's message on one line (a library's may run to a paragraph, and cutting it at its first line
+    can drop what to act on, as in "... but found" + the values on the next lines), or its type."""
+    text = " ".join(str(error).split())
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return text or type(error).__name__
 
 
 class CliError(Exception):

@@ -76,3 +76,30 @@ def test_figure_shows_every_seed_the_iqr_and_the_median(report, seed_sweep):
 def test_not_a_run_directory_is_a_one_line_error(tmp_path, capsys):
     assert compare.main([str(tmp_path), "--out", str(tmp_path / "r")]) == 2
     assert capsys.readouterr().err == f"error: {tmp_path}: no results.json (not a finished run of train.py)\n"
+
+
+def test_a_results_file_missing_keys_is_a_one_line_error(tmp_path, capsys):
+    run = tmp_path / "odd"
+    run.mkdir()
+    (run / "results.json").write_text(json.dumps({"eval": {"matthews_correlation": 0.3}}))
+    assert compare.main([str(run), "--out", str(tmp_path / "r")]) == 2
+    assert capsys.readouterr().err == (f"error: {run / 'results.json'}: not the results.json of a train.py run "
+                                       "(key 'config' missing or malformed)\n")
+
+
+def test_folders_with_the_same_name_are_told_apart_and_untrained_runs_flagged(seed_sweep, tmp_path):
+    import shutil
+
+    first, second = tmp_path / "a" / "seed_3", tmp_path / "b" / "seed_3"
+    shutil.copytree(seed_sweep / "seed_3", first)
+    shutil.copytree(seed_sweep / "seed_3", second)
+    results = json.loads((second / "results.json").read_text())
+    results["train"]["steps"] = 0  # as an older version could report a run that never trained
+    (second / "results.json").write_text(json.dumps(results))
+    out = tmp_path / "report"
+    assert compare.main([str(first), str(second), "--out", str(out)]) == 0
+    rows = json.loads((out / "report.json").read_text())["runs"]
+    assert [r["name"] for r in rows] == ["a/seed_3", "b/seed_3"]
+    assert [r["never_trained"] for r in rows] == [[], [3]]
+    text = (out / "report.md").read_text()
+    assert "| b/seed_3 (NEVER TRAINED: seed 3) |" in text and "| a/seed_3 |" in text

@@ -173,3 +173,10 @@ def test_a_key_given_twice_in_a_recipe_is_refused(tmp_path):
     with pytest.raises(CliError) as error:
         parse_args(["--recipe", str(recipe)])
     assert str(error.value) == f"{recipe}: key 'learning_rate' is given twice; keep one"
+
+
+def test_values_that_would_overflow_are_refused():
+    with pytest.raises(CliError, match=r"^num_train_epochs is limited to 100,000 and max_steps to 1,000,000,000, got 1e\+308"):
+        parse_args(["--num_train_epochs", "1e308"])
+    with pytest.raises(CliError, match=r"got 3 and 99999999999999999999$"):
+        parse_args(["--max_steps", "99999999999999999999"])

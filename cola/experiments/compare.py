@@ -23,7 +23,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from ..errors import CliError, reports_errors
+from ..errors import CliError, first_line, reports_errors
 from ..results import RESULTS_FILE
 from .stats import aggregate, run_entry
 
@@ -48,6 +48,14 @@ def load_run(run_dir: str | Path) -> dict:
         raise CliError(f"{run_dir}: no {RESULTS_FILE} (not a finished run of train.py)") from None
     except json.JSONDecodeError as error:
         raise CliError(f"{path}: not valid JSON ({error})") from None
+    try:
+        return _row(run_dir, results)
+    except (KeyError, IndexError, TypeError) as error:
+        missing = f"key {error}" if isinstance(error, KeyError) else first_line(error)
+        raise CliError(f"{path}: not the results.json of a train.py run ({missing} missing or malformed)") from None
+
+
+def _row(run_dir: Path, results: dict) -> dict:
     if "runs" in results:
         runs, summary = results["runs"], results["aggregate"]
         first = run_dir / runs[0]["output_dir"] / RESULTS_FILE
@@ -56,7 +64,7 @@ def load_run(run_dir: str | Path) -> dict:
         runs = [run_entry(results["config"]["seed"], ".", results)]
         summary, layer_groups = aggregate(runs), results.get("layer_groups")
     else:
-        raise CliError(f"{path}: neither a single run nor a multi-seed run of train.py")
+        raise CliError(f"{run_dir / RESULTS_FILE}: neither a single run nor a multi-seed run of train.py")
     config = results["config"]
     return {
         "name": run_dir.name,
@@ -77,7 +85,20 @@ def load_run(run_dir: str | Path) -> dict:
         "mcc_per_seed": [r["eval"]["matthews_correlation"] for r in runs],
         "aggregate": summary,
         "degenerate": len(summary["degenerate_runs"]),
+        # Seeds that took no optimizer step (train.py refuses to report those now; older results may hold them).
+        "never_trained": [r["seed"] for r in runs if not r["train"].get("steps")],
     }
+
+
+def distinct_names(rows: list[dict]) -> list[dict]:
+    """Rows whose folders share a name are told apart by as many parent folders as it takes."""
+    depth = 1
+    while True:
+        names = ["/".join(Path(row["path"]).resolve().parts[-depth:]) for row in rows]
+        if len(set(names)) == len(names) or depth > max(len(Path(row["path"]).resolve().parts) for row in rows):
+            break
+        depth += 1
+    return [{**row, "name": name} for row, name in zip(rows, names)]
 
 
 def checkpoint_choice(config: dict) -> str:
@@ -95,7 +116,8 @@ def markdown(rows: list[dict], command: str) -> str:
         f"Made by `{command}`. MCC and accuracy on each run's evaluation set (eval n sentences); median over "
         "seeds, IQR = first to third quartile. Freeze: frozen of all layer groups. Degenerate: runs that predict a "
         "single class (MCC 0). Batch: per device, times gradient accumulation. Checkpoint: the run's last, or its best "
-        "on the named dev metric (a best-of choice flatters the set it was chosen on).",
+        "on the named dev metric (a best-of choice flatters the set it was chosen on). A run marked NEVER TRAINED "
+        "took no optimizer step in the seeds named: its scores are the untrained model's.",
         "",
         "| run | model | epochs | LR | batch | checkpoint | freeze | class weights | LR decay | gradual unfreezing | seeds "
         "| eval n | MCC median | MCC IQR | in-domain MCC | out-of-domain MCC | accuracy | degenerate | train s/run "
@@ -106,8 +128,10 @@ def markdown(rows: list[dict], command: str) -> str:
         agg = row["aggregate"]
         agg_mcc = agg["matthews_correlation"]
         freeze = f"{row['freeze']}/{row['layer_groups']}" if row["layer_groups"] else str(row["freeze"])
+        name = row["name"] + (f" (NEVER TRAINED: seed {', '.join(map(str, row['never_trained']))})"
+                              if row.get("never_trained") else "")
         cells = [
-            row["name"], row["model"], f"{row['epochs']:g}", _learning_rate(row), str(row["batch_size"]), row["checkpoint"],
+            name, row["model"], f"{row['epochs']:g}", _learning_rate(row), str(row["batch_size"]), row["checkpoint"],
             freeze, "on" if row["class_weights"] else "off",
             "off" if row["layer_lr_decay"] == 1 else f"{row['layer_lr_decay']:g}",
             f"every {row['gradual_unfreeze_steps']} steps" if row["gradual_unfreeze_steps"] else "off",
@@ -174,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
 @reports_errors
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    rows = [load_run(d) for d in args.run_dirs]
+    rows = distinct_names([load_run(d) for d in args.run_dirs])
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
