@@ -265,11 +265,17 @@ class ColaTrainingArguments(TrainingArguments):
             raise ValueError(f"label_smoothing_factor must be in [0, 1), got {self.label_smoothing_factor}")
         if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
             raise ValueError(f"weight_decay must be 0 or more, got {self.weight_decay}")
+        if not (math.isfinite(self.max_grad_norm) and self.max_grad_norm >= 0):
+            raise ValueError(f"max_grad_norm must be 0 (no clipping) or more, got {self.max_grad_norm}")
+        if self.dataloader_num_workers < 0:
+            raise ValueError(f"dataloader_num_workers must be 0 or more, got {self.dataloader_num_workers}")
         if self.class_weight_values is not None and not all(math.isfinite(w) for w in self.class_weight_values):
             raise ValueError(f"class_weight_values must be finite numbers, got {self.class_weight_values}")
         for seed in [self.seed, *(self.seeds or [])]:
             if not 0 <= seed <= MAX_SEED:  # numpy's generator takes 32-bit seeds; set_seed seeds it too
                 raise ValueError(f"seeds must be between 0 and {MAX_SEED}, got {seed}")
+        if self.overwrite_run and self.resume_from_checkpoint:
+            raise ValueError("--overwrite_run deletes the checkpoints --resume_from_checkpoint would continue; give one")
         if self.bf16 and self.fp16:
             raise ValueError("--bf16 and --fp16 contradict each other; give one (or --precision)")
 

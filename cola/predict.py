@@ -48,7 +48,7 @@ def read_sentences(args) -> list[str]:
 def load(model_dir: str):
     """The fine-tuned model (in eval mode) and its tokenizer, with the labels it was saved with."""
     if not Path(model_dir).is_dir():
-        raise CliError(f"{model_dir}: no such model directory")
+        raise CliError(f"{model_dir}: {'not a directory' if Path(model_dir).exists() else 'no such model directory'}")
     model, tokenizer = load_model_and_tokenizer(model_dir, label_names=None)
     return model.eval(), tokenizer
 

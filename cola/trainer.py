@@ -25,7 +25,7 @@ from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer
 from .checkpoints import SaveSuiteState
 from .config import RunConfig
 from .data import NON_MODEL_COLUMNS
-from .errors import CliError
+from .errors import CliError, first_line
 from .freezing import LayerGroup, find_layer_groups, layer_group_table
 from .loss import example_weights, step_loss
 from .metrics import build_compute_metrics, check_metric_for_best_model
@@ -57,17 +57,20 @@ def build_trainer(
     if args.metric_for_best_model and args.eval_strategy != "no":
         check_metric_for_best_model(args.metric_for_best_model, compute_metrics, data.eval["domain"])
     prepare_wandb(args)  # W&B reads its environment when the Trainer creates its callback
-    return ColaTrainer(
-        model=model,
-        args=args,
-        train_dataset=data.train,
-        eval_dataset=data.eval,
-        processing_class=tokenizer,
-        data_collator=DataCollatorWithPadding(tokenizer),
-        compute_metrics=compute_metrics,
-        class_weights=class_weights,
-        callbacks=[*run_callbacks(config, class_weights=class_weights, layer_groups=layer_groups), *callbacks],
-    )
+    try:
+        return ColaTrainer(
+            model=model,
+            args=args,
+            train_dataset=data.train,
+            eval_dataset=data.eval,
+            processing_class=tokenizer,
+            data_collator=DataCollatorWithPadding(tokenizer),
+            compute_metrics=compute_metrics,
+            class_weights=class_weights,
+            callbacks=[*run_callbacks(config, class_weights=class_weights, layer_groups=layer_groups), *callbacks],
+        )
+    except ValueError as error:  # the Trainer's own checks of its options (e.g. an unknown --report_to)
+        raise CliError(f"the Trainer refused this configuration: {first_line(error)}") from None
 
 
 def run_callbacks(config: RunConfig, *, class_weights, layer_groups: list[LayerGroup]) -> list[TrainerCallback]:

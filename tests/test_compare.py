@@ -103,3 +103,10 @@ def test_folders_with_the_same_name_are_told_apart_and_untrained_runs_flagged(se
     assert [r["never_trained"] for r in rows] == [[], [3]]
     text = (out / "report.md").read_text()
     assert "| b/seed_3 (NEVER TRAINED: seed 3) |" in text and "| a/seed_3 |" in text
+
+
+def test_a_file_given_as_a_run_folder(tmp_path, capsys):
+    stray = tmp_path / "results.json"
+    stray.write_text("{}")
+    assert compare.main([str(stray), "--out", str(tmp_path / "r")]) == 2
+    assert capsys.readouterr().err == f"error: {stray}: not a directory (give the output_dir of a train.py run)\n"

@@ -37,6 +37,7 @@ def test_predict_prints_label_probability_sentence(trained_run, tmp_path):
 @pytest.mark.parametrize("make, message", [
     (lambda d: d / "missing", "no such model directory"),
     (lambda d: d, "not a loadable model directory"),
+    (lambda d: (d / "file").write_text("x") and d / "file", "file: not a directory"),
 ])
 def test_predict_errors_are_one_line(tmp_path, make, message):
     proc = _predict(make(tmp_path), "A sentence.")

@@ -156,6 +156,10 @@ def test_explicit_options_are_the_ones_the_recipe_or_the_command_line_set(tmp_pa
     (["--seed", "-1"], "seeds must be between 0 and 4294967295, got -1"),
     (["--seeds", "1", "4294967296"], "seeds must be between 0 and 4294967295, got 4294967296"),
     (["--bf16", "--fp16"], "--bf16 and --fp16 contradict each other; give one (or --precision)"),
+    (["--max_grad_norm", "-1"], "max_grad_norm must be 0 (no clipping) or more, got -1.0"),
+    (["--dataloader_num_workers", "-1"], "dataloader_num_workers must be 0 or more, got -1"),
+    (["--overwrite_run", "--resume_from_checkpoint", "last"],
+     "--overwrite_run deletes the checkpoints --resume_from_checkpoint would continue; give one"),
 ])
 def test_options_out_of_range_are_refused_before_any_work(argv, message):
     with pytest.raises(CliError) as error:

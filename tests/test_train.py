@@ -156,3 +156,13 @@ def test_a_diverging_run_fails_and_is_not_reported(tmp_path, tiny_bert_dir, data
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("error: training diverged: the loss or the weights became NaN or infinite by step ")
     assert not (out / "results.json").exists() and not (out / "model.safetensors").exists()
+
+
+def test_options_only_the_trainer_checks_are_one_line_errors(tmp_path, tiny_bert_dir, data_dir, capsys):
+    out = tmp_path / "run"
+    argv = ["--model_name_or_path", str(tiny_bert_dir), "--data_dir", str(data_dir), "--output_dir", str(out),
+            "--max_train_samples", "32", "--max_eval_samples", "24", "--max_steps", "1", "--report_to", "nothing"]
+    assert train.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error: the Trainer refused this configuration: nothing is not supported, only ")
+    assert not out.exists()  # a run that fails before writing anything leaves no folder

@@ -42,6 +42,8 @@ def load_run(run_dir: str | Path) -> dict:
     """One report row from a run directory."""
     run_dir = Path(run_dir)
     path = run_dir / RESULTS_FILE
+    if run_dir.exists() and not run_dir.is_dir():
+        raise CliError(f"{run_dir}: not a directory (give the output_dir of a train.py run)")
     try:
         results = json.loads(path.read_text(encoding="utf-8"))
     except OSError:

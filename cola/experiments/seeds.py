@@ -62,7 +62,9 @@ def run_seeds(config: RunConfig, run_one) -> int:
             if finished is None:
                 logger.info("Seed %d of %s: training in %s", seed, args.seeds, sub.training.output_dir)
                 if resuming and not _has_checkpoint(sub.training.output_dir):
-                    sub.training.resume_from_checkpoint = None  # not started before: start it now
+                    # Not started, or cut off before its first checkpoint: it starts afresh, and whatever it left
+                    # (a model saved just before the crash, say) is the sweep's own and goes.
+                    sub.training.resume_from_checkpoint, sub.training.overwrite_run = None, True
                 code = run_one(sub)
                 if code:
                     return code
