@@ -20,8 +20,10 @@ Run book:
     # five seeds in one call: output_dir/seed_N per run, and the median/spread in output_dir/results.json
     python train.py --recipe recipes/quick.json --seeds 1 2 3 4 5 --output_dir outputs/quick5
 
-    # continue an interrupted run (or sweep of seeds); log to Weights & Biases (offline when there are no credentials)
+    # continue an interrupted run (or sweep of seeds), or replace a finished one in the same folder (a folder that
+    # holds a run is refused otherwise); log to Weights & Biases (offline when there are no credentials)
     python train.py --recipe recipes/quick.json --resume_from_checkpoint last
+    python train.py --recipe recipes/quick.json --overwrite_run
     python train.py --recipe recipes/quick.json --report_to wandb
 
     # compare runs (single or multi-seed): report.md, report.png, report.json; time train.py against the baselines
