@@ -114,7 +114,8 @@ def run(config: RunConfig) -> int:
         trainer = build_trainer(config, model=model, tokenizer=tokenizer, data=data, class_weights=class_weights,
                                 layer_groups=layer_groups)
         resolved = resolved_config(config)
-        if trainer.is_world_process_zero():
+        if trainer.is_world_process_zero() and not checkpoint:
+            # Now, so a crashed run's folder says how it was started; a resumed run's is rewritten only when it ends.
             write_resolved_config(resolved, args.output_dir)
         train_output = trainer.train(resume_from_checkpoint=checkpoint)
         check_trained(trainer.state, train_output.training_loss, model)
@@ -126,6 +127,7 @@ def run(config: RunConfig) -> int:
                 class_weights=class_weights, layer_groups=layer_groups, param_groups=trainer.param_group_table,
                 unfreeze_after_steps=trainer.unfreeze_schedule, model=model, training_args=args, config=resolved,
             )
+            write_resolved_config(resolved, args.output_dir)  # the run that wrote results.json, as it was configured
             log_results(results, write_results(results, args.output_dir))
     finish_wandb_run(args)
     return 0

@@ -146,3 +146,20 @@ def test_a_damaged_checkpoint_is_a_one_line_error(runs, data_dir, tmp_path, caps
     err = capsys.readouterr().err
     assert err.startswith(f"error: {out / 'checkpoint-3'}/") and message in err and len(err.strip().splitlines()) == 1
     assert "cannot be resumed exactly" in err
+
+
+def test_a_resumed_run_that_fails_leaves_run_config_as_it_was(runs, data_dir, tmp_path, monkeypatch):
+    from cola.trainer import ColaTrainer
+
+    out = _copy_checkpoint(runs, tmp_path)
+    shutil.copy(runs / "whole" / "run_config.json", out / "run_config.json")
+    before = (out / "run_config.json").read_bytes()
+
+    def interrupted(self, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ColaTrainer, "train", interrupted)
+    argv = COMMON + ["--data_dir", str(data_dir), "--output_dir", str(out), "--resume_from_checkpoint", "last",
+                     "--logging_steps", "1"]  # an option that may change on resume, so the new config differs
+    assert train.main(argv) == 130
+    assert (out / "run_config.json").read_bytes() == before
