@@ -52,9 +52,10 @@ def existing_run(output_dir: Path) -> str | None:
     finished = [name for name in FINISHED_MARKERS if (output_dir / name).exists()]
     if finished:
         return f"a finished run ({finished[0]})"
-    checkpoints = sorted(p.name for p in output_dir.glob("checkpoint-*"))
+    checkpoints = [p.name for p in output_dir.glob("checkpoint-*")]
     if checkpoints:
-        return f"an unfinished run ({checkpoints[-1]})"
+        newest = max(checkpoints, key=lambda name: (len(name), name))  # checkpoint-10 after checkpoint-9
+        return f"an unfinished run ({newest})"
     return None
 
 
