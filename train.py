@@ -90,7 +90,9 @@ def run(config: RunConfig) -> int:
         checkpoint = resolve_checkpoint(args.resume_from_checkpoint, args.output_dir)
         if checkpoint:
             reapply_freeze(checkpoint, args, freeze_given="freeze" in config.explicit)
-            check_same_run(checkpoint, resolved_config(config))
+        resolved = resolved_config(config)  # after the checkpoint's freeze setting is adopted: it is part of it
+        if checkpoint:
+            check_same_run(checkpoint, resolved)
 
         # --- seed, model, data, class weights ---
         set_seed(args.seed)  # before loading: the classification head is initialised here
@@ -113,7 +115,6 @@ def run(config: RunConfig) -> int:
         # --- train, evaluate, save ---
         trainer = build_trainer(config, model=model, tokenizer=tokenizer, data=data, class_weights=class_weights,
                                 layer_groups=layer_groups)
-        resolved = resolved_config(config)
         if trainer.is_world_process_zero() and not checkpoint:
             # Now, so a crashed run's folder says how it was started; a resumed run's is rewritten only when it ends.
             write_resolved_config(resolved, args.output_dir)

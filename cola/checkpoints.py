@@ -49,9 +49,8 @@ def resolve_checkpoint(value: str | None, output_dir: str) -> str | None:
     if value is None:
         return None
     if value == "last":
-        found = sorted(Path(output_dir).glob(f"{PREFIX_CHECKPOINT_DIR}-*"), key=_step, reverse=True)
-        found = [p for p in found if p.is_dir() and _step(p) >= 0]
-        complete = [p for p in found if (p / SUITE_STATE_FILE).is_file()]
+        found = checkpoint_folders(output_dir)
+        complete = [p for p in found if is_marked_complete(p)]
         if not found:
             raise CliError(f"--resume_from_checkpoint last: no {PREFIX_CHECKPOINT_DIR}-* folder in {output_dir}")
         if not complete:
@@ -68,6 +67,17 @@ def resolve_checkpoint(value: str | None, output_dir: str) -> str | None:
             raise CliError(f"--resume_from_checkpoint {value}: not a checkpoint folder (no trainer_state.json)")
     check_complete(checkpoint)
     return str(checkpoint)
+
+
+def checkpoint_folders(output_dir: str | Path) -> list[Path]:
+    """The `checkpoint-N` folders in an output directory, newest (highest N) first."""
+    found = [p for p in Path(output_dir).glob(f"{PREFIX_CHECKPOINT_DIR}-*") if p.is_dir() and _step(p) >= 0]
+    return sorted(found, key=_step, reverse=True)
+
+
+def is_marked_complete(checkpoint: Path) -> bool:
+    """Whether the checkpoint got its completion mark (written after everything else)."""
+    return (checkpoint / SUITE_STATE_FILE).is_file()
 
 
 def check_complete(checkpoint: Path) -> None:

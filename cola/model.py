@@ -43,9 +43,10 @@ def load_model_and_tokenizer(
 ):
     """Tokenizer and sequence-classification model; `label_names` sets the head's labels (None keeps the saved ones)."""
     path = resolve_model_path(name_or_path)
-    if Path(path).is_dir() and not (Path(path) / "config.json").is_file():
+    local = Path(path).is_dir()
+    if local and not (Path(path) / "config.json").is_file():
         raise CliError(f"{name_or_path}: not a loadable model directory (no config.json)")
-    if Path(path).is_dir() and not any((Path(path) / name).is_file() for name in TOKENIZER_FILES):
+    if local and not any((Path(path) / name).is_file() for name in TOKENIZER_FILES):
         # Without them transformers builds a tokenizer of a handful of special tokens: every word becomes [UNK].
         raise CliError(f"{name_or_path}: no tokenizer files ({', '.join(TOKENIZER_FILES[:3])}, ...) in the model "
                        f"directory; save the tokenizer there too (tokenizer.save_pretrained)")
@@ -59,7 +60,7 @@ def load_model_and_tokenizer(
         tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
         model = AutoModelForSequenceClassification.from_pretrained(path, config=config, **kwargs)
     except (OSError, ValueError, SafetensorError) as error:  # ValueError: e.g. a config with no classification head
-        if Path(path).is_dir():
+        if local:
             raise CliError(f"{name_or_path}: not a loadable model directory ({first_line(error)})") from None
         if isinstance(error, ValueError):
             raise CliError(f"cannot load model '{name_or_path}': {first_line(error)}") from None

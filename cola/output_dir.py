@@ -24,6 +24,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from .checkpoints import checkpoint_folders
 from .errors import CliError
 
 LOCK_FILE = ".cola-suite.lock"
@@ -52,10 +53,9 @@ def existing_run(output_dir: Path) -> str | None:
     finished = [name for name in FINISHED_MARKERS if (output_dir / name).exists()]
     if finished:
         return f"a finished run ({finished[0]})"
-    checkpoints = [p.name for p in output_dir.glob("checkpoint-*")]
+    checkpoints = checkpoint_folders(output_dir)
     if checkpoints:
-        newest = max(checkpoints, key=lambda name: (len(name), name))  # checkpoint-10 after checkpoint-9
-        return f"an unfinished run ({newest})"
+        return f"an unfinished run ({checkpoints[0].name})"
     return None
 
 

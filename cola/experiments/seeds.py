@@ -21,7 +21,7 @@ import json
 import logging
 from pathlib import Path
 
-from ..checkpoints import config_differences
+from ..checkpoints import checkpoint_folders, config_differences, is_marked_complete
 from ..config import RunConfig
 from ..errors import CliError
 from ..output_dir import claim_output_dir
@@ -31,6 +31,7 @@ from ..tracking import group_wandb_runs
 from .stats import aggregate, run_entry
 
 logger = logging.getLogger(__name__)
+
 
 def sub_run_config(config: RunConfig, seed: int) -> RunConfig:
     """The single-seed configuration of one sub-run."""
@@ -61,8 +62,8 @@ def run_seeds(config: RunConfig, run_one) -> int:
             finished = earlier[seed]
             if finished is None:
                 logger.info("Seed %d of %s: training in %s", seed, args.seeds, sub.training.output_dir)
-                if resuming and not _has_checkpoint(sub.training.output_dir):
-                    # Not started, or cut off before its first checkpoint: it starts afresh, and whatever it left
+                if resuming and not any(map(is_marked_complete, checkpoint_folders(sub.training.output_dir))):
+                    # Not started, or cut off before its first complete checkpoint: it starts afresh, and whatever it left
                     # (a model saved just before the crash, say) is the sweep's own and goes.
                     sub.training.resume_from_checkpoint, sub.training.overwrite_run = None, True
                 code = run_one(sub)
@@ -84,10 +85,6 @@ def run_seeds(config: RunConfig, run_one) -> int:
                 ", ".join(f"seed {s}" for s in summary["degenerate_runs"]) or "none",
             )
     return 0
-
-
-def _has_checkpoint(output_dir: str) -> bool:
-    return any(Path(output_dir).glob("checkpoint-*"))
 
 
 def _finished_results(sub: RunConfig) -> dict | None:
