@@ -106,7 +106,7 @@ def run(config: RunConfig) -> int:
         # --- freeze: before the Trainer builds the optimizer, which only receives requires_grad parameters ---
         layer_groups = supported_layer_groups(model, config.model.model_name_or_path)
         try:
-            freeze_bottom(layer_groups, args.freeze)
+            freeze_bottom(layer_groups, args.freeze, method=args.freeze_method)
         except ValueError as error:
             raise CliError(f"--freeze {error}") from None
         log_start_summary(model_name=config.model.model_name_or_path, model=model, data=data,

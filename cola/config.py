@@ -97,6 +97,40 @@ class ColaTrainingArguments(TrainingArguments):
             "is built. The classification head is never frozen."
         },
     )
+    freeze_method: str = field(
+        default="requires_grad",
+        metadata={
+            "help": "How --freeze freezes. 'requires_grad': frozen parameters get no gradient and are in no optimizer "
+            "group, so the backward pass stops at the first trainable group. 'lr0': they stay in the optimizer at "
+            "learning rate 0 (the other textbook way): the weights do not move either, but the full backward pass is "
+            "paid, and their gradients count in the clipping norm.",
+            "choices": ["requires_grad", "lr0"],
+        },
+    )
+    frozen_eval_mode: bool = field(
+        default=True,
+        metadata={
+            "help": "Frozen layer groups run in eval mode (no dropout) while the rest trains; the Trainer's "
+            "model.train() at every step would switch their dropout back on. --no-frozen-eval-mode keeps it on. "
+            "The default comes from a measurement (README, 'Frozen layers').",
+        },
+    )
+    cache_frozen: bool | None = field(
+        default=None,
+        metadata={
+            "help": "Run the frozen groups once over the training and evaluation sentences before training and keep "
+            "their output, so each step runs only the trainable groups and the head (same losses and weights). "
+            "Default (unset): whenever that is exact, i.e. --freeze > 0 with freeze_method requires_grad and "
+            "frozen_eval_mode. 'true': insist (refused if it cannot be exact); 'false': never.",
+        },
+    )
+    cache_memory_gb: float = field(
+        default=4.0,
+        metadata={
+            "help": "Largest frozen-layer cache kept in memory (GiB); a larger one lives in a memory-mapped file in "
+            "output_dir, unlinked at once so nothing stays behind. A cache that fits neither is refused before training.",
+        },
+    )
     class_weights: bool = field(
         default=True,
         metadata={
@@ -233,6 +267,17 @@ class ColaTrainingArguments(TrainingArguments):
             raise ValueError(f"head_lr_multiplier must be positive, got {self.head_lr_multiplier}")
         if self.gradual_unfreeze_steps is not None and self.gradual_unfreeze_steps < 1:
             raise ValueError(f"gradual_unfreeze_steps must be a positive number of steps, got {self.gradual_unfreeze_steps}")
+        if self.cache_frozen:  # asked for explicitly: say why it cannot be exact instead of quietly not caching
+            if self.freeze == 0:
+                raise ValueError("cache_frozen needs frozen layers to cache: give --freeze N (N > 0)")
+            if self.freeze_method != "requires_grad":
+                raise ValueError("cache_frozen needs --freeze_method requires_grad: with lr0 the frozen groups still "
+                                 "take part in the backward pass")
+            if not self.frozen_eval_mode:
+                raise ValueError("cache_frozen needs frozen_eval_mode: the cache holds the frozen groups' output without "
+                                 "dropout, which a run with dropout in them would not see")
+        if not (math.isfinite(self.cache_memory_gb) and self.cache_memory_gb >= 0):
+            raise ValueError(f"cache_memory_gb must be 0 or more, got {self.cache_memory_gb}")
         if self.seeds is not None and (not self.seeds or len(set(self.seeds)) != len(self.seeds)):
             raise ValueError(f"seeds takes one or more distinct integers, got {self.seeds}")
         if self.early_stopping_patience is not None and (

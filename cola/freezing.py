@@ -10,7 +10,8 @@ classification head is not a layer group and is never frozen. The list is discov
 - every other base-model parameter sits below the encoder (embeddings, ELECTRA's `embeddings_project`), so it
   belongs to `embeddings`.
 
-Layer-wise LR decay and gradual unfreezing reuse these groups; freezing touches `requires_grad` and nothing else.
+Layer-wise LR decay, gradual unfreezing and the frozen-layer cache reuse these groups; freezing touches
+`requires_grad` and nothing else (with the lr0 method, not even that: the optimizer does it).
 """
 
 from __future__ import annotations
@@ -94,16 +95,38 @@ def head_parameters(model: nn.Module, groups: list[LayerGroup]) -> list[tuple[st
     return [(n, p) for n, p in model.named_parameters() if id(p) not in in_groups]
 
 
-def freeze_bottom(groups: list[LayerGroup], n: int) -> None:
+def freeze_bottom(groups: list[LayerGroup], n: int, *, method: str = "requires_grad") -> None:
     """Freeze groups[:n] and make the rest trainable (fastai's `freeze_to`, counted from the bottom).
 
+    method "requires_grad" turns their gradients off. Method "lr0" leaves every group trainable here: the bottom n
+    are frozen by the optimizer, which gives them a learning rate of 0 (`param_groups.build_param_groups`).
     An `n` outside 0..len(groups) is a `ValueError` that says the range; the caller names the option."""
     if not 0 <= n <= len(groups):
         names = ", ".join(g.name for g in groups)
         raise ValueError(f"{n} is out of range: this model has {len(groups)} layer groups ({names}); use 0..{len(groups)}")
+    if method not in ("requires_grad", "lr0"):
+        raise ValueError(f"unknown freeze method {method!r}")
     for i, group in enumerate(groups):
         for _, param in group.parameters:
-            param.requires_grad_(i >= n)
+            param.requires_grad_(i >= n or method == "lr0")
+
+
+def modules_of(model: nn.Module, groups: list[LayerGroup]) -> list[nn.Module]:
+    """The outermost modules of `model` whose parameters all belong to `groups`: for the embeddings group, BERT's
+    `embeddings` (with its dropout inside) and ELECTRA's `embeddings_project`; for a layer group, the layer."""
+    wanted = {id(p) for g in groups for _, p in g.parameters}
+    found: list[nn.Module] = []
+
+    def visit(module: nn.Module) -> None:
+        params = list(module.parameters())
+        if params and all(id(p) in wanted for p in params):
+            found.append(module)
+        elif any(id(p) in wanted for p in params):
+            for child in module.children():
+                visit(child)
+
+    visit(model)
+    return found
 
 
 def layer_group_table(groups: list[LayerGroup]) -> list[dict]:

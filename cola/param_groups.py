@@ -17,7 +17,8 @@ What decays is decided by structure, not by names such as "LayerNorm.weight" (Di
   parameter whose name matches one of `no_decay_patterns`;
 - decay: weight matrices of Linear/Conv layers, and embedding matrices unless `decay_embeddings` is off.
 
-Precedence: freezing wins over everything (a frozen parameter is in no group: the optimizer never sees it);
+Precedence: freezing wins over everything (a frozen parameter is in no group: the optimizer never sees it;
+frozen by `--freeze_method lr0`, it is in a group at learning rate 0);
 then `no_decay_patterns` and the structural rule decide decay; `weight_decay` applies to the decay groups only.
 """
 
@@ -42,7 +43,9 @@ def build_param_groups(
     no_decay_patterns: tuple[str, ...] | list[str] = (),
     layer_lr_decay: float = 1.0,
     head_lr_multiplier: float = 1.0,
+    zero_lr_units: frozenset[str] = frozenset(),
 ) -> list[dict]:
+    """`zero_lr_units`: layer groups frozen by `--freeze_method lr0`; they get groups at learning rate 0."""
     owners = {}
     for module in model.modules():
         for param in module.parameters(recurse=False):
@@ -51,6 +54,7 @@ def build_param_groups(
     rates = layer_learning_rates(
         [g.name for g in layer_groups], lr=lr, layer_lr_decay=layer_lr_decay, head_lr_multiplier=head_lr_multiplier
     )
+    rates.update(dict.fromkeys(zero_lr_units, 0.0))
     units = [("head", head_parameters(model, layer_groups))] + [(g.name, g.parameters) for g in reversed(layer_groups)]
     groups = []
     for unit, named_params in units:

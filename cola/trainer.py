@@ -7,6 +7,9 @@
 - the optimizer: named parameter groups with absolute per-group learning rates (`param_groups.py`);
 - the scheduler: gradual-unfreezing gates on the Trainer's own schedule (`unfreezing.py`).
 
+It also keeps the frozen groups in eval mode during training (`--frozen_eval_mode`) and, where that is exact,
+runs them once before training instead of at every step (`frozen_cache.py`, used in `compute_loss`).
+
 transformers 5 assumes a model whose forward() takes **kwargs (all BERT-family heads) scales its own loss by
 `num_items_in_batch` (it does not, upstream issue 47688). The loss here is computed in this class, so the
 Trainer is told both facts explicitly: the model takes no loss kwargs, and the loss is already scaled.
@@ -14,6 +17,7 @@ Trainer is told both facts explicitly: the model takes no loss kwargs, and the l
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
@@ -26,7 +30,8 @@ from .checkpoints import SaveSuiteState
 from .config import RunConfig
 from .data import NON_MODEL_COLUMNS
 from .errors import CliError, first_line
-from .freezing import LayerGroup, find_layer_groups, layer_group_table
+from .freezing import LayerGroup, find_layer_groups, layer_group_table, modules_of
+from .frozen_cache import CacheNotExact, FrozenPrefixCache, cache_decision
 from .loss import example_weights, step_loss
 from .metrics import build_compute_metrics, check_metric_for_best_model
 from .param_groups import build_param_groups, param_group_table
@@ -120,6 +125,29 @@ class ColaTrainer(Trainer):
             )
             self.add_callback(LogUnfreezing(self.unfreeze_schedule))
         self._check_ranks_agree_on_class_weights()
+        groups = find_layer_groups(self.model)
+        # Switched back to eval mode at every training step: the Trainer's model.train() turns their dropout on.
+        self.frozen_modules = modules_of(self.model, groups[: self.args.freeze]) if self.args.frozen_eval_mode else []
+        self.frozen_cache, self.frozen_cache_summary = self._build_frozen_cache(groups)
+
+    def _build_frozen_cache(self, groups: list[LayerGroup]) -> tuple[FrozenPrefixCache | None, dict]:
+        reason = cache_decision(self.args, groups)
+        if reason is None:
+            datasets = [d for d in (self.train_dataset, self.eval_dataset) if d is not None]
+            datasets = [d for value in datasets for d in (value.values() if isinstance(value, dict) else [value])]
+            try:
+                cache = FrozenPrefixCache(self.model, groups, self.args.freeze).build(
+                    self.model, datasets, collate=self.data_collator, batch_size=self.args.per_device_eval_batch_size,
+                    device=self.args.device, autocast=self.accelerator.autocast(), memory_gb=self.args.cache_memory_gb,
+                    spill_dir=self.args.output_dir,
+                )
+                return cache, cache.summary()
+            except CacheNotExact as error:
+                if self.args.cache_frozen:
+                    raise CliError(f"--cache_frozen: {error}") from None
+                reason = str(error)
+                logger.warning("The frozen layers run at every step (no cache): %s", reason)
+        return None, {"used": False, "reason": reason}
 
     def _check_ranks_agree_on_class_weights(self) -> None:
         """Each process computes the weights from its own copy of the data: they must be the same everywhere."""
@@ -143,7 +171,13 @@ class ColaTrainer(Trainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         labels = inputs["labels"]
-        outputs = model(**{k: v for k, v in inputs.items() if k not in NON_MODEL_COLUMNS})
+        if model.training:
+            for module in self.frozen_modules:
+                module.eval()
+        model_inputs = {k: v for k, v in inputs.items() if k not in NON_MODEL_COLUMNS}
+        states = self.frozen_cache.states_for(model_inputs) if self.frozen_cache else None
+        with self.frozen_cache.replaying(states) if states is not None else contextlib.nullcontext():
+            outputs = model(**model_inputs)
         if model.training:
             loss = step_loss(outputs.logits, labels, class_weights=self.class_weights, step_weight=num_items_in_batch,
                              label_smoothing=self.args.label_smoothing_factor,
@@ -160,15 +194,17 @@ class ColaTrainer(Trainer):
             return self.optimizer
         opt_model = self.accelerator.unwrap_model(self.model if model is None else model)
         # Frozen parameters were set before this point, so they land in no group and the optimizer never holds them.
+        layer_groups = find_layer_groups(opt_model)
         groups = build_param_groups(
             opt_model,
-            layer_groups=find_layer_groups(opt_model),
+            layer_groups=layer_groups,
             lr=self.args.learning_rate,
             weight_decay=self.args.weight_decay,
             decay_embeddings=self.args.decay_embeddings,
             no_decay_patterns=tuple(self.args.no_decay_patterns or ()),
             layer_lr_decay=self.args.layer_lr_decay,
             head_lr_multiplier=self.args.head_lr_multiplier,
+            zero_lr_units=frozenset(g.name for g in layer_groups[: self.args.freeze] if self.args.freeze_method == "lr0"),
         )
         optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
         if {"params", "model", "optimizer_dict"} & optimizer_kwargs.keys():

@@ -18,6 +18,7 @@ while they wait, so a group joins with warm statistics instead of a cold start.
 from __future__ import annotations
 
 import logging
+import math
 
 from torch.optim.lr_scheduler import LambdaLR
 from transformers import TrainerCallback
@@ -48,10 +49,8 @@ def gate_scheduler(scheduler: LambdaLR, schedule: dict[str, int | None]) -> Lamb
     optimizer = scheduler.optimizer
     lambdas = []
     for base, group in zip(scheduler.lr_lambdas, optimizer.param_groups):
-        start = schedule[group["unit"]]
-        if start is None:
-            raise ValueError(f"optimizer group {group['name']} is below the freeze floor: it should not exist")
-        lambdas.append(_gated(base, start))
+        start = schedule[group["unit"]]  # None: below the freeze floor (in the optimizer only with freeze_method lr0)
+        lambdas.append(_gated(base, math.inf if start is None else start))
     # Built on the same optimizer: `initial_lr` is already each group's absolute initial rate.
     return LambdaLR(optimizer, lambdas)
 

@@ -205,7 +205,7 @@ def run_suite(args, device, *, freeze_half: bool):
     layer_groups = find_layer_groups(model)
     if freeze_half:
         training.freeze = len(layer_groups) // 2
-    freeze_bottom(layer_groups, training.freeze)
+    freeze_bottom(layer_groups, training.freeze, method=training.freeze_method)
     timer = StepTimer(device)
     trainer = build_trainer(config, model=model, tokenizer=tokenizer, data=data, class_weights=class_weights,
                             layer_groups=layer_groups, callbacks=(timer,))

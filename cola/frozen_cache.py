@@ -1,0 +1,291 @@
+"""The frozen-prefix cache: frozen layer groups run once, before training, instead of at every step.
+
+With the bottom groups frozen (`--freeze N`, `requires_grad` method) and in eval mode (`--frozen_eval_mode`),
+their output for a sentence never changes: embeddings + frozen layers are a fixed function of the token ids.
+So before training they run once over every distinct training and evaluation sentence (eval mode, no grad, the
+run's autocast), and each sentence's unpadded hidden states are kept in one flat tensor, found by the sentence's
+token ids. At each step the batch's states are re-padded from it and the model runs with its frozen modules
+patched for the length of that forward call only: the first one returns the cached states, the others pass them
+through. The model's own forward still builds the attention mask, runs the trainable layers, the pooler and the
+head, so the losses, gradients and final weights are those of the uncached run (within float tolerance: the
+cached states were computed in other batches, with other padding). Nothing about the model changes between
+calls: checkpoints and the saved model are the complete model.
+
+Where it is exact is checked, not assumed: before the full pass, a probe batch runs through the model with and
+without the cache, and the logits must agree. An architecture whose frozen prefix cannot be cut this way (its
+forward does more between the frozen modules than pass one tensor along) fails the probe: an error when
+`--cache_frozen true` asked for the cache, a logged fall-back to the uncached run when it was left to the default.
+
+A batch holding a sentence that is not in the cache (`trainer.predict` on new data) runs uncached.
+
+Memory: the size is known before the pass (distinct sentences' tokens x hidden size x bytes). Up to
+`--cache_memory_gb` (and half the memory available) it is a tensor in memory; larger, a memory-mapped file in the
+output folder, unlinked as soon as it is mapped, so it disappears with the process, even on a crash. A cache
+that fits neither is refused before the pass.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import psutil
+import torch
+from torch import nn
+
+from .errors import CliError
+from .freezing import LayerGroup, modules_of
+
+logger = logging.getLogger(__name__)
+
+MODEL_INPUTS = ("input_ids", "token_type_ids", "attention_mask")  # what the frozen prefix reads from a batch
+PROBE_ROWS = 8
+PROBE_TOLERANCE = 1e-4  # on logits, relative to their scale; float noise of re-padding is ~1e-6 in fp32
+DISK_MARGIN = 1.1
+
+
+class CacheNotExact(Exception):
+    """The frozen prefix of this model cannot be replaced by its cached output (the probe disagreed)."""
+
+
+def cache_decision(args, groups: list[LayerGroup]) -> str | None:
+    """Why the run does not cache (None: it does). `args.cache_frozen` None means "whenever it is exact"."""
+    if args.cache_frozen is False:
+        return "--cache_frozen false"
+    if args.freeze == 0:
+        return "nothing is frozen"
+    if args.freeze_method != "requires_grad":
+        return f"--freeze_method {args.freeze_method} keeps the frozen groups in the backward pass"
+    if not args.frozen_eval_mode:
+        return "--no-frozen-eval-mode: dropout in the frozen groups changes their output at every step"
+    if any(not g.frozen for g in groups[: args.freeze]):
+        return "the bottom groups are not frozen"
+    return None
+
+
+@dataclass
+class _Slot:
+    offset: int
+    length: int
+
+
+class FrozenPrefixCache:
+    """The cached output of the frozen groups, and the means to replay it inside the model's forward."""
+
+    def __init__(self, model: nn.Module, groups: list[LayerGroup], n_frozen: int):
+        # A frozen pooler is not cached: it reads the last layer's output, which is then the cached tensor, and
+        # costs one small matmul on the first token.
+        prefix = [g for g in groups[:n_frozen] if g.name != "pooler"]
+        self.group_names = [g.name for g in prefix]
+        # Module by module within each group: a whole frozen encoder would be one module that returns more than a tensor.
+        self.modules = _in_forward_order(model, [m for group in prefix for m in modules_of(model, [group])])
+        # The columns that identify a sentence: those of its model inputs that this model reads (the Trainer drops
+        # the others, e.g. DistilBERT's token_type_ids, before a batch arrives).
+        accepted = inspect.signature(model.forward).parameters
+        self.columns = [name for name in MODEL_INPUTS if name in accepted]
+        self.storage: torch.Tensor | None = None
+        self.misses = 0
+        self.slots: dict[bytes, _Slot] = {}
+        self.where = "memory"
+        self.seconds = 0.0
+        self.sentences = 0
+
+    # --- building ---
+
+    def build(self, model: nn.Module, datasets, *, collate, batch_size: int, device, autocast, memory_gb: float,
+              spill_dir: str) -> FrozenPrefixCache:
+        """Run the frozen prefix over every distinct sentence of `datasets` and keep the states."""
+        start = time.perf_counter()
+        rows = _distinct_rows(datasets, self.columns)
+        self.sentences = sum(len(d) for d in datasets)
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad(), autocast:
+                self._check_probe(model, list(rows.values())[:PROBE_ROWS], collate, device)
+                self._allocate(model, rows, memory_gb=memory_gb, spill_dir=spill_dir)
+                self._fill(model, rows, collate=collate, batch_size=batch_size, device=device)
+        finally:
+            model.train(was_training)
+        self.seconds = time.perf_counter() - start
+        logger.info("Frozen-layer cache built in %.1f s: %s", self.seconds, self.summary_line())
+        return self
+
+    def _check_probe(self, model, features, collate, device) -> None:
+        batch = _to_device(collate(features), device)
+        expected = model(**batch).logits.float()
+        states = self._prefix_output(model, batch)
+        with self.replaying(states):
+            got = model(**batch).logits.float()
+        scale = expected.abs().max().clamp_min(1.0)
+        error = ((got - expected).abs().max() / scale).item()
+        if not error <= PROBE_TOLERANCE:
+            raise CacheNotExact(f"{type(model).__name__}: logits with the cached prefix differ from the full model's by "
+                                f"{error:.2g} (relative); its forward does more between the frozen modules than pass "
+                                f"the hidden states along")
+        self._dtype = states.dtype
+
+    def _prefix_output(self, model, batch) -> torch.Tensor:
+        """The padded output of the last frozen module, for a batch (the rest of the model does not run)."""
+        captured = []
+
+        def stop(_module, _inputs, output):
+            captured.append(output[0] if isinstance(output, tuple) else output)
+            raise _PrefixDone
+
+        hook = self.modules[-1].register_forward_hook(stop)
+        try:
+            model(**batch)
+        except _PrefixDone:
+            pass
+        finally:
+            hook.remove()
+        return captured[0]
+
+    def _allocate(self, model, rows: dict, *, memory_gb: float, spill_dir: str) -> None:
+        hidden = model.config.hidden_size
+        tokens = sum(sum(f["attention_mask"]) for f in rows.values())
+        itemsize = torch.empty((), dtype=self._dtype).element_size()
+        size = tokens * hidden * itemsize
+        in_memory = size <= memory_gb * 2**30 and size <= psutil.virtual_memory().available / 2
+        if in_memory:
+            self.storage = torch.empty((tokens, hidden), dtype=self._dtype)
+            self.where = "memory"
+        else:
+            free = shutil.disk_usage(spill_dir).free
+            if size * DISK_MARGIN > free:
+                raise CliError(f"the frozen-layer cache needs {_mb(size)} and fits neither in memory (--cache_memory_gb "
+                               f"{memory_gb:g}) nor on disk at {spill_dir} ({_mb(free)} free); use --cache_frozen false")
+            self.storage = _mapped_tensor(tokens, hidden, self._dtype, spill_dir)
+            self.where = f"a memory-mapped file in {spill_dir} (unlinked)"
+        self.bytes = size
+
+    def _fill(self, model, rows: dict, *, collate, batch_size: int, device) -> None:
+        # Longest first, so batches need little padding and a too-large batch fails at once, not at the end.
+        keys = sorted(rows, key=lambda k: -sum(rows[k]["attention_mask"]))
+        offset, report_every = 0, max(1, len(keys) // batch_size // 4)
+        for number, first in enumerate(range(0, len(keys), batch_size)):
+            chunk = keys[first:first + batch_size]
+            batch = _to_device(collate([rows[k] for k in chunk]), device)
+            states = self._prefix_output(model, batch).to("cpu", self._dtype)
+            mask = batch["attention_mask"].bool().cpu()
+            for i, key in enumerate(chunk):
+                row = states[i][mask[i]]
+                self.storage[offset:offset + len(row)] = row
+                self.slots[key] = _Slot(offset, len(row))
+                offset += len(row)
+            if number % report_every == report_every - 1:
+                logger.info("Frozen-layer cache: %d of %d sentences", min(first + batch_size, len(keys)), len(keys))
+
+    # --- using ---
+
+    def states_for(self, inputs: dict) -> torch.Tensor | None:
+        """The batch's cached states, padded as the batch is; None if a sentence of the batch is not cached."""
+        if "attention_mask" not in inputs:
+            return None
+        mask = inputs["attention_mask"].bool().cpu()
+        columns = {name: inputs[name].cpu().numpy() for name in self.columns if name in inputs}
+        out = torch.zeros((*mask.shape, self.storage.shape[1]), dtype=self.storage.dtype)
+        for i in range(mask.shape[0]):
+            slot = self.slots.get(_key({name: values[i][mask[i].numpy()] for name, values in columns.items()}))
+            if slot is None:
+                self.misses += 1
+                if self.misses == 1:
+                    logger.warning("A batch holds a sentence the frozen-layer cache does not have: it runs uncached")
+                return None
+            out[i, mask[i]] = self.storage[slot.offset:slot.offset + slot.length]
+        return out.to(inputs["attention_mask"].device, non_blocking=True)
+
+    @contextlib.contextmanager
+    def replaying(self, states: torch.Tensor):
+        """For one forward call: the first frozen module returns `states`, the later ones pass them along."""
+        first, *rest = self.modules
+        first.forward = lambda *args, **kwargs: states
+        for module in rest:
+            module.forward = _pass_along
+        try:
+            yield
+        finally:
+            for module in self.modules:
+                del module.forward  # the instance attribute: the class's forward is back
+
+    # --- reporting ---
+
+    def summary(self) -> dict:
+        return {"used": True, "groups": self.group_names, "sentences": self.sentences, "distinct_sentences": len(self.slots),
+                "bytes": self.bytes, "where": self.where, "build_seconds": round(self.seconds, 3)}
+
+    def summary_line(self) -> str:
+        return (f"{' + '.join(self.group_names)} run once over {self.sentences:,} sentences ({len(self.slots):,} distinct); "
+                f"{_mb(self.bytes)} in {self.where}")
+
+
+class _PrefixDone(Exception):
+    """Raised by a hook after the last frozen module: the rest of the model need not run."""
+
+
+def _pass_along(hidden_states, *args, **kwargs):
+    return hidden_states
+
+
+def _in_forward_order(model: nn.Module, modules: list[nn.Module]) -> list[nn.Module]:
+    """`modules` sorted by when they first run in a forward pass of the model's dummy inputs."""
+    order: list[int] = []
+    hooks = [m.register_forward_pre_hook(lambda *_, i=i: order.append(i)) for i, m in enumerate(modules)]
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            model.eval()(input_ids=model.dummy_inputs["input_ids"][:1].to(model.device))
+    finally:
+        model.train(was_training)
+        for hook in hooks:
+            hook.remove()
+    firsts = list(dict.fromkeys(order))
+    if len(firsts) != len(modules):
+        raise CacheNotExact("some frozen modules do not run in the model's forward pass")
+    return [modules[i] for i in firsts]
+
+
+def _distinct_rows(datasets, columns: list[str]) -> dict[bytes, dict]:
+    """Each distinct sentence (by its token ids) once, as the model-input columns of its first row."""
+    rows: dict[bytes, dict] = {}
+    for dataset in datasets:
+        names = [name for name in columns if name in dataset.column_names]
+        for row in dataset.select_columns(names):
+            mask = np.asarray(row["attention_mask"], dtype=bool)
+            rows.setdefault(_key({n: np.asarray(row[n])[mask] for n in names if n != "attention_mask"}), row)
+    return rows
+
+
+def _key(columns: dict[str, np.ndarray]) -> bytes:
+    """A sentence's identity: its real tokens' ids (and token types), padding left out."""
+    return b"|".join(np.asarray(columns[name], dtype=np.int64).tobytes()
+                     for name in MODEL_INPUTS if name in columns and name != "attention_mask")
+
+
+def _to_device(batch, device) -> dict:
+    return {k: v.to(device) for k, v in batch.items()}
+
+
+def _mapped_tensor(rows: int, cols: int, dtype: torch.dtype, folder: str) -> torch.Tensor:
+    handle, path = tempfile.mkstemp(prefix=".frozen-cache-", dir=folder)
+    os.close(handle)
+    try:
+        numpy_dtype = {torch.float32: np.float32, torch.float16: np.float16}.get(dtype)
+        if numpy_dtype is None:  # bf16 has no numpy dtype: map raw 16-bit words and view them as bf16
+            array = np.memmap(path, dtype=np.int16, mode="w+", shape=(rows, cols))
+            return torch.from_numpy(array).view(dtype)
+        return torch.from_numpy(np.memmap(path, dtype=numpy_dtype, mode="w+", shape=(rows, cols)))
+    finally:
+        os.unlink(path)  # the mapping stays valid; the file goes when the process does
+
+
+def _mb(size: float) -> str:
+    return f"{size / 2**20:,.1f} MB"

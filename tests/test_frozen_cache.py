@@ -1,0 +1,197 @@
+"""Frozen layers: eval mode during training, the frozen-prefix cache (exactly the uncached run), freezing by LR 0."""
+
+import copy
+
+import pytest
+import torch
+from conftest import ARCHITECTURES, LABELS, SENTENCES, tiny_dataset, tiny_model, training_args
+from transformers import DataCollatorWithPadding
+
+from cola.errors import CliError
+from cola.freezing import find_layer_groups, freeze_bottom, modules_of
+from cola.frozen_cache import FrozenPrefixCache
+from cola.trainer import ColaTrainer
+
+EVAL_SENTENCES = ["The dog barked.", "Barked dog the.", "The cat sat on the mat.", "She voted for herself."]
+
+
+def _train(model, tokenizer, tmp_path, n, **overrides):
+    """A few steps of a real Trainer run with the bottom n groups frozen; returns (trainer, per-step losses)."""
+    settings = dict(max_steps=4, per_device_train_batch_size=4, learning_rate=1e-3, freeze=n, eval_strategy="no",
+                    per_device_eval_batch_size=3)
+    settings.update(overrides)
+    freeze_bottom(find_layer_groups(model), n, method=settings.get("freeze_method", "requires_grad"))
+    trainer = ColaTrainer(
+        model=model, args=training_args(tmp_path, **settings), train_dataset=tiny_dataset(tokenizer, SENTENCES, LABELS),
+        eval_dataset=tiny_dataset(tokenizer, EVAL_SENTENCES, [1, 0, 1, 1]), data_collator=DataCollatorWithPadding(tokenizer),
+        class_weights=[2.0, 0.8],
+    )
+    trainer.train()
+    return trainer, [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+
+
+def _frozen_counts(arch):
+    groups = len(find_layer_groups(tiny_model(arch, layers=4)))
+    return [1, groups // 2, groups]  # embeddings only, a middle value, every group (the pooler too, where there is one)
+
+
+CASES = [(arch, n) for arch in ARCHITECTURES for n in _frozen_counts(arch)]
+
+
+@pytest.mark.parametrize(("arch", "n"), CASES, ids=[f"{a}-freeze{n}" for a, n in CASES])
+def test_cached_run_equals_uncached_run(arch, n, tmp_path, tokenizer):
+    base = tiny_model(arch, layers=4, dropout=0.1)  # dropout on: the trainable layers draw the same random numbers
+    plain, plain_losses = _train(copy.deepcopy(base), tokenizer, tmp_path / "plain", n, cache_frozen=False,
+                                 gradient_accumulation_steps=2, layer_lr_decay=0.8)
+    cached_model = copy.deepcopy(base)
+    first_frozen = modules_of(cached_model, find_layer_groups(cached_model)[:1])[0]
+    calls = []
+    first_frozen.register_forward_pre_hook(lambda *_: calls.append(1))  # runs even while replaying (hooks stay)
+    lookups = []
+    # The embeddings' own submodules do not: count the word-embedding look-ups during training.
+    embedding_table = next(m for m in first_frozen.modules() if isinstance(m, torch.nn.Embedding))
+    cached, cached_losses = None, None
+    handle = embedding_table.register_forward_hook(lambda *_: lookups.append(1))
+    cached, cached_losses = _train(cached_model, tokenizer, tmp_path / "cached", n, cache_frozen=True,
+                                   gradient_accumulation_steps=2, layer_lr_decay=0.8)
+    handle.remove()
+
+    assert cached.frozen_cache is not None and cached.frozen_cache_summary["used"]
+    assert plain.frozen_cache is None and plain.frozen_cache_summary == {"used": False, "reason": "--cache_frozen false"}
+    # Look-ups happened only while the cache was built: the probe (2 passes) plus one pass per cache batch.
+    cache_batches = -(-cached.frozen_cache_summary["distinct_sentences"] // 3)
+    assert len(lookups) == 2 + 1 + cache_batches  # + the forward-order probe on dummy inputs
+    assert len(calls) >= 8  # the patched module was still called at each of the 8 micro-batches
+    assert len(plain_losses) == 4
+    torch.testing.assert_close(torch.tensor(cached_losses), torch.tensor(plain_losses), rtol=1e-5, atol=1e-6)
+    final = dict(cached.model.named_parameters())
+    for name, value in plain.model.named_parameters():
+        torch.testing.assert_close(final[name], value, rtol=1e-5, atol=1e-6, msg=name)
+    # Evaluation goes through the cache too, and gives the same loss.
+    assert cached.evaluate()["eval_loss"] == pytest.approx(plain.evaluate()["eval_loss"], rel=1e-5)
+
+
+def test_the_model_is_unchanged_between_steps_and_saves_whole(tmp_path, tokenizer):
+    trainer, _ = _train(tiny_model("electra", layers=3), tokenizer, tmp_path, 3, cache_frozen=True)
+    assert all("forward" not in vars(m) for m in trainer.model.modules())  # no patched forward left behind
+    trainer.save_model(str(tmp_path / "saved"))
+    from transformers import AutoModelForSequenceClassification
+
+    reloaded = AutoModelForSequenceClassification.from_pretrained(tmp_path / "saved")
+    assert set(reloaded.state_dict()) == set(trainer.model.state_dict())
+    enc = tokenizer(EVAL_SENTENCES, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded.eval()(**enc).logits, trainer.model.eval()(**enc).logits)
+
+
+def test_a_batch_with_an_unknown_sentence_runs_uncached(tmp_path, tokenizer):
+    trainer, _ = _train(tiny_model("bert", layers=2), tokenizer, tmp_path, 2, cache_frozen=True, max_steps=1)
+    cache = trainer.frozen_cache
+    known = DataCollatorWithPadding(tokenizer)([tokenizer(s) for s in SENTENCES[:3]])
+    assert cache.states_for(dict(known)).shape == (*known["input_ids"].shape, 32)
+    unknown = DataCollatorWithPadding(tokenizer)([tokenizer(s) for s in [SENTENCES[0], "A sentence never seen."]])
+    assert cache.states_for(dict(unknown)) is None
+    predictions = trainer.predict(tiny_dataset(tokenizer, ["A sentence never seen.", "Nor this one."], [1, 0]))
+    model = trainer.model.eval()
+    with torch.no_grad():
+        expected = model(**tokenizer(["A sentence never seen.", "Nor this one."], padding=True, return_tensors="pt")).logits
+    torch.testing.assert_close(torch.tensor(predictions.predictions), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_cache_is_not_built_where_it_would_not_be_exact(tmp_path, tokenizer):
+    for overrides, reason in [
+        (dict(freeze=0), "nothing is frozen"),
+        (dict(freeze=2, frozen_eval_mode=False), "dropout"),
+        (dict(freeze=2, freeze_method="lr0"), "backward"),
+    ]:
+        n = overrides.pop("freeze")
+        trainer, _ = _train(tiny_model("bert", layers=2), tokenizer, tmp_path / reason, n, max_steps=1, **overrides)
+        assert trainer.frozen_cache is None and reason in trainer.frozen_cache_summary["reason"]
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    (dict(freeze=0), "give --freeze N"),
+    (dict(freeze=2, frozen_eval_mode=False), "needs frozen_eval_mode"),
+    (dict(freeze=2, freeze_method="lr0"), "needs --freeze_method requires_grad"),
+])
+def test_asking_for_a_cache_that_cannot_be_exact_is_refused(overrides, message, tmp_path):
+    with pytest.raises(ValueError, match=message):
+        training_args(tmp_path, cache_frozen=True, **overrides)
+
+
+def test_an_architecture_that_cannot_be_cut_falls_back_or_is_refused(tmp_path, tokenizer, monkeypatch, caplog):
+    # A model whose forward scales the embeddings' output before the encoder: replaying the embeddings' output
+    # alone skips that step, and the probe notices.
+    def scaled_embeddings(model):
+        embeddings = model.bert.embeddings
+        embeddings.register_forward_hook(lambda _m, _i, output: output * 3.0)
+        return model
+
+    trainer, _ = _train(scaled_embeddings(tiny_model("bert", layers=2)), tokenizer, tmp_path / "auto", 1, max_steps=1)
+    assert trainer.frozen_cache is None and "differ from the full model" in trainer.frozen_cache_summary["reason"]
+    with pytest.raises(CliError, match="--cache_frozen: .*differ from the full model"):
+        _train(scaled_embeddings(tiny_model("bert", layers=2)), tokenizer, tmp_path / "asked", 1, cache_frozen=True)
+
+
+def test_cache_larger_than_the_memory_allowed_lives_in_an_unlinked_file(tmp_path, tokenizer):
+    trainer, losses = _train(tiny_model("bert", layers=2), tokenizer, tmp_path, 2, cache_frozen=True, cache_memory_gb=0)
+    assert "memory-mapped file" in trainer.frozen_cache_summary["where"]
+    assert not list((tmp_path / "out").glob(".frozen-cache-*"))  # unlinked as soon as it was mapped
+    plain, plain_losses = _train(tiny_model("bert", layers=2), tokenizer, tmp_path / "p", 2, cache_frozen=False)
+    torch.testing.assert_close(torch.tensor(losses), torch.tensor(plain_losses), rtol=1e-5, atol=1e-6)
+
+
+def test_cache_that_fits_nowhere_is_refused_before_the_pass(tmp_path, tokenizer, monkeypatch):
+    from collections import namedtuple
+
+    monkeypatch.setattr("cola.frozen_cache.shutil.disk_usage", lambda _: namedtuple("U", "total used free")(1, 1, 100))
+    with pytest.raises(CliError, match=r"fits neither in memory .* nor on disk"):
+        _train(tiny_model("bert", layers=2), tokenizer, tmp_path, 2, cache_frozen=True, cache_memory_gb=0)
+
+
+# --- frozen groups in eval mode ---
+
+
+@pytest.mark.parametrize("eval_mode", [True, False])
+def test_frozen_groups_stay_in_eval_mode_during_real_steps(eval_mode, tmp_path, tokenizer):
+    model = tiny_model("bert", layers=3)
+    seen = {"embeddings": [], "layer_00": [], "layer_01": [], "layer_02": [], "classifier": []}
+    for name, module in [("embeddings", model.bert.embeddings), ("classifier", model.classifier),
+                         *[(f"layer_0{i}", layer) for i, layer in enumerate(model.bert.encoder.layer)]]:
+        # The flag of the module and of every submodule (its dropouts) as the step's forward reaches it.
+        module.register_forward_pre_hook(lambda m, _a, name=name: seen[name].append({s.training for s in m.modules()}))
+    _train(model, tokenizer, tmp_path, 2, max_steps=2, frozen_eval_mode=eval_mode, cache_frozen=False)
+    assert seen["embeddings"] == seen["layer_00"] == [{not eval_mode}] * 2  # one forward per step
+    assert seen["layer_01"] == seen["layer_02"] == seen["classifier"] == [{True}] * 2
+
+
+# --- freezing by learning rate 0 ---
+
+
+@pytest.mark.parametrize("method", ["requires_grad", "lr0"])
+def test_both_freeze_methods_leave_frozen_weights_bit_identical(method, tmp_path, tokenizer):
+    model = tiny_model("bert", layers=3)
+    groups = find_layer_groups(model)
+    before = {n: p.detach().clone() for g in groups[:2] for n, p in g.parameters}
+    gradients = []  # lr0 pays the full backward: gradients reach the frozen weights; requires_grad stops above them
+    if method == "lr0":
+        model.bert.embeddings.word_embeddings.weight.register_post_accumulate_grad_hook(lambda _: gradients.append(1))
+    trainer, _ = _train(model, tokenizer, tmp_path, 2, freeze_method=method, weight_decay=0.1)
+    for name, param in model.named_parameters():
+        if name in before:
+            assert torch.equal(param, before[name]), name
+            assert param.requires_grad == (method == "lr0"), name
+    assert len(gradients) == (4 if method == "lr0" else 0)
+    zero = {g["name"] for g in trainer.optimizer.param_groups if g["initial_lr"] == 0}
+    assert zero == ({"embeddings.decay", "embeddings.no_decay", "layer_00.decay", "layer_00.no_decay"} if method == "lr0" else set())
+    assert (trainer.frozen_cache is None) == (method == "lr0")  # lr0 is never cached: the backward is paid
+
+
+def test_replaying_restores_the_modules_after_an_error(tokenizer):
+    model = tiny_model("bert", layers=2)
+    groups = find_layer_groups(model)
+    freeze_bottom(groups, 2)
+    cache = FrozenPrefixCache(model, groups, 2)
+    with pytest.raises(RuntimeError), cache.replaying(torch.zeros(1, 3, 32)):
+        raise RuntimeError("a step failed")
+    assert all("forward" not in vars(m) for m in model.modules())
