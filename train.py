@@ -126,7 +126,8 @@ def run(config: RunConfig) -> int:
             results = build_results(
                 eval_metrics=eval_metrics, train_output=train_output, trainer_state=trainer.state,
                 class_weights=class_weights, layer_groups=layer_groups, param_groups=trainer.param_group_table,
-                unfreeze_after_steps=trainer.unfreeze_schedule, model=model, training_args=args, config=resolved,
+                unfreeze_after_steps=trainer.unfreeze_schedule, frozen_cache=trainer.frozen_cache_summary,
+                model=model, training_args=args, config=resolved,
             )
             write_resolved_config(resolved, args.output_dir)  # the run that wrote results.json, as it was configured
             log_results(results, write_results(results, args.output_dir))

@@ -154,15 +154,17 @@ class FrozenPrefixCache:
         tokens = sum(sum(f["attention_mask"]) for f in rows.values())
         itemsize = torch.empty((), dtype=self._dtype).element_size()
         size = tokens * hidden * itemsize
-        in_memory = size <= memory_gb * 2**30 and size <= psutil.virtual_memory().available / 2
-        if in_memory:
+        available = psutil.virtual_memory().available
+        if size <= memory_gb * 2**30 and size <= available / 2:
             self.storage = torch.empty((tokens, hidden), dtype=self._dtype)
             self.where = "memory"
         else:
+            os.makedirs(spill_dir, exist_ok=True)
             free = shutil.disk_usage(spill_dir).free
             if size * DISK_MARGIN > free:
                 raise CliError(f"the frozen-layer cache needs {_mb(size)} and fits neither in memory (--cache_memory_gb "
-                               f"{memory_gb:g}) nor on disk at {spill_dir} ({_mb(free)} free); use --cache_frozen false")
+                               f"{memory_gb:g}, half of the {_mb(available)} available) nor on disk at {spill_dir} "
+                               f"({_mb(free)} free); use --cache_frozen false")
             self.storage = _mapped_tensor(tokens, hidden, self._dtype, spill_dir)
             self.where = f"a memory-mapped file in {spill_dir} (unlinked)"
         self.bytes = size

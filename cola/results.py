@@ -13,6 +13,8 @@ place), so a half-finished run never leaves a results file behind. Its schema:
     layer_groups            [{name, params, frozen}], bottom to top
     param_groups            [{name, weight_decay, lr, params: [parameter names]}], head first; lr = initial rate
     unfreeze_after_steps    {group: optimizer steps before it trains (null below --freeze)}, or null
+    frozen_cache            {used: true, groups, sentences, distinct_sentences, bytes, where, build_seconds}, or
+                              {used: false, reason}: whether the frozen groups ran once (cola.frozen_cache)
     trainable_parameters,   counts
       total_parameters
     precision               {requested: what the options asked for ("auto", ...), used: fp32, bf16 or fp16}
@@ -70,7 +72,7 @@ def log_start_summary(*, model_name, model, data, class_weights, layer_groups) -
 
 def build_results(
     *, eval_metrics: dict, train_output, trainer_state, class_weights, layer_groups, param_groups: list[dict],
-    unfreeze_after_steps, model, training_args, config: dict,
+    unfreeze_after_steps, frozen_cache: dict, model, training_args, config: dict,
 ) -> dict:
     """The results.json document of one finished run (the schema is in this module's docstring)."""
     trainable, total = count_parameters(model)
@@ -81,6 +83,7 @@ def build_results(
         "layer_groups": layer_group_table(layer_groups),
         "param_groups": param_groups,
         "unfreeze_after_steps": unfreeze_after_steps,
+        "frozen_cache": frozen_cache,
         "trainable_parameters": trainable,
         "total_parameters": total,
         "precision": {"requested": training_args.requested["precision"], "used": training_args.precision},

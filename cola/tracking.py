@@ -76,6 +76,7 @@ class SuiteTablesToWandb(TrainerCallback):
         self.resolved_config = resolved_config
         self.class_weights = class_weights
         self.layer_group_table = layer_group_table
+        self.frozen_cache: dict | None = None  # set by the Trainer once it has built (or declined) the cache
 
     def on_train_begin(self, args, state, control, optimizer=None, **kwargs):
         if not state.is_world_process_zero:
@@ -91,6 +92,7 @@ class SuiteTablesToWandb(TrainerCallback):
                 "suite": self.resolved_config,
                 "class_weights": self.class_weights,
                 "layer_groups": layer_groups,
+                "frozen_cache": self.frozen_cache,
                 "param_groups": [{k: v for k, v in g.items() if k != "params"} | {"n_params": len(g["params"])}
                                  for g in param_groups],
             },

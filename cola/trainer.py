@@ -129,6 +129,9 @@ class ColaTrainer(Trainer):
         # Switched back to eval mode at every training step: the Trainer's model.train() turns their dropout on.
         self.frozen_modules = modules_of(self.model, groups[: self.args.freeze]) if self.args.frozen_eval_mode else []
         self.frozen_cache, self.frozen_cache_summary = self._build_frozen_cache(groups)
+        for callback in self.callback_handler.callbacks:
+            if isinstance(callback, SuiteTablesToWandb):
+                callback.frozen_cache = self.frozen_cache_summary
 
     def _build_frozen_cache(self, groups: list[LayerGroup]) -> tuple[FrozenPrefixCache | None, dict]:
         reason = cache_decision(self.args, groups)

@@ -18,12 +18,12 @@ def test_bench_reports_the_table_and_json(tmp_path, data_dir):
     out = tmp_path / "bench.json"
     proc = subprocess.run(
         [sys.executable, "-m", "cola.experiments.bench", "--data_dir", str(data_dir), "--samples", "192", "--repeats", "1",
-         "--rows", "notebook", "suite", "--out", str(out)],
+         "--rows", "notebook", "suite", "suite_freeze_cached", "--out", str(out)],
         cwd=REPO, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(out.read_text())
-    assert set(report["rows"]) == {"notebook", "suite"} and report["samples"] == 192
+    assert set(report["rows"]) == {"notebook", "suite", "suite_freeze_cached"} and report["samples"] == 192
     for row in report["rows"].values():
         for key in ("samples_per_second", "useful_tokens_per_second", "padding_ratio", "mfu", "peak_memory_mb",
                     "eval_sentences_per_second", "step_s"):
@@ -40,3 +40,10 @@ def test_bench_reports_the_table_and_json(tmp_path, data_dir):
         class_weights_for(train_labels, enabled=True, values=None, num_labels=2))
     assert report["rows"]["suite"]["precision"] == detect_precision(use_cpu=True)
     assert report["rows"]["notebook"]["class_weights"] is None and report["rows"]["suite"]["frozen_fraction"] == 0
+    # The cached row froze half the groups and built its cache once; its step is compared with the suite's.
+    cached, suite = report["rows"]["suite_freeze_cached"], report["rows"]["suite"]
+    assert cached["cache_build_s"] > 0 == suite["cache_build_s"]
+    assert cached["amortised_step_s"] > cached["step_s"] and suite["step_vs_suite"] == 1
+    assert cached["step_vs_suite"] == pytest.approx(cached["step_s"] / suite["step_s"])
+    assert 0.3 < cached["frozen_fraction"] < 0.7 and cached["forward_fraction"] == pytest.approx(1 - cached["frozen_fraction"])
+    assert "| suite_freeze_cached |" in proc.stdout

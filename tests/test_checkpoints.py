@@ -47,6 +47,8 @@ def test_resumed_run_is_bit_identical_to_the_whole_run(runs):
     for key in ("matthews_correlation", "accuracy", "loss"):
         assert r_resumed["eval"][key] == r_whole["eval"][key]
     assert r_resumed["class_weights"] == r_whole["class_weights"]
+    # --freeze 2: both cached the frozen layers (the resumed run rebuilt its cache) and still agree bit for bit
+    assert r_whole["frozen_cache"]["used"] and r_resumed["frozen_cache"]["used"]
 
 
 def test_freeze_is_stored_and_reapplied(runs):

@@ -1,4 +1,5 @@
-"""Two CPU processes (torchrun, gloo): same update as one process, every dev sentence evaluated once."""
+"""Two CPU processes (torchrun, gloo): same update as one process, every dev sentence evaluated once; the two
+processes cache the frozen layers, the single one does not."""
 
 import json
 import subprocess
@@ -36,7 +37,9 @@ GRADUAL = ["--gradual_unfreeze_steps", "1", "--layer_lr_decay", "0.5"]
 def test_two_processes_match_one(tmp_path, tiny_bert_dir, data_dir, extra):
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533"]
     ddp = _train(torchrun, tmp_path / "ddp", tiny_bert_dir, data_dir, batch=8, accumulation=2, extra=extra)
-    _train([sys.executable], tmp_path / "single", tiny_bert_dir, data_dir, batch=32, accumulation=1, extra=extra)
+    # The single process runs the frozen layers at every step; the two processes each cache them (the default).
+    _train([sys.executable], tmp_path / "single", tiny_bert_dir, data_dir, batch=32, accumulation=1,
+           extra=[*extra, "--cache_frozen", "false"])
 
     initial = {n: p for n, p in tiny_model("bert", layers=3, dropout=0.0).state_dict().items()}
     w_ddp, w_single = load_file(tmp_path / "ddp" / "model.safetensors"), load_file(tmp_path / "single" / "model.safetensors")
@@ -57,6 +60,8 @@ def test_two_processes_match_one(tmp_path, tiny_bert_dir, data_dir, extra):
     r_ddp = json.loads((tmp_path / "ddp" / "results.json").read_text())
     r_single = json.loads((tmp_path / "single" / "results.json").read_text())
     assert r_ddp["class_weights"] == r_single["class_weights"]
+    assert r_ddp["frozen_cache"]["used"] and not r_single["frozen_cache"]["used"]
+    assert ddp.stderr.count("Frozen-layer cache built") == 1  # each process builds its own; one of them logs
     assert r_ddp["eval"]["n"] == 101  # 101 is odd: a padded duplicate would show as 102
     assert r_ddp["eval_in_domain"]["n"] + r_ddp["eval_out_of_domain"]["n"] == 101
     assert r_ddp["eval"]["matthews_correlation"] == pytest.approx(r_single["eval"]["matthews_correlation"], abs=1e-9)

@@ -1,12 +1,14 @@
 """Frozen layers: eval mode during training, the frozen-prefix cache (exactly the uncached run), freezing by LR 0."""
 
 import copy
+import json
 
 import pytest
 import torch
-from conftest import ARCHITECTURES, LABELS, SENTENCES, tiny_dataset, tiny_model, training_args
+from conftest import ARCHITECTURES, LABELS, SENTENCES, sweep_argv, tiny_dataset, tiny_model, training_args
 from transformers import DataCollatorWithPadding
 
+import train
 from cola.errors import CliError
 from cola.freezing import find_layer_groups, freeze_bottom, modules_of
 from cola.frozen_cache import FrozenPrefixCache
@@ -183,7 +185,8 @@ def test_both_freeze_methods_leave_frozen_weights_bit_identical(method, tmp_path
             assert param.requires_grad == (method == "lr0"), name
     assert len(gradients) == (4 if method == "lr0" else 0)
     zero = {g["name"] for g in trainer.optimizer.param_groups if g["initial_lr"] == 0}
-    assert zero == ({"embeddings.decay", "embeddings.no_decay", "layer_00.decay", "layer_00.no_decay"} if method == "lr0" else set())
+    frozen_groups = {"embeddings.decay", "embeddings.no_decay", "layer_00.decay", "layer_00.no_decay"}
+    assert zero == (frozen_groups if method == "lr0" else set())
     assert (trainer.frozen_cache is None) == (method == "lr0")  # lr0 is never cached: the backward is paid
 
 
@@ -195,3 +198,27 @@ def test_replaying_restores_the_modules_after_an_error(tokenizer):
     with pytest.raises(RuntimeError), cache.replaying(torch.zeros(1, 3, 32)):
         raise RuntimeError("a step failed")
     assert all("forward" not in vars(m) for m in model.modules())
+
+
+# --- through train.py ---
+
+
+def test_a_sweep_of_seeds_caches_in_every_run(tmp_path, tiny_bert_dir, data_dir):
+
+    assert train.main(sweep_argv(tiny_bert_dir, data_dir, tmp_path / "sweep") + ["--freeze", "3"]) == 0
+    runs = [json.loads((tmp_path / "sweep" / f"seed_{seed}" / "results.json").read_text()) for seed in (3, 4)]
+    assert [r["frozen_cache"]["used"] for r in runs] == [True, True]
+    assert runs[0]["frozen_cache"]["groups"] == ["embeddings", "layer_00", "layer_01"]
+    assert runs[0]["train"]["final_loss"] != runs[1]["train"]["final_loss"]  # the seeds still differ
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--cache_frozen", "true"], "cache_frozen needs frozen layers to cache: give --freeze N (N > 0)"),
+    (["--cache_frozen", "true", "--freeze", "2", "--freeze_method", "lr0"], "cache_frozen needs --freeze_method requires_grad"),
+    (["--cache_memory_gb", "-1"], "cache_memory_gb must be 0 or more, got -1.0"),
+])
+def test_bad_cache_options_are_one_line_errors(flags, message, tmp_path, capsys):
+    assert train.main(["--output_dir", str(tmp_path / "out"), *flags]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err and "\n" not in err
+    assert not (tmp_path / "out").exists()

@@ -38,6 +38,7 @@ def test_offline_run_records_metrics_config_and_tables(tmp_path, data_dir):
     assert config["freeze"] == 2 and config["suite"]["freeze"] == 2 and config["suite"]["max_length"] == 64
     assert config["class_weights"] == results["class_weights"]
     assert [g["frozen"] for g in config["layer_groups"]] == [g["frozen"] for g in results["layer_groups"]]
+    assert config["frozen_cache"] == results["frozen_cache"] and results["frozen_cache"]["used"]  # --freeze 2: cached
     assert [g["name"] for g in config["param_groups"]] == [g["name"] for g in results["param_groups"]]
     assert summary["eval/matthews_correlation"] == results["eval"]["matthews_correlation"]
     assert summary["eval/in_domain_matthews_correlation"] == results["eval_in_domain"]["matthews_correlation"]
