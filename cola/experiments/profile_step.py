@@ -130,7 +130,8 @@ def main(argv=None) -> int:
     trainer.train()
     if profile.profiler is None or not profile.wall:
         raise CliError("the run ended before the profiled steps")
-    report = {"row": args.row, "precision": trainer.args.precision, "steps": args.steps, "batch": 32,
+    command = " ".join(["python -m", PROG, *(sys.argv[1:] if argv is None else argv)])
+    report = {"command": command, "row": args.row, "precision": trainer.args.precision, "steps": args.steps, "batch": 32,
               **breakdown(profile.profiler.events(), profile.wall, args.steps)}
     for op in report["top_operators"]:
         op["kind"] = next((kind_of(e) for e in profile.profiler.events() if e.name == op["name"]), None)
