@@ -16,5 +16,13 @@ for freeze in 4 6; do
   python train.py "${common[@]}" --output_dir "$OUT/freeze${freeze}_nocw" --freeze "$freeze" --no-class-weights
 done
 
+# Same-machine control for the times (run_grid.sh ran on another CPU): the behaviour before issue 12, dropout on in
+# the frozen layers and so nothing cached, seed 1 of each row.
+for freeze in 4 6; do
+  python train.py "${common[@]}" --output_dir "$OUT/control/freeze${freeze}_cw" --freeze "$freeze" --seeds 1 --no-frozen-eval-mode
+  python train.py "${common[@]}" --output_dir "$OUT/control/freeze${freeze}_nocw" --freeze "$freeze" --seeds 1 \
+    --no-frozen-eval-mode --no-class-weights
+done
+
 python -m cola.experiments.compare "$OUT"/freeze{4,6}_{cw,nocw} --out docs/grid/frozen_cached
 python docs/grid/before_after.py docs/grid/report.json "$OUT" > docs/grid/frozen_cached/before_after.md
