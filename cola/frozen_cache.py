@@ -14,9 +14,10 @@ calls: checkpoints and the saved model are the complete model.
 Where it is exact is checked, not assumed: before the full pass, a probe batch runs through the model with and
 without the cache, and the logits must agree. (What the probe cannot see, and what every BERT-family encoder
 gives: a sentence's hidden states do not depend on the other sentences of its batch or on their padding, since
-padded positions are masked out of attention. The exactness tests train each architecture both ways.) An architecture whose frozen prefix cannot be cut this way (its
-forward does more between the frozen modules than pass one tensor along) fails the probe: an error when
-`--cache_frozen true` asked for the cache, a logged fall-back to the uncached run when it was left to the default.
+padded positions are masked out of attention. The exactness tests train each architecture both ways.)
+An architecture whose frozen prefix cannot be cut this way (its forward does more between the frozen modules
+than pass one tensor along) fails the probe: an error when `--cache_frozen true` asked for the cache, a logged
+fall-back to the uncached run when it was left to the default.
 
 A batch holding a sentence that is not in the cache (`trainer.predict` on new data) runs uncached.
 
