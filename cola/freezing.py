@@ -68,25 +68,32 @@ def check_bottom_up(model: nn.Module, groups: list[LayerGroup]) -> None:
     structural rule would file under `embeddings`) fails here with a `ValueError`, instead of being frozen wrongly.
     """
     group_of = {id(p): i for i, g in enumerate(groups) for _, p in g.parameters}
-    calls: list[tuple[int, str]] = []
-    hooks = []
+    watched: list[tuple[int, str, nn.Module]] = []
     for name, module in model.named_modules():
         owned = {group_of[id(p)] for p in module.parameters(recurse=False) if id(p) in group_of}
         if len(owned) == 1:
-            index = owned.pop()
-            hooks.append(module.register_forward_pre_hook(lambda *_, i=index, n=name: calls.append((i, n))))
-    was_training = model.training
-    try:
-        with torch.no_grad():
-            model.eval()(input_ids=model.dummy_inputs["input_ids"][:1])  # one row: no padding needed
-    finally:
-        model.train(was_training)
-        for hook in hooks:
-            hook.remove()
+            watched.append((owned.pop(), name, module))
+    calls = [watched[i][:2] for i in call_order(model, [module for _, _, module in watched])]
     for (before, _), (after, name) in zip(calls, calls[1:]):
         if after < before:
             raise ValueError(f"{name} (in group {groups[after].name}) runs after {groups[before].name}: this model's "
                              f"layers are not embeddings -> encoder layers -> pooler")
+
+
+def call_order(model: nn.Module, modules: list[nn.Module]) -> list[int]:
+    """Indices into `modules`, one per call, in the order they run on one eval-mode forward pass of the model's
+    dummy inputs (one row: no padding needed). The model's train/eval mode is restored afterwards."""
+    calls: list[int] = []
+    hooks = [m.register_forward_pre_hook(lambda *_, i=i: calls.append(i)) for i, m in enumerate(modules)]
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            model.eval()(input_ids=model.dummy_inputs["input_ids"][:1].to(model.device))
+    finally:
+        model.train(was_training)
+        for hook in hooks:
+            hook.remove()
+    return calls
 
 
 def head_parameters(model: nn.Module, groups: list[LayerGroup]) -> list[tuple[str, nn.Parameter]]:

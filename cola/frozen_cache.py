@@ -44,7 +44,7 @@ import torch
 from torch import nn
 
 from .errors import CliError
-from .freezing import LayerGroup, modules_of
+from .freezing import LayerGroup, call_order, modules_of
 
 logger = logging.getLogger(__name__)
 
@@ -243,17 +243,7 @@ def _pass_along(hidden_states, *args, **kwargs):
 
 def _in_forward_order(model: nn.Module, modules: list[nn.Module]) -> list[nn.Module]:
     """`modules` sorted by when they first run in a forward pass of the model's dummy inputs."""
-    order: list[int] = []
-    hooks = [m.register_forward_pre_hook(lambda *_, i=i: order.append(i)) for i, m in enumerate(modules)]
-    was_training = model.training
-    try:
-        with torch.no_grad():
-            model.eval()(input_ids=model.dummy_inputs["input_ids"][:1].to(model.device))
-    finally:
-        model.train(was_training)
-        for hook in hooks:
-            hook.remove()
-    firsts = list(dict.fromkeys(order))
+    firsts = list(dict.fromkeys(call_order(model, modules)))
     if len(firsts) != len(modules):
         raise CacheNotExact("some frozen modules do not run in the model's forward pass")
     return [modules[i] for i in firsts]

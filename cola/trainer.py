@@ -117,15 +117,15 @@ class ColaTrainer(Trainer):
         self.model_accepts_loss_kwargs = False
         self.class_weights = None if class_weights is None else torch.tensor(class_weights, dtype=torch.float32)
         self.param_group_table: list[dict] = []
+        groups = find_layer_groups(self.model)
         self.unfreeze_schedule: dict[str, int | None] | None = None
         if self.args.gradual_unfreeze_steps:
             # From the model as frozen now (--freeze is applied before the Trainer exists): the floor stays frozen.
             self.unfreeze_schedule = unfreeze_schedule(
-                [g.name for g in find_layer_groups(self.model)], every=self.args.gradual_unfreeze_steps, floor=self.args.freeze
+                [g.name for g in groups], every=self.args.gradual_unfreeze_steps, floor=self.args.freeze
             )
             self.add_callback(LogUnfreezing(self.unfreeze_schedule))
         self._check_ranks_agree_on_class_weights()
-        groups = find_layer_groups(self.model)
         # Switched back to eval mode at every training step: the Trainer's model.train() turns their dropout on.
         self.frozen_modules = modules_of(self.model, groups[: self.args.freeze]) if self.args.frozen_eval_mode else []
         self.frozen_cache, self.frozen_cache_summary = self._build_frozen_cache(groups)
