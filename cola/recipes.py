@@ -75,35 +75,51 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
 def load_recipe(path: str | Path) -> dict:
     """Read a recipe strictly: every key must be an option, every value of that option's type."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_refuse_duplicate_keys)
-    except OSError as error:
-        raise CliError(f"cannot read recipe {path}: {error.strerror}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise CliError(f"{path}: not valid JSON ({error})") from None
-    except _DuplicateKey as error:
-        raise CliError(f"{path}: key '{error}' is given twice; keep one") from None
-    if not isinstance(data, dict):
-        raise CliError(f"{path}: a recipe is a JSON object mapping option names to values")
+    data = read_json_object(path, "recipe", "a recipe is a JSON object mapping option names to values")
     description = data.pop("description", "")
     if not isinstance(description, str):
         raise CliError(f"{path}: 'description' must be a string")
     options = option_types()
     for key, value in data.items():
-        if key in RENAMED_KEYS:
-            raise CliError(f"{path}: '{key}' is not an option in transformers 5; use {RENAMED_KEYS[key]}")
         if key == "recipe":
             raise CliError(f"{path}: unknown key 'recipe': a recipe cannot name another recipe; copy its keys in, "
                            f"or give the other recipe with --recipe and this one's keys as flags")
-        if key not in options:
-            close = difflib.get_close_matches(key, options, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise CliError(f"{path}: unknown key '{key}'{hint}")
-        hint_type, choices = options[key]
-        if not _matches(value, hint_type) or (choices and value is not None and value not in choices):
-            expected = f"one of {', '.join(map(str, choices))}" if choices else _type_phrase(hint_type)
-            raise CliError(f"{path}: key '{key}' expects {expected}, got {json.dumps(value)}")
+        check_option_key(path, key, options)
+        check_option_value(path, key, value, options)
     return data
+
+
+def read_json_object(path: Path, kind: str, shape: str) -> dict:
+    """A JSON `kind` of file that must hold one object (`shape` says which, for the error), no key given twice."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_refuse_duplicate_keys)
+    except OSError as error:
+        raise CliError(f"cannot read {kind} {path}: {error.strerror}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CliError(f"{path}: not valid JSON ({error})") from None
+    except _DuplicateKey as error:
+        raise CliError(f"{path}: key '{error}' is given twice; keep one") from None
+    if not isinstance(data, dict):
+        raise CliError(f"{path}: {shape}")
+    return data
+
+
+def check_option_key(path: Path, key: str, options: dict) -> None:
+    """A file's key must name an option (or say what transformers 5 calls it now)."""
+    if key in RENAMED_KEYS:
+        raise CliError(f"{path}: '{key}' is not an option in transformers 5; use {RENAMED_KEYS[key]}")
+    if key not in options:
+        close = difflib.get_close_matches(key, options, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise CliError(f"{path}: unknown key '{key}'{hint}")
+
+
+def check_option_value(path: Path, key: str, value, options: dict) -> None:
+    """A file's value for option `key` must be of the option's type (and among its choices, if it has any)."""
+    hint_type, choices = options[key]
+    if not _matches(value, hint_type) or (choices and value is not None and value not in choices):
+        expected = f"one of {', '.join(map(str, choices))}" if choices else _type_phrase(hint_type)
+        raise CliError(f"{path}: key '{key}' expects {expected}, got {json.dumps(value)}")
 
 
 def resolved_config(config: RunConfig) -> dict:

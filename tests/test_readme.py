@@ -6,7 +6,7 @@ import shlex
 import pytest
 from conftest import REPO
 
-from cola.experiments import bench, compare
+from cola.experiments import bench, compare, search
 from cola.predict import build_parser as predict_parser
 from cola.recipes import parse_args
 
@@ -17,10 +17,18 @@ DOCS = [REPO / "README.md", REPO / "recipes" / "README.md", REPO / "train.py",
 SCRIPTS = sorted((REPO / "docs").rglob("*.sh"))  # shell variables in their train.py lines: only tool commands parse
 COMMAND = re.compile(r"(?:accelerate launch(?: --\S+(?: \S+)?)*|torchrun(?: --\S+(?: \S+)?)*|python) train\.py([^`|#\n]*)")
 # (?<!") skips the prog="..." strings in the parsers themselves.
+def parse_search(argv):
+    """The search's own options, then the rest as train.py options (every trial's fixed settings)."""
+    _, passthrough = search.build_parser().parse_known_args(argv)
+    parse_args(passthrough)
+
+
+EXPERIMENTS = REPO / "cola" / "experiments"
 TOOLS = {
-    "cola.predict": (predict_parser, [REPO / "cola" / "predict.py"]),
-    "cola.experiments.compare": (compare.build_parser, [REPO / "cola" / "experiments" / "compare.py"]),
-    "cola.experiments.bench": (bench.build_parser, [REPO / "cola" / "experiments" / "bench.py"]),
+    "cola.predict": (lambda argv: predict_parser().parse_args(argv), [REPO / "cola" / "predict.py"]),
+    "cola.experiments.compare": (lambda argv: compare.build_parser().parse_args(argv), [EXPERIMENTS / "compare.py"]),
+    "cola.experiments.bench": (lambda argv: bench.build_parser().parse_args(argv), [EXPERIMENTS / "bench.py"]),
+    "cola.experiments.search": (parse_search, [EXPERIMENTS / "search.py"]),
 }
 
 
@@ -46,12 +54,12 @@ def test_documented_command_parses(args):
 
 @pytest.mark.parametrize("module", TOOLS)
 def test_documented_tool_commands_parse(module):
-    build_parser, sources = TOOLS[module]
+    parse, sources = TOOLS[module]
     pattern = re.compile(rf"(?<!\")python -m {re.escape(module)}( [^`|#\n]*)")
     found = [m.group(1) for doc in DOCS + SCRIPTS + sources for m in pattern.finditer(doc.read_text())]
     assert len(found) >= 2
     for args in found:
-        build_parser().parse_args(shlex.split(args))
+        parse(shlex.split(args))
 
 
 def test_no_doc_names_a_module_that_moved():

@@ -1,0 +1,374 @@
+"""Hyperparameter search that seed noise cannot fool: Optuna over train.py options, each trial a sweep of seeds.
+
+    python -m cola.experiments.search --recipe recipes/best_offline.json --space recipes/search/offline.json --trials 20
+
+    # any other train.py option is fixed for every trial; a second worker (here or on another machine) joins the study
+    python -m cola.experiments.search --space recipes/search/offline.json --trials 20 --data_dir ../shared/cola/raw
+    python -m cola.experiments.search --space recipes/search/offline.json --trials 40 --storage postgresql://host/cola
+
+CoLA's MCC swings by several points between seeds and some runs collapse to one class, so a trial scored on one
+run mostly rewards a lucky seed. Here a trial is `train.py --seeds ...` (one folder per trial, kept) and scores
+the **median over its seeds** of an in-domain dev metric (default in-domain MCC); the out-of-domain half of
+GLUE's dev set is reported beside it and never makes a choice: not the trial's score, and not the checkpoint
+each run keeps (metric_for_best_model is set to the objective unless the recipe already picks in-domain). The
+seeds are never a search dimension. Transformers' `Trainer.hyperparameter_search` is not used: it minimises by
+default, scores one run's last evaluation, and samples `seed` as a parameter.
+
+The study lives in a database (Optuna's RDB storage): `sqlite:///DIR/search.db` by default, or any URL Optuna
+accepts (PostgreSQL, MySQL), so several processes or machines can work on one study. Running the same command
+again continues it: finished trials are kept, a trial stopped by Ctrl-C is recorded as failed and queued to run
+again under a new number (a worker killed outright is noticed by its missing heartbeat and treated the same).
+`--trials N` is the study's target: finished trials (complete or failed with an error) of every worker together.
+
+Each trial runs train.py in a child process (its log in DIR/trial_NNNN/train.log), so a crash, a bad
+combination of options or an out-of-memory error fails that trial only: it is recorded with its one-line error,
+and the search goes on. After every trial, DIR holds trials.json, report.md, report.png and best_recipe.json
+(`cola.experiments.search_report`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shlex
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import optuna
+from optuna.distributions import CategoricalDistribution, FloatDistribution, distribution_to_json
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.trial import TrialState
+
+from ..errors import CliError, first_line, reports_errors
+from ..output_dir import existing_run
+from ..recipes import RecipeParser, parse_args, resolved_config
+from ..results import RESULTS_FILE
+from .search_report import best_recipe, write_outputs
+from .search_space import SEARCH_MANAGED, as_sampled, load_space
+
+logger = logging.getLogger(__name__)
+
+PROG = "cola.experiments.search"
+TRAIN_PY = Path(__file__).resolve().parents[2] / "train.py"
+# objective -> (the domain's section of the sweep's aggregate, the metric): in-domain only, by design.
+OBJECTIVES = {
+    "in_domain_matthews_correlation": ("in_domain", "matthews_correlation"),
+    "in_domain_accuracy": ("in_domain", "accuracy"),
+}
+EXAMPLE = ("python -m cola.experiments.search --recipe recipes/best_offline.json --space recipes/search/offline.json "
+           "--trials 20 --seeds 1 2 3 --data_dir ../shared/cola/raw")
+HEARTBEAT_S, STALE_AFTER_S = 60, 300  # a worker silent this long is taken for dead and its trial re-queued
+
+
+class TrialFailed(Exception):
+    """A trial that could not be scored; the message (one line) is stored with it."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {PROG}",
+        allow_abbrev=False,  # --seed (a train.py option, refused) must not pass for --seeds
+        description="Search train.py options with Optuna; each trial is a sweep of seeds scored by its median "
+        "in-domain dev metric. Any other train.py option (see python train.py --help) is fixed for every trial.",
+        epilog=f"Example: {EXAMPLE}",
+    )
+    parser.add_argument("--recipe", help="the recipe every trial starts from (its values for the searched options run "
+                        "as the study's first trial when they lie in the space)")
+    parser.add_argument("--space", required=True, help="search space JSON (e.g. recipes/search/offline.json)")
+    parser.add_argument("--trials", type=int, required=True, help="the study's target number of finished trials, all "
+                        "workers together; run the command again with a larger N to search further")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="the seeds of every trial (default 1 2 3)")
+    parser.add_argument("--study", help="study name (default: the space file's name)")
+    parser.add_argument("--storage", help="Optuna storage URL (default sqlite:///OUTPUT_DIR/search.db); a PostgreSQL or "
+                        "MySQL URL lets workers on several machines share the study")
+    parser.add_argument("--output_dir", help="where trial folders and the report go (default outputs/search/STUDY)")
+    parser.add_argument("--objective", default="in_domain_matthews_correlation", choices=list(OBJECTIVES),
+                        help="the dev metric whose median over seeds scores a trial (in-domain only)")
+    parser.add_argument("--timeout", type=float, help="start no new trial after this many seconds (the running one ends)")
+    parser.add_argument("--sampler", default="tpe", choices=["tpe", "random"], help="Optuna sampler (default tpe)")
+    parser.add_argument("--startup_trials", type=int, default=10,
+                        help="TPE samples at random until the study has this many finished trials (Optuna's default 10)")
+    parser.add_argument("--sampler_seed", type=int, help="seed of the sampler (leave unset when several workers share a study)")
+    return parser
+
+
+def objective_figures(aggregate: dict, objective: str) -> dict:
+    """What a trial records from its sweep's results.json aggregate: the objective (median over seeds of an
+    in-domain metric), and beside it, for the report only, the out-of-domain and whole-dev figures."""
+    domain, metric = OBJECTIVES[objective]
+    if domain not in aggregate:
+        raise TrialFailed(f"the runs report no {domain} figures to score on")
+    figures = {"objective": aggregate[domain][metric]["median"]}
+    sections = {"in_domain": aggregate.get("in_domain"), "out_of_domain": aggregate.get("out_of_domain"),
+                "glue_dev": aggregate}
+    for name, section in sections.items():
+        if section is not None:
+            mcc = section["matthews_correlation"]
+            figures[f"{name}_mcc"] = {key: mcc[key] for key in ("median", "q1", "q3", "min", "max")}
+    figures["accuracy_median"] = aggregate["accuracy"]["median"]
+    figures["degenerate_runs"] = aggregate["degenerate_runs"]
+    figures["train_runtime_s"] = aggregate["train_runtime_s"]["median"]
+    return figures
+
+
+def counted(trials) -> int:
+    """Trials that count towards --trials: complete, or failed with an error of their own (not interrupted)."""
+    return sum(t.state == TrialState.COMPLETE or (t.state == TrialState.FAIL and "error" in t.user_attrs) for t in trials)
+
+
+def launch_subprocess(argv: list[str], env: dict, log_path: Path) -> int:
+    """Run train.py with `argv` in a child process, its output in `log_path`; its exit status."""
+    with open(log_path, "a", encoding="utf-8") as log:
+        return subprocess.run([sys.executable, str(TRAIN_PY), *argv], env=env, stdout=log, stderr=subprocess.STDOUT,
+                              check=False).returncode
+
+
+def error_line(log_path: Path) -> str:
+    """A failed train.py's reason: its `error: ...` line, else the last line it printed (a traceback's last)."""
+    try:
+        lines = [line.strip() for line in log_path.read_text(encoding="utf-8", errors="replace").splitlines()]
+    except OSError:
+        return "no log was written"
+    errors = [line for line in lines if line.startswith("error: ")]
+    last = errors[-1].removeprefix("error: ") if errors else next((line for line in reversed(lines) if line), "")
+    return last or "train.py failed without a message"
+
+
+class Search:
+    """One worker on one study: the trial function, what follows each trial, and the outputs."""
+
+    def __init__(self, *, study, space, fixed, seeds, objective, output_dir: Path, target: int, launch, command: str):
+        self.study, self.space, self.fixed, self.seeds = study, space, fixed, seeds
+        self.objective, self.output_dir, self.target, self.launch, self.command = objective, output_dir, target, launch, command
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        params = {name: suggest(trial, name, distribution) for name, distribution in self.space.items()}
+        folder = self.output_dir / f"trial_{trial.number:04d}"
+        trial.set_user_attr("folder", folder.name)
+        trial.set_user_attr("worker", self.worker)
+        try:
+            return self._run(trial, params, folder)
+        except TrialFailed as error:
+            trial.set_user_attr("error", first_line(error))
+            raise
+        except KeyboardInterrupt:
+            # Recorded as failed by Optuna on the way out; the same parameters queue up to run again, under a new
+            # number and folder, so the study neither loses the point nor counts it twice.
+            trial.set_user_attr("interrupted", True)
+            self.study.enqueue_trial(params, user_attrs={"retry_of": trial.number} | _kept_attrs(trial))
+            raise
+
+    def _run(self, trial: optuna.Trial, params: dict, folder: Path) -> float:
+        if folder.exists():  # another study (or storage) wrote trials here: never mix, never overwrite
+            raise TrialFailed(f"{folder} already exists; give this study its own --output_dir")
+        folder.mkdir(parents=True)
+        recipe = best_recipe(self.fixed, params, f"trial {trial.number} of the search study '{self.study.study_name}'")
+        (folder / "recipe.json").write_text(json.dumps(recipe, indent=2) + "\n", encoding="utf-8")
+        name = f"{self.study.study_name}-{folder.name}"
+        argv = ["--recipe", str(folder / "recipe.json"), "--seeds", *map(str, self.seeds), "--output_dir", str(folder),
+                "--run_name", name, "--disable_tqdm", "true"]
+        logger.info("Trial %d started: %s (log: %s)", trial.number, _params_text(params), folder / "train.log")
+        # W&B: the trial's seeds are one group, named after the study and the trial. No progress bars in the log.
+        code = self.launch(argv, os.environ | {"WANDB_RUN_GROUP": name, "TQDM_DISABLE": "1"}, folder / "train.log")
+        if code == 130:
+            raise KeyboardInterrupt
+        if code:
+            raise TrialFailed(error_line(folder / "train.log"))
+        results = json.loads((folder / RESULTS_FILE).read_text(encoding="utf-8"))
+        figures = objective_figures(results["aggregate"], self.objective)
+        for key, value in figures.items():
+            trial.set_user_attr(key, value)
+        return figures["objective"]
+
+    def after_trial(self, study: optuna.Study, trial) -> None:
+        """One log line per finished trial, the outputs rewritten, and the stop once the target is reached."""
+        trials = study.get_trials(deepcopy=False)
+        done = counted(trials)
+        best = _best(study)
+        best_text = f"best so far {best.value:.4f} (trial {best.number})" if best else "no complete trial yet"
+        if trial.state == TrialState.COMPLETE:
+            attrs = trial.user_attrs
+            in_domain, ood = attrs.get("in_domain_mcc"), attrs.get("out_of_domain_mcc")
+            logger.info(
+                "Trial %d done in %s: %s median %.4f (IQR %.4f-%.4f)%s; %s; %d/%d trials", trial.number,
+                _duration(trial), self.objective, trial.value, in_domain["q1"], in_domain["q3"],
+                f", out-of-domain MCC {ood['median']:.4f} (not used)" if ood else "", best_text, done, self.target,
+            )
+        else:
+            logger.info("Trial %d failed: %s; %s; %d/%d trials", trial.number,
+                        trial.user_attrs.get("error", "stopped"), best_text, done, self.target)
+        self.write_outputs()
+        if done >= self.target:
+            study.stop()
+
+    def write_outputs(self) -> None:
+        write_outputs(self.study, self.output_dir, fixed=self.fixed, seeds=self.seeds, objective=self.objective,
+                      command=self.command)
+
+
+def suggest(trial: optuna.Trial, name: str, distribution):
+    """The trial's value for one option, through Optuna's public suggest API."""
+    if isinstance(distribution, CategoricalDistribution):
+        return trial.suggest_categorical(name, distribution.choices)
+    suggest_range = trial.suggest_float if isinstance(distribution, FloatDistribution) else trial.suggest_int
+    return suggest_range(name, distribution.low, distribution.high, log=distribution.log, step=distribution.step)
+
+
+def _kept_attrs(trial: optuna.Trial) -> dict:
+    return {key: trial.user_attrs[key] for key in ("baseline",) if key in trial.user_attrs}
+
+
+def _best(study: optuna.Study):
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    return max(complete, key=lambda t: t.value) if complete else None
+
+
+def _params_text(params: dict) -> str:
+    return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
+
+
+def _duration(trial) -> str:
+    seconds = (trial.datetime_complete - trial.datetime_start).total_seconds()
+    return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+
+
+def fixed_options(recipe: str | None, passthrough: list[str], space: dict, objective: str) -> tuple[dict, dict]:
+    """The options every trial shares (the recipe's and the command line's, checked now, before any trial), and
+    every option's value without the search (for the baseline trial)."""
+    for token in passthrough:
+        name = token.split("=", 1)[0].lstrip("-").replace("-", "_")
+        if token.startswith("--") and name in SEARCH_MANAGED:
+            raise CliError(f"--{name} is set by the search for each trial; leave it out")
+    config = parse_args((["--recipe", recipe] if recipe else []) + passthrough)
+    on_command_line = RecipeParser().options_set_by(passthrough) & space.keys()
+    if on_command_line:
+        raise CliError(f"--{sorted(on_command_line)[0]} is both fixed on the command line and searched in the space; "
+                       f"drop one")
+    if config.data.eval_split != "glue_dev":
+        raise CliError("the search scores trials on GLUE's in-domain dev half: use eval_split glue_dev")
+    resolved = resolved_config(config)
+    fixed = {key: resolved[key] for key in sorted(config.explicit) if key not in SEARCH_MANAGED}
+    metric = config.training.metric_for_best_model
+    if config.training.load_best_model_at_end and not (metric or "").removeprefix("eval_").startswith("in_domain_"):
+        if "metric_for_best_model" in config.explicit:
+            raise CliError(f"metric_for_best_model '{metric}' would pick each run's checkpoint partly on out-of-domain "
+                           f"sentences, which the search never lets make a choice; use {objective} (or leave it unset)")
+        fixed["metric_for_best_model"] = objective
+    return fixed, resolved
+
+
+def open_study(args, storage_url: str, output_dir: Path):
+    """Create the study, or load it to continue; refused if it was started with a different search."""
+    if args.sampler == "tpe":
+        sampler = optuna.samplers.TPESampler(n_startup_trials=args.startup_trials, seed=args.sampler_seed)
+    else:
+        sampler = optuna.samplers.RandomSampler(seed=args.sampler_seed)
+    engine_kwargs = {"connect_args": {"timeout": 60}} if storage_url.startswith("sqlite") else {}
+    for attempt in range(3):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # the heartbeat options
+                storage = RDBStorage(storage_url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S,
+                                     grace_period=STALE_AFTER_S,
+                                     heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
+            return optuna.create_study(study_name=args.study, storage=storage, sampler=sampler, direction="maximize",
+                                       load_if_exists=True)
+        except (ValueError, ImportError, optuna.exceptions.StorageInternalError) as error:
+            raise CliError(f"cannot open the study in {storage_url}: {first_line(error)}") from None
+        except Exception as error:  # SQLAlchemy's own: a bad URL, a server that is not there, or a race
+            if not type(error).__module__.startswith("sqlalchemy"):
+                raise
+            if attempt == 2 or type(error).__name__ not in ("OperationalError", "IntegrityError"):
+                raise CliError(f"cannot open the study in {storage_url}: {first_line(error)}") from None
+            # Two workers creating a new database at once: one creates the tables, the other's CREATE fails
+            # ("table studies already exists"); a moment later the tables are there and opening succeeds.
+            time.sleep(1 + attempt)
+
+
+def check_same_search(study, setup: dict, storage_url: str) -> None:
+    """A continued study must be searched the same way (space, fixed options, seeds, objective)."""
+    stored = study.user_attrs.get("search")
+    if stored is None:
+        if any(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False)):
+            raise CliError(f"study '{study.study_name}' in {storage_url} was not made by {PROG}; choose another --study")
+        study.set_user_attr("search", setup)
+        return
+    if study.direction != optuna.study.StudyDirection.MAXIMIZE:
+        raise CliError(f"study '{study.study_name}' minimises; the search maximises: choose another --study")
+    differs = [key for key in setup if stored.get(key) != setup[key]]
+    if differs:
+        raise CliError(f"study '{study.study_name}' in {storage_url} was started with a different "
+                       f"{', '.join(differs)}; continue it with the same options, or start another --study")
+
+
+def enqueue_baseline(study, space: dict, resolved: dict) -> None:
+    """A new study's first trial: the recipe as it is (its values for the searched options), the one to beat."""
+    params = {}
+    for name, distribution in space.items():
+        fits, value = as_sampled(distribution, resolved[name])
+        if not fits:
+            logger.info("The recipe's %s=%s lies outside the space: no baseline trial", name, resolved[name])
+            return
+        params[name] = value
+    study.enqueue_trial(params, user_attrs={"baseline": True})
+
+
+@reports_errors
+def main(argv: list[str] | None = None, launch=launch_subprocess) -> int:
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args, passthrough = build_parser().parse_known_args(argv)
+    if args.trials < 1:
+        raise CliError(f"--trials must be 1 or more, got {args.trials}")
+    if len(set(args.seeds)) != len(args.seeds):
+        raise CliError(f"--seeds takes distinct integers, got {' '.join(map(str, args.seeds))}")
+    space = load_space(args.space)
+    fixed, resolved = fixed_options(args.recipe, passthrough, space, args.objective)
+    args.study = args.study or Path(args.space).stem
+    output_dir = Path(args.output_dir or Path("outputs/search") / args.study)
+    if output_dir.is_dir() and existing_run(output_dir):
+        raise CliError(f"{output_dir} holds {existing_run(output_dir)}, not a search; choose another --output_dir")
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CliError(f"cannot write to {output_dir}: {error.strerror}") from None
+    storage_url = args.storage or f"sqlite:///{output_dir / 'search.db'}"
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # one line per trial comes from here, not Optuna's tracebacks
+    study = open_study(args, storage_url, output_dir)
+    setup = {"space": {name: json.loads(distribution_to_json(d)) for name, d in space.items()}, "fixed": fixed,
+             "seeds": args.seeds, "objective": args.objective}
+    check_same_search(study, setup, storage_url)
+    if not study.get_trials(deepcopy=False):
+        enqueue_baseline(study, space, resolved)
+    command = f"python -m {PROG} " + " ".join(shlex.quote(a) for a in argv)
+    search = Search(study=study, space=space, fixed=fixed, seeds=args.seeds, objective=args.objective,
+                    output_dir=output_dir, target=args.trials, launch=launch, command=command)
+    done = counted(study.get_trials(deepcopy=False))
+    if done >= args.trials:
+        logger.info("Study '%s' already has %d finished trials (target %d): nothing to run; raise --trials to search "
+                    "further", args.study, done, args.trials)
+    else:
+        logger.info("Study '%s' in %s: %d of %d trials finished; seeds %s; scoring on the median %s",
+                    args.study, storage_url, done, args.trials, args.seeds, args.objective)
+        try:
+            study.optimize(search, timeout=args.timeout, callbacks=[search.after_trial], catch=(TrialFailed,))
+        except KeyboardInterrupt:
+            search.write_outputs()
+            raise CliError(f"interrupted; the study is saved in {storage_url} with the stopped trial queued to run "
+                           f"again: run the same command to continue", exit_code=130) from None
+    search.write_outputs()
+    best = _best(study)
+    logger.info("Best trial: %s; report: %s", f"{best.number} ({best.value:.4f})" if best else "none complete",
+                output_dir / "report.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

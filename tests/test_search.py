@@ -1,0 +1,350 @@
+"""`python -m cola.experiments.search`: the strict space, the objective (median over seeds of in-domain dev MCC,
+out-of-domain never read), continuing a study, a failed and an interrupted trial, best_recipe.json's round trip,
+and two worker processes on one SQLite study.
+
+Most tests replace train.py by a stand-in launcher that writes a sweep's results.json from the trial's recipe
+(numbers chosen by the test), so the search's own logic is checked exactly and in milliseconds; one test runs the
+real train.py in-process on the tiny BERT, and the two-worker test runs the real CLI in two processes."""
+
+import contextlib
+import json
+import logging
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+from unittest import mock
+
+import optuna
+import pytest
+from conftest import REPO
+
+import train
+from cola.errors import CliError
+from cola.experiments import search
+from cola.experiments.search_space import as_sampled, load_space
+from cola.experiments.stats import aggregate
+from cola.recipes import load_recipe, parse_args, resolved_config
+
+SPACE = {
+    "learning_rate": {"type": "float", "low": 1e-5, "high": 1e-3, "log": True},
+    "num_train_epochs": {"type": "int", "low": 1, "high": 4},
+    "class_weights": {"type": "categorical", "choices": [True, False]},
+}
+
+
+def write_json(path: Path, data) -> Path:
+    path.write_text(json.dumps(data))
+    return path
+
+
+def in_domain_mcc(recipe: dict, seed: int) -> float:
+    """The stand-in's in-domain MCC: depends on the trial's options and the seed (seed 2 is the unlucky one)."""
+    return round(0.1 * recipe["num_train_epochs"] + (0.05 if recipe["class_weights"] else 0.0) - 0.2 * (seed == 2), 6)
+
+
+class FakeTrain:
+    """Stands in for train.py: reads the trial's argv, writes the sweep's results.json as run_seeds would."""
+
+    def __init__(self, fail_when=None, interrupt_on_call=None):
+        self.calls, self.envs = [], []
+        self.fail_when, self.interrupt_on_call = fail_when, interrupt_on_call
+
+    def __call__(self, argv, env, log_path):
+        self.calls.append(argv)
+        self.envs.append(env)
+        if self.interrupt_on_call == len(self.calls):
+            raise KeyboardInterrupt
+        recipe = load_recipe(argv[argv.index("--recipe") + 1])
+        if self.fail_when and self.fail_when(recipe):
+            log_path.write_text("loading...\nerror: --freeze the model has only 3 layer groups\n")
+            return 2
+        seeds = [int(s) for s in argv[argv.index("--seeds") + 1: argv.index("--output_dir")]]
+        out = Path(argv[argv.index("--output_dir") + 1])
+        runs = []
+        for seed in seeds:
+            mcc = in_domain_mcc(recipe, seed)
+            runs.append({"seed": seed, "eval": {"matthews_correlation": mcc / 2, "accuracy": 0.7, "predicted_acceptable": 0.6},
+                         # out-of-domain moves against in-domain: a search reading it would prefer other trials
+                         "eval_in_domain": {"matthews_correlation": mcc, "accuracy": 0.7},
+                         "eval_out_of_domain": {"matthews_correlation": 1 - mcc, "accuracy": 0.7},
+                         "train": {"runtime_s": 10.0, "samples_per_second": 5.0}, "degenerate": False})
+        write_json(out / "results.json", {"runs": runs, "aggregate": aggregate(runs)})
+        return 0
+
+
+def run_search(tmp_path, launch, *extra, trials=3, space=SPACE, seeds=("1", "2", "3")):
+    space_path = write_json(tmp_path / "space.json", space)
+    argv = ["--space", str(space_path), "--trials", str(trials), "--seeds", *seeds, "--study", "s",
+            "--output_dir", str(tmp_path / "search"), "--sampler", "random", "--sampler_seed", "0",
+            "--model_name_or_path", "all-MiniLM-L6-v2", *extra]
+    return search.main(argv, launch=launch)
+
+
+def load_study(tmp_path):
+    return optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path / 'search' / 'search.db'}")
+
+
+# --- the space ---
+
+def test_space_loads_into_optuna_distributions(tmp_path):
+    space = load_space(write_json(tmp_path / "space.json", {"description": "x", **SPACE}))
+    assert list(space) == ["learning_rate", "num_train_epochs", "class_weights"]
+    assert space["learning_rate"] == optuna.distributions.FloatDistribution(1e-5, 1e-3, log=True)
+    assert space["num_train_epochs"] == optuna.distributions.IntDistribution(1, 4)
+    assert space["class_weights"] == optuna.distributions.CategoricalDistribution([True, False])
+
+
+@pytest.mark.parametrize("key, spec, message", [
+    ("learnig_rate", {"type": "float", "low": 1e-5, "high": 1e-3},
+     r"unknown key 'learnig_rate' \(did you mean 'learning_rate'\?\)"),
+    ("freeze", {"type": "float", "low": 0, "high": 3}, r"key 'freeze' expects an integer, got 1.5"),
+    ("learning_rate", {"type": "categorical", "choices": ["fast"]}, r"key 'learning_rate' expects a number, got \"fast\""),
+    ("freeze_method", {"type": "categorical", "choices": ["lr0", "zero"]},
+     r"key 'freeze_method' expects one of requires_grad, lr0"),
+    ("class_weights", {"type": "categorical", "choices": [True, True]}, r"key 'class_weights': a choice is listed twice"),
+    ("class_weights", {"type": "categorical", "choices": []}, r"key 'class_weights': a categorical distribution needs"),
+    ("learning_rate", {"low": 1e-5, "high": 1e-3}, r"key 'learning_rate' needs a distribution"),
+    ("learning_rate", {"type": "float", "low": 1e-5, "high": 1e-3, "scale": "log"}, r"unknown field\(s\) scale"),
+    ("learning_rate", {"type": "float", "low": 1e-3, "high": 1e-5}, r"\"low\" must be below \"high\""),
+    ("weight_decay", {"type": "float", "low": 0, "high": 0.1, "log": True}, r"a log-scale range needs \"low\" above 0"),
+    ("warmup_steps", {"type": "float", "low": 0, "high": 0.2, "log": True, "step": 0.1}, r"cannot go with \"log\""),
+    ("num_train_epochs", {"type": "int", "low": 1.5, "high": 4}, r"\"low\" must be an integer"),
+    ("seeds", {"type": "categorical", "choices": [[1, 2], [3, 4]]}, r"'seeds' cannot be searched: the search sets it"),
+    ("seed", {"type": "int", "low": 1, "high": 9}, r"'seed' cannot be searched"),
+    ("metric_for_best_model", {"type": "categorical", "choices": ["matthews_correlation"]},
+     r"'metric_for_best_model' cannot be searched: it changes what a trial is scored on"),
+    ("evaluation_strategy", {"type": "categorical", "choices": ["epoch"]},
+     r"'evaluation_strategy' is not an option in transformers 5"),
+])
+def test_space_is_strict(tmp_path, key, spec, message):
+    path = write_json(tmp_path / "space.json", {key: spec})
+    with pytest.raises(CliError, match=rf"^{tmp_path / 'space.json'}: .*{message}"):
+        load_space(path)
+
+
+def test_space_file_errors(tmp_path):
+    freeze = '{"type": "int", "low": 0, "high": 2}'
+    (tmp_path / "dup.json").write_text(f'{{"freeze": {freeze}, "freeze": {freeze}}}')
+    with pytest.raises(CliError, match="key 'freeze' is given twice"):
+        load_space(tmp_path / "dup.json")
+    with pytest.raises(CliError, match="the space names no option"):
+        load_space(write_json(tmp_path / "empty.json", {"description": "nothing"}))
+    with pytest.raises(CliError, match="cannot read search space .*missing.json"):
+        load_space(tmp_path / "missing.json")
+    with pytest.raises(CliError, match="a search space is a JSON object"):
+        load_space(write_json(tmp_path / "list.json", [1, 2]))
+
+
+def test_shipped_spaces_load_and_start_from_their_recipes():
+    for space_file, recipe in [("offline.json", "best_offline.json"), ("bert_base_gpu.json", "full_cw.json")]:
+        space = load_space(REPO / "recipes" / "search" / space_file)
+        assert {"learning_rate", "num_train_epochs", "per_device_train_batch_size", "warmup_steps", "weight_decay",
+                "freeze", "layer_lr_decay", "head_lr_multiplier", "class_weights", "label_smoothing_factor"} <= space.keys()
+        assert load_recipe(REPO / "recipes" / recipe)  # the starting recipe named in the space's description exists
+    offline = load_space(REPO / "recipes" / "search" / "offline.json")
+    base = resolved_config(parse_args(["--recipe", str(REPO / "recipes" / "best_offline.json")]))
+    assert all(as_sampled(d, base[name])[0] for name, d in offline.items())  # so its first trial is the recipe itself
+
+
+def test_as_sampled():
+    ints = optuna.distributions.IntDistribution(2, 8, step=2)
+    assert as_sampled(ints, 4.0) == (True, 4) and as_sampled(ints, 5) == (False, None) and as_sampled(ints, 10)[0] is False
+    steps = optuna.distributions.FloatDistribution(0.0, 0.2, step=0.05)
+    assert as_sampled(steps, 0.1) == (True, 0.1) and as_sampled(steps, 0.12)[0] is False
+    choices = optuna.distributions.CategoricalDistribution([16, 32, True])
+    assert as_sampled(choices, 32.0) == (True, 32) and as_sampled(choices, 1) == (False, None)
+
+
+# --- the objective ---
+
+def test_objective_is_the_in_domain_median_and_ignores_out_of_domain():
+    def runs(in_domain, ood):
+        return aggregate([{"seed": s, "eval": {"matthews_correlation": 0.3, "accuracy": 0.7},
+                           "eval_in_domain": {"matthews_correlation": i, "accuracy": 0.8},
+                           "eval_out_of_domain": {"matthews_correlation": o, "accuracy": 0.6},
+                           "train": {"runtime_s": 1.0, "samples_per_second": 1.0}, "degenerate": False}
+                          for s, (i, o) in enumerate(zip(in_domain, ood))])
+
+    figures = search.objective_figures(runs([0.40, 0.10, 0.35], [0.2, 0.2, 0.2]), "in_domain_matthews_correlation")
+    assert figures["objective"] == 0.35  # the median, not the mean (0.283) nor the best seed
+    assert figures["out_of_domain_mcc"]["median"] == 0.2 and figures["in_domain_mcc"]["q1"] == pytest.approx(0.225)
+    moved = search.objective_figures(runs([0.40, 0.10, 0.35], [0.9, -0.5, 0.0]), "in_domain_matthews_correlation")
+    assert moved["objective"] == figures["objective"]
+    assert search.objective_figures(runs([0.4, 0.1, 0.35], [0.2] * 3), "in_domain_accuracy")["objective"] == 0.8
+
+
+def test_search_scores_trials_on_the_in_domain_median(tmp_path):
+    fake = FakeTrain()
+    assert run_search(tmp_path, fake, trials=4) == 0
+    study = load_study(tmp_path)
+    complete = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    assert [t.number for t in complete] == [0, 1, 2, 3]
+    for t in complete:
+        median = sorted(in_domain_mcc(t.params, s) for s in (1, 2, 3))[1]
+        assert t.value == pytest.approx(median)
+        assert t.user_attrs["out_of_domain_mcc"]["median"] == pytest.approx(1 - median)
+    # the seeds are never a parameter, and every trial ran the same ones
+    assert all("seed" not in t.params and "seeds" not in t.params for t in complete)
+    assert all(argv[argv.index("--seeds") + 1: argv.index("--seeds") + 4] == ["1", "2", "3"] for argv in fake.calls)
+    # each run picks its checkpoint on the objective (in-domain), never on the whole dev set
+    assert all(load_recipe(tmp_path / "search" / f"trial_{n:04d}" / "recipe.json")["metric_for_best_model"]
+               == "in_domain_matthews_correlation" for n in range(4))
+    # W&B: a trial's seeds are one group named after the study and the trial
+    assert [env["WANDB_RUN_GROUP"] for env in fake.envs] == [f"s-trial_{n:04d}" for n in range(4)]
+
+
+def test_outputs_and_best_recipe_round_trip(tmp_path):
+    assert run_search(tmp_path, FakeTrain(), trials=3) == 0
+    out = tmp_path / "search"
+    study = load_study(tmp_path)
+    best = max(study.trials, key=lambda t: t.value)
+    trials = json.loads((out / "trials.json").read_text())
+    assert [t["number"] for t in trials["trials"]] == [0, 1, 2] and trials["objective"] == "in_domain_matthews_correlation"
+    assert trials["trials"][best.number]["in_domain_mcc"]["median"] == best.value
+    report = (out / "report.md").read_text()
+    assert f"## Best: trial {best.number}, {best.value:.4f}" in report and "out-of-domain MCC median (IQR)" in report
+    assert (out / "report.png").stat().st_size > 10_000
+    # best_recipe.json loads with train.py's parser and configures what the best trial's runs were given
+    recipe_file = out / "best_recipe.json"
+    config = parse_args(["--recipe", str(recipe_file)])
+    trial_config = parse_args(["--recipe", str(out / f"trial_{best.number:04d}" / "recipe.json")])
+    differs = {k for k, v in resolved_config(config).items() if resolved_config(trial_config)[k] != v}
+    assert differs == {"description", "output_dir"}
+    for name, value in best.params.items():
+        assert getattr(config.training, name) == value
+
+
+def test_real_train_py_trials_in_process(tmp_path, tiny_bert_dir, data_dir):
+    """train.py itself runs each trial: the score is the median of the seed runs' own in-domain MCC."""
+    def launch(argv, env, log_path):
+        with mock.patch.dict(os.environ, env), open(log_path, "a") as log, contextlib.redirect_stderr(log):
+            return train.main(argv)
+
+    space = {"learning_rate": {"type": "float", "low": 1e-3, "high": 1e-2, "log": True},
+             "freeze": {"type": "int", "low": 0, "high": 2}}
+    extra = ["--model_name_or_path", str(tiny_bert_dir), "--data_dir", str(data_dir), "--max_train_samples", "48",
+             "--max_eval_samples", "60", "--max_steps", "4", "--per_device_train_batch_size", "16",
+             "--save_strategy", "no", "--eval_strategy", "no", "--load_best_model_at_end", "false"]
+    assert run_search(tmp_path, launch, *extra, trials=2, space=space, seeds=("1", "2")) == 0
+    for t in load_study(tmp_path).trials:
+        folder = tmp_path / "search" / t.user_attrs["folder"]
+        per_seed = [json.loads((folder / f"seed_{s}" / "results.json").read_text()) for s in (1, 2)]
+        assert [r["config"]["freeze"] for r in per_seed] == [t.params["freeze"]] * 2
+        assert [r["config"]["learning_rate"] for r in per_seed] == [t.params["learning_rate"]] * 2
+        assert t.value == pytest.approx(sum(r["eval_in_domain"]["matthews_correlation"] for r in per_seed) / 2)
+
+
+# --- continuing, failing, interrupting ---
+
+def test_rerunning_continues_the_study(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="cola.experiments.search")
+    assert run_search(tmp_path, FakeTrain(), trials=2) == 0
+    first = (tmp_path / "search" / "trial_0001" / "results.json").stat().st_mtime_ns
+    fake = FakeTrain()
+    assert run_search(tmp_path, fake, trials=3) == 0
+    assert len(fake.calls) == 1 and "trial_0002" in " ".join(fake.calls[0])  # one more trial, a new number and folder
+    assert (tmp_path / "search" / "trial_0001" / "results.json").stat().st_mtime_ns == first
+    assert [t.state.name for t in load_study(tmp_path).trials] == ["COMPLETE"] * 3
+    fake = FakeTrain()
+    assert run_search(tmp_path, fake, trials=3) == 0 and fake.calls == []  # target reached: nothing runs
+    assert "already has 3 finished trials" in caplog.text
+
+
+def test_continuing_with_another_space_is_refused(tmp_path, capsys):
+    assert run_search(tmp_path, FakeTrain(), trials=1) == 0
+    other = {**SPACE, "num_train_epochs": {"type": "int", "low": 1, "high": 6}}
+    assert run_search(tmp_path, FakeTrain(), trials=2, space=other) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: study 's' in sqlite:") and "was started with a different space" in err
+    assert len(load_study(tmp_path).trials) == 1
+
+
+def test_failed_trial_is_recorded_and_the_search_goes_on(tmp_path):
+    fake = FakeTrain(fail_when=lambda recipe: recipe["num_train_epochs"] >= 3)
+    assert run_search(tmp_path, fake, trials=6) == 0
+    trials = load_study(tmp_path).trials
+    failed = [t for t in trials if t.state.name == "FAIL"]
+    assert failed and len(trials) == 6  # failures count towards the target, so an all-failing space still ends
+    assert all(t.params["num_train_epochs"] >= 3 for t in failed)
+    assert all(t.user_attrs["error"] == "--freeze the model has only 3 layer groups" for t in failed)
+    assert all(t.state.name == "COMPLETE" for t in trials if t.params["num_train_epochs"] < 3)
+    report = (tmp_path / "search" / "report.md").read_text()
+    assert "## Failed trials" in report and f"| {failed[0].number} | --freeze the model has only 3 layer groups |" in report
+
+
+def test_interrupted_trial_is_failed_queued_again_and_not_counted_twice(tmp_path, capsys):
+    assert run_search(tmp_path, FakeTrain(interrupt_on_call=2), trials=3) == 130
+    assert "interrupted; the study is saved" in capsys.readouterr().err
+    trials = load_study(tmp_path).trials
+    assert [t.state.name for t in trials] == ["COMPLETE", "FAIL", "WAITING"]
+    assert trials[1].user_attrs["interrupted"] is True and "error" not in trials[1].user_attrs
+    assert trials[2].system_attrs["fixed_params"] == trials[1].params and trials[2].user_attrs["retry_of"] == 1
+    assert (tmp_path / "search" / "report.md").is_file()  # the outputs are written on the way out
+    fake = FakeTrain()
+    assert run_search(tmp_path, fake, trials=3) == 0
+    trials = load_study(tmp_path).trials
+    assert [t.state.name for t in trials] == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]
+    assert trials[2].params == trials[1].params  # the stopped point, run again as trial 2
+    assert search.counted(trials) == 3 and len(fake.calls) == 2
+
+
+def test_first_trial_is_the_recipe_when_it_lies_in_the_space(tmp_path):
+    recipe = write_json(tmp_path / "r.json", {"learning_rate": 1e-4, "num_train_epochs": 2, "class_weights": False})
+    assert run_search(tmp_path, FakeTrain(), "--recipe", str(recipe), trials=2) == 0
+    first = load_study(tmp_path).trials[0]
+    assert first.params == {"learning_rate": 1e-4, "num_train_epochs": 2, "class_weights": False}
+    assert first.user_attrs["baseline"] is True
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--seed", "3"], "--seed is set by the search for each trial"),
+    (["--learning_rate", "1e-4"], "--learning_rate is both fixed on the command line and searched"),
+    (["--metric_for_best_model", "matthews_correlation"], "would pick each run's checkpoint partly on out-of-domain"),
+    (["--eval_split", "holdout"], "use eval_split glue_dev"),
+    (["--learnig_rate", "1e-4"], "unknown argument"),
+    (["--trials", "0"], "--trials must be 1 or more"),
+])
+def test_bad_search_options(tmp_path, capsys, extra, message):
+    assert run_search(tmp_path, FakeTrain(), *extra) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "search").exists()  # refused before anything was created
+
+
+def test_output_dir_that_holds_a_run_is_refused(tmp_path, capsys):
+    (tmp_path / "search").mkdir()
+    (tmp_path / "search" / "results.json").write_text("{}")
+    assert run_search(tmp_path, FakeTrain()) == 2
+    assert "holds a finished run (results.json), not a search" in capsys.readouterr().err
+
+
+# --- several workers ---
+
+@pytest.mark.slow
+def test_two_workers_share_one_sqlite_study(tmp_path, tiny_bert_dir, data_dir):
+    """Two CLI processes on one study: every trial number and folder is used once, and the trials add up."""
+    space = write_json(tmp_path / "space.json", {"learning_rate": {"type": "float", "low": 1e-3, "high": 1e-2, "log": True}})
+    out = tmp_path / "search"
+    argv = [sys.executable, "-m", "cola.experiments.search", "--space", str(space), "--trials", "4", "--seeds", "1",
+            "--study", "shared", "--output_dir", str(out), "--model_name_or_path", str(tiny_bert_dir), "--data_dir",
+            str(data_dir), "--max_train_samples", "32", "--max_eval_samples", "40", "--max_steps", "2",
+            "--per_device_train_batch_size", "16", "--save_strategy", "no", "--eval_strategy", "no",
+            "--load_best_model_at_end", "false"]
+    out.mkdir()
+    workers = [subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+               for _ in range(2)]
+    logs = [w.communicate(timeout=600)[0] for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], logs
+    study = optuna.load_study(study_name="shared", storage=f"sqlite:///{out / 'search.db'}")
+    numbers = [t.number for t in study.trials]
+    assert all(t.state.name == "COMPLETE" for t in study.trials)
+    # each worker stops once the study has 4; one may start its last trial just before the other's lands
+    assert 4 <= len(numbers) <= 5 and sorted(numbers) == list(range(len(numbers)))
+    done_by = [[int(line.split("Trial ")[1].split()[0]) for line in log.splitlines() if " done in " in line] for log in logs]
+    assert sorted(done_by[0] + done_by[1]) == numbers and all(done_by)  # both worked, no trial run twice
+    assert len({t.user_attrs["worker"] for t in study.trials}) == 2
+    assert sorted(p.name for p in out.glob("trial_*")) == [f"trial_{n:04d}" for n in numbers]
+    assert all((out / f"trial_{n:04d}" / "results.json").is_file() for n in numbers)
+    assert math.isfinite(json.loads((out / "trials.json").read_text())["trials"][0]["value"])
