@@ -13,6 +13,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from unittest import mock
 
@@ -258,6 +259,8 @@ def test_continuing_with_another_space_is_refused(tmp_path, capsys):
     assert run_search(tmp_path, FakeTrain(), trials=2, space=other) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: study 's' in sqlite:") and "was started with a different space" in err
+    assert run_search(tmp_path, FakeTrain(), "--max_length", "32", trials=2) == 2
+    assert "was started with a different fixed options (max_length)" in capsys.readouterr().err
     assert len(load_study(tmp_path).trials) == 1
 
 
@@ -288,6 +291,23 @@ def test_interrupted_trial_is_failed_queued_again_and_not_counted_twice(tmp_path
     assert [t.state.name for t in trials] == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]
     assert trials[2].params == trials[1].params  # the stopped point, run again as trial 2
     assert search.counted(trials) == 3 and len(fake.calls) == 2
+
+
+def test_a_trial_whose_worker_died_is_failed_and_queued_again(tmp_path, monkeypatch):
+    """A worker killed outright leaves its trial RUNNING; once its heartbeat is stale the next worker fails it and
+    runs its parameters again."""
+    monkeypatch.setattr(search, "HEARTBEAT_S", 1)
+    monkeypatch.setattr(search, "STALE_AFTER_S", 1)
+    assert run_search(tmp_path, FakeTrain(), trials=1) == 0
+    study = load_study(tmp_path)
+    dead = study.ask({name: load_space(tmp_path / "space.json")[name] for name in SPACE})
+    study._storage.record_heartbeat(dead._trial_id)  # its last sign of life, then nothing
+    time.sleep(2.5)
+    assert run_search(tmp_path, FakeTrain(), trials=2) == 0
+    trials = load_study(tmp_path).trials
+    assert [t.state.name for t in trials] == ["COMPLETE", "FAIL", "COMPLETE"]
+    assert trials[2].params == trials[1].params and search.counted(trials) == 2
+    assert "its worker stopped answering" in (tmp_path / "search" / "report.md").read_text()
 
 
 def test_first_trial_is_the_recipe_when_it_lies_in_the_space(tmp_path):

@@ -294,18 +294,21 @@ def open_study(args, storage_url: str, output_dir: Path):
 
 def check_same_search(study, setup: dict, storage_url: str) -> None:
     """A continued study must be searched the same way (space, fixed options, seeds, objective)."""
+    if study.direction != optuna.study.StudyDirection.MAXIMIZE:
+        raise CliError(f"study '{study.study_name}' in {storage_url} minimises; the search maximises: choose another --study")
     stored = study.user_attrs.get("search")
     if stored is None:
         if any(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False)):
             raise CliError(f"study '{study.study_name}' in {storage_url} was not made by {PROG}; choose another --study")
         study.set_user_attr("search", setup)
         return
-    if study.direction != optuna.study.StudyDirection.MAXIMIZE:
-        raise CliError(f"study '{study.study_name}' minimises; the search maximises: choose another --study")
     differs = [key for key in setup if stored.get(key) != setup[key]]
     if differs:
+        fixed = sorted(k for k in stored.get("fixed", {}).keys() | setup["fixed"].keys()
+                       if stored.get("fixed", {}).get(k) != setup["fixed"].get(k))
+        named = [f"fixed options ({', '.join(fixed)})" if key == "fixed" else key for key in differs]
         raise CliError(f"study '{study.study_name}' in {storage_url} was started with a different "
-                       f"{', '.join(differs)}; continue it with the same options, or start another --study")
+                       f"{', '.join(named)}; continue it with the same options, or start another --study")
 
 
 def enqueue_baseline(study, space: dict, resolved: dict) -> None:
@@ -317,7 +320,7 @@ def enqueue_baseline(study, space: dict, resolved: dict) -> None:
             logger.info("The recipe's %s=%s lies outside the space: no baseline trial", name, resolved[name])
             return
         params[name] = value
-    study.enqueue_trial(params, user_attrs={"baseline": True})
+    study.enqueue_trial(params, user_attrs={"baseline": True}, skip_if_exists=True)  # two workers starting at once
 
 
 @reports_errors

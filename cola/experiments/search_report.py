@@ -164,7 +164,8 @@ def figure(rows: list[dict], objective: str) -> Figure:
     ax.set_xlabel("hours since the study's first trial started (all workers)")
     ax.set_ylabel("score")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    if finished:
+        ax.legend(fontsize=8, loc="lower right")
     ax.set_title("Search: score per trial over time")
     fig.tight_layout()
     return fig
