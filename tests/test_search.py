@@ -325,6 +325,8 @@ def test_first_trial_is_the_recipe_when_it_lies_in_the_space(tmp_path):
     (["--eval_split", "holdout"], "use eval_split glue_dev"),
     (["--learnig_rate", "1e-4"], "unknown argument"),
     (["--trials", "0"], "--trials must be 1 or more"),
+    (["--timeout", "-5"], "--timeout a positive number of seconds"),
+    (["--seeds", "1", "1"], "--seeds takes distinct integers"),
 ])
 def test_bad_search_options(tmp_path, capsys, extra, message):
     assert run_search(tmp_path, FakeTrain(), *extra) == 2

@@ -330,6 +330,8 @@ def main(argv: list[str] | None = None, launch=launch_subprocess) -> int:
     args, passthrough = build_parser().parse_known_args(argv)
     if args.trials < 1:
         raise CliError(f"--trials must be 1 or more, got {args.trials}")
+    if args.startup_trials < 0 or (args.timeout is not None and not args.timeout > 0):
+        raise CliError("--startup_trials must be 0 or more and --timeout a positive number of seconds")
     if len(set(args.seeds)) != len(args.seeds):
         raise CliError(f"--seeds takes distinct integers, got {' '.join(map(str, args.seeds))}")
     space = load_space(args.space)

@@ -148,6 +148,8 @@ def figure(rows: list[dict], objective: str) -> Figure:
         ood = [r for r in complete if r.get("out_of_domain_mcc")]
         ax.scatter([hours[r["number"]] for r in ood], [r["out_of_domain_mcc"]["median"] for r in ood], color="tab:gray",
                    marker="^", alpha=0.6, label="out-of-domain MCC median (never used)")
+        ax.scatter([hours[r["number"]] for r in ood], [r["glue_dev_mcc"]["median"] for r in ood], color="tab:green",
+                   marker="s", alpha=0.6, label="GLUE dev MCC median (both halves; reported only)")
         best, xs, ys = None, [], []
         for r in complete:
             best = r["value"] if best is None else max(best, r["value"])
@@ -156,11 +158,13 @@ def figure(rows: list[dict], objective: str) -> Figure:
         ax.step(xs, ys, where="post", color="tab:orange", label="best so far")
         low = min([r["value"] for r in complete] + [r["out_of_domain_mcc"]["median"] for r in ood] or [0])
         failed = [r for r in finished if r["state"] == "FAIL"]
-        ax.scatter([hours[r["number"]] for r in failed], [low] * len(failed), color="tab:red", marker="x",
-                   label="failed trial")
+        if failed:
+            ax.scatter([hours[r["number"]] for r in failed], [low] * len(failed), color="tab:red", marker="x",
+                       label="failed trial")
         for r in complete:
             ax.annotate(str(r["number"]), (hours[r["number"]], r["value"]), fontsize=7, xytext=(3, 3),
                         textcoords="offset points")
+    ax.set_xlim(left=0)
     ax.set_xlabel("hours since the study's first trial started (all workers)")
     ax.set_ylabel("score")
     ax.grid(alpha=0.3)
