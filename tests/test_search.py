@@ -206,6 +206,8 @@ def test_outputs_and_best_recipe_round_trip(tmp_path):
     assert trials["trials"][best.number]["in_domain_mcc"]["median"] == best.value
     report = (out / "report.md").read_text()
     assert f"## Best: trial {best.number}, {best.value:.4f}" in report and "out-of-domain MCC median (IQR)" in report
+    fixed_line = next(line for line in report.splitlines() if line.startswith("Fixed for every trial"))
+    assert "`model_name_or_path=\"all-MiniLM-L6-v2\"`" in fixed_line and "learning_rate" not in fixed_line
     assert (out / "report.png").stat().st_size > 10_000
     # best_recipe.json loads with train.py's parser and configures what the best trial's runs were given
     recipe_file = out / "best_recipe.json"

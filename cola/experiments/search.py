@@ -49,7 +49,7 @@ from ..errors import CliError, first_line, reports_errors
 from ..output_dir import existing_run
 from ..recipes import RecipeParser, parse_args, resolved_config
 from ..results import RESULTS_FILE
-from .search_report import best_recipe, write_outputs
+from .search_report import trial_recipe, write_outputs
 from .search_space import SEARCH_MANAGED, as_sampled, load_space
 
 logger = logging.getLogger(__name__)
@@ -169,7 +169,7 @@ class Search:
         if folder.exists():  # another study (or storage) wrote trials here: never mix, never overwrite
             raise TrialFailed(f"{folder} already exists; give this study its own --output_dir")
         folder.mkdir(parents=True)
-        recipe = best_recipe(self.fixed, params, f"trial {trial.number} of the search study '{self.study.study_name}'")
+        recipe = trial_recipe(self.fixed, params, f"trial {trial.number} of the search study '{self.study.study_name}'")
         (folder / "recipe.json").write_text(json.dumps(recipe, indent=2) + "\n", encoding="utf-8")
         name = f"{self.study.study_name}-{folder.name}"
         argv = ["--recipe", str(folder / "recipe.json"), "--seeds", *map(str, self.seeds), "--output_dir", str(folder),
@@ -197,7 +197,7 @@ class Search:
             attrs = trial.user_attrs
             in_domain, ood = attrs.get("in_domain_mcc"), attrs.get("out_of_domain_mcc")
             logger.info(
-                "Trial %d done in %s: %s median %.4f (IQR %.4f-%.4f)%s; %s; %d/%d trials", trial.number,
+                "Trial %d done in %s: %s median %.4f (in-domain MCC IQR %.4f-%.4f)%s; %s; %d/%d trials", trial.number,
                 _duration(trial), self.objective, trial.value, in_domain["q1"], in_domain["q3"],
                 f", out-of-domain MCC {ood['median']:.4f} (not used)" if ood else "", best_text, done, self.target,
             )

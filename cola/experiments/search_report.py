@@ -25,7 +25,7 @@ from ..errors import first_line
 TOP = 10
 
 
-def best_recipe(fixed: dict, params: dict, description: str) -> dict:
+def trial_recipe(fixed: dict, params: dict, description: str) -> dict:
     """A trial as a recipe: the options every trial shares, then the trial's own."""
     return {"description": description, **fixed, **params}
 
@@ -60,7 +60,7 @@ def write_outputs(study: optuna.Study, output_dir: Path, *, fixed: dict, seeds: 
         description = (f"Best trial ({best['number']}) of the search study '{study.study_name}': median "
                        f"{objective} {best['value']:.4f} over seeds {' '.join(map(str, seeds))}"
                        + _ood_text(best) + f". Made by: {command}; report: {output_dir / 'report.md'}.")
-        recipe = best_recipe(fixed, best["params"], description) | {"output_dir": f"outputs/{study.study_name}-best"}
+        recipe = trial_recipe(fixed, best["params"], description) | {"output_dir": f"outputs/{study.study_name}-best"}
         _write(output_dir / "best_recipe.json", json.dumps(recipe, indent=2) + "\n")
     fig = figure(rows, objective)
     fd, tmp = tempfile.mkstemp(dir=output_dir, prefix=".report-", suffix=".png")
@@ -96,7 +96,8 @@ def markdown(name: str, rows: list[dict], complete: list[dict], importances, *, 
         f"({sum(1 for r in failed if r.get('interrupted'))} of them interrupted and queued again), "
         f"{len(unfinished)} running or queued. Training time of the complete trials: {train_s / 3600:.2f} h "
         "(median per seed times seeds).", "",
-        "Fixed for every trial: " + ", ".join(f"`{k}={json.dumps(v)}`" for k, v in fixed.items()), "",
+        "Fixed for every trial: " + ", ".join(f"`{k}={json.dumps(v)}`" for k, v in fixed.items() if k not in params)
+        + " (the recipe's own values for the searched options: the first trial, when they lie in the space)", "",
         "![score per trial](report.png)", "",
     ]
     if complete:
