@@ -295,6 +295,15 @@ def test_interrupted_trial_is_failed_queued_again_and_not_counted_twice(tmp_path
     assert search.counted(trials) == 3 and len(fake.calls) == 2
 
 
+def test_ctrl_c_before_any_trial_is_one_line(tmp_path, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(search, "open_study", interrupted)
+    assert run_search(tmp_path, FakeTrain()) == 130
+    assert capsys.readouterr().err == "error: interrupted before any trial ran; nothing was started\n"
+
+
 def test_a_trial_whose_worker_died_is_failed_and_queued_again(tmp_path, monkeypatch):
     """A worker killed outright leaves its trial RUNNING; once its heartbeat is stale the next worker fails it and
     runs its parameters again."""

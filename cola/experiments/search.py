@@ -264,7 +264,7 @@ def fixed_options(recipe: str | None, passthrough: list[str], space: dict, objec
     return fixed, resolved
 
 
-def open_study(args, storage_url: str, output_dir: Path):
+def open_study(args, storage_url: str):
     """Create the study, or load it to continue; refused if it was started with a different search."""
     if args.sampler == "tpe":
         sampler = optuna.samplers.TPESampler(n_startup_trials=args.startup_trials, seed=args.sampler_seed)
@@ -325,6 +325,13 @@ def enqueue_baseline(study, space: dict, resolved: dict) -> None:
 
 @reports_errors
 def main(argv: list[str] | None = None, launch=launch_subprocess) -> int:
+    try:
+        return search_command(argv, launch)
+    except KeyboardInterrupt:  # before the first trial (one under way is handled, and queued again, inside)
+        raise CliError("interrupted before any trial ran; nothing was started", exit_code=130) from None
+
+
+def search_command(argv: list[str] | None, launch) -> int:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     argv = list(sys.argv[1:] if argv is None else argv)
     args, passthrough = build_parser().parse_known_args(argv)
@@ -346,7 +353,7 @@ def main(argv: list[str] | None = None, launch=launch_subprocess) -> int:
         raise CliError(f"cannot write to {output_dir}: {error.strerror}") from None
     storage_url = args.storage or f"sqlite:///{output_dir / 'search.db'}"
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # one line per trial comes from here, not Optuna's tracebacks
-    study = open_study(args, storage_url, output_dir)
+    study = open_study(args, storage_url)
     setup = {"space": {name: json.loads(distribution_to_json(d)) for name, d in space.items()}, "fixed": fixed,
              "seeds": args.seeds, "objective": args.objective}
     check_same_search(study, setup, storage_url)
