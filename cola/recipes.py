@@ -76,9 +76,7 @@ def load_recipe(path: str | Path) -> dict:
     """Read a recipe strictly: every key must be an option, every value of that option's type."""
     path = Path(path)
     data = read_json_object(path, "recipe", "a recipe is a JSON object mapping option names to values")
-    description = data.pop("description", "")
-    if not isinstance(description, str):
-        raise CliError(f"{path}: 'description' must be a string")
+    pop_description(path, data)
     options = option_types()
     for key, value in data.items():
         if key == "recipe":
@@ -102,6 +100,14 @@ def read_json_object(path: Path, kind: str, shape: str) -> dict:
     if not isinstance(data, dict):
         raise CliError(f"{path}: {shape}")
     return data
+
+
+def pop_description(path: Path, data: dict) -> str:
+    """A file's free-text 'description' (recipes and search spaces have one), taken out of its option keys."""
+    description = data.pop("description", "")
+    if not isinstance(description, str):
+        raise CliError(f"{path}: 'description' must be a string")
+    return description
 
 
 def check_option_key(path: Path, key: str, options: dict) -> None:

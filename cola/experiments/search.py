@@ -242,15 +242,14 @@ def _duration(trial) -> str:
 def fixed_options(recipe: str | None, passthrough: list[str], space: dict, objective: str) -> tuple[dict, dict]:
     """The options every trial shares (the recipe's and the command line's, checked now, before any trial), and
     every option's value without the search (for the baseline trial)."""
-    for token in passthrough:
-        name = token.split("=", 1)[0].lstrip("-").replace("-", "_")
-        if token.startswith("--") and name in SEARCH_MANAGED:
-            raise CliError(f"--{name} is set by the search for each trial; leave it out")
+    given = RecipeParser().options_set_by(passthrough)
+    managed = sorted(given & set(SEARCH_MANAGED))
+    if managed:
+        raise CliError(f"--{managed[0]} is set by the search for each trial; leave it out")
     config = parse_args((["--recipe", recipe] if recipe else []) + passthrough)
-    on_command_line = RecipeParser().options_set_by(passthrough) & space.keys()
-    if on_command_line:
-        raise CliError(f"--{sorted(on_command_line)[0]} is both fixed on the command line and searched in the space; "
-                       f"drop one")
+    searched = sorted(given & space.keys())
+    if searched:
+        raise CliError(f"--{searched[0]} is both fixed on the command line and searched in the space; drop one")
     if config.data.eval_split != "glue_dev":
         raise CliError("the search scores trials on GLUE's in-domain dev half: use eval_split glue_dev")
     resolved = resolved_config(config)

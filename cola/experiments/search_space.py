@@ -22,7 +22,7 @@ from pathlib import Path
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
 from ..errors import CliError
-from ..recipes import check_option_key, check_option_value, option_types, read_json_object
+from ..recipes import check_option_key, check_option_value, option_types, pop_description, read_json_object
 
 # Set by the search for each trial: which runs make it up and where they go.
 SEARCH_MANAGED = ("seed", "seeds", "output_dir", "run_name", "resume_from_checkpoint", "overwrite_run", "recipe")
@@ -37,9 +37,7 @@ def load_space(path: str | Path) -> dict[str, BaseDistribution]:
     path = Path(path)
     data = read_json_object(path, "search space", "a search space is a JSON object mapping option names to "
                                                   "distributions such as {\"type\": \"float\", \"low\": 1e-5, \"high\": 1e-4}")
-    description = data.pop("description", "")
-    if not isinstance(description, str):
-        raise CliError(f"{path}: 'description' must be a string")
+    pop_description(path, data)
     if not data:
         raise CliError(f"{path}: the space names no option to search")
     options = option_types()
