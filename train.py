@@ -1,4 +1,5 @@
-"""Fine-tune a BERT-family encoder on CoLA (grammatical acceptability) with the Hugging Face Trainer.
+"""Fine-tune a BERT-family encoder on CoLA (grammatical acceptability), or on your own sentence(-pair)
+classification data, with the Hugging Face Trainer.
 
 Run book:
 
@@ -30,14 +31,19 @@ Run book:
     python -m cola.experiments.compare outputs/quick5 outputs/try --out outputs/report
     python -m cola.experiments.bench --data_dir ../shared/cola/raw
 
+    # your own data: CSV/TSV/JSON Lines/Parquet files, or a Hub dataset (columns and classes: see --help, "data")
+    python train.py --recipe recipes/quick.json --train_file train.csv --validation_file dev.csv --text_column text
+    python train.py --dataset_name nyu-mll/glue --dataset_config_name sst2 --model_name_or_path all-MiniLM-L6-v2
+
     # classify sentences with the result
     python -m cola.predict outputs/quick "The book was written by John."
 
     python train.py --help        # every option, with its default
 
-Writes to --output_dir: the fine-tuned model and tokenizer (safetensors; load with
-`transformers.pipeline("text-classification", model=OUTPUT_DIR)`), run_config.json (every option's final
-value, itself a valid recipe) and results.json (metrics, class weights, layer and parameter groups).
+Writes to --output_dir: the fine-tuned model and tokenizer (safetensors, with the class names; load with
+`transformers.pipeline("text-classification", model=OUTPUT_DIR)`), README.md (the model card), run_config.json
+(every option's final value, itself a valid recipe), results.json (metrics, class weights, layer and parameter
+groups) and, with a test split, test_predictions.csv.
 """
 
 from __future__ import annotations
@@ -71,10 +77,13 @@ def run(config: RunConfig) -> int:
 
     from cola.checkpoints import check_same_run, reapply_freeze, resolve_checkpoint
     from cola.class_weights import class_weights_for
-    from cola.data import LABEL_NAMES, load_cola, tokenize
+    from cola.columns import LABEL
+    from cola.data import load_data, tokenize
     from cola.freezing import freeze_bottom
     from cola.model import check_max_length, load_model_and_tokenizer, supported_layer_groups
+    from cola.model_card import model_card, write_model_card
     from cola.output_dir import claim_output_dir
+    from cola.predict import predict_test_split
     from cola.recipes import resolved_config, write_resolved_config
     from cola.results import build_results, log_results, log_start_summary, write_results
     from cola.tracking import finish_wandb_run
@@ -94,14 +103,15 @@ def run(config: RunConfig) -> int:
         if checkpoint:
             check_same_run(checkpoint, resolved)
 
-        # --- seed, model, data, class weights ---
+        # --- data (read and checked before any model is loaded), seed, model, class weights ---
+        raw = load_data(config.data, seed=args.seed)
         set_seed(args.seed)  # before loading: the classification head is initialised here
-        model, tokenizer = load_model_and_tokenizer(config.model.model_name_or_path,
+        model, tokenizer = load_model_and_tokenizer(config.model.model_name_or_path, label_names=raw.label_names,
                                                     trust_remote_code=config.model.trust_remote_code)
         check_max_length(model, config.data.max_length)
-        data = tokenize(load_cola(config.data, seed=args.seed), tokenizer, config.data.max_length)
-        class_weights = class_weights_for(data.train["labels"], enabled=args.class_weights,
-                                          values=args.class_weight_values, num_labels=len(LABEL_NAMES))
+        data = tokenize(raw, tokenizer, config.data.max_length)
+        class_weights = class_weights_for(data.train[LABEL], enabled=args.class_weights,
+                                          values=args.class_weight_values, num_labels=len(data.label_names))
 
         # --- freeze: before the Trainer builds the optimizer, which only receives requires_grad parameters ---
         layer_groups = supported_layer_groups(model, config.model.model_name_or_path)
@@ -121,14 +131,20 @@ def run(config: RunConfig) -> int:
         train_output = trainer.train(resume_from_checkpoint=checkpoint)
         check_trained(trainer.state, train_output.training_loss, model)
         eval_metrics = trainer.evaluate()
-        trainer.save_model()
+        test_metrics = predict_test_split(trainer, data, args.output_dir) if data.test is not None else None
         if trainer.is_world_process_zero():
             results = build_results(
-                eval_metrics=eval_metrics, train_output=train_output, trainer_state=trainer.state,
+                eval_metrics=eval_metrics, test_metrics=test_metrics, data=data, train_output=train_output,
+                trainer_state=trainer.state,
                 class_weights=class_weights, layer_groups=layer_groups, param_groups=trainer.param_group_table,
                 unfreeze_after_steps=trainer.unfreeze_schedule, frozen_cache=trainer.frozen_cache_summary,
                 model=model, training_args=args, config=resolved,
             )
+            # Before saving: with --push_to_hub, save_model uploads the folder with this card (ColaTrainer).
+            trainer.model_card = model_card(results, argv=config.argv, output_dir=args.output_dir)
+        trainer.save_model()
+        if trainer.is_world_process_zero():
+            write_model_card(trainer.model_card, args.output_dir)
             write_resolved_config(resolved, args.output_dir)  # the run that wrote results.json, as it was configured
             log_results(results, write_results(results, args.output_dir))
     finish_wandb_run(args)

@@ -40,6 +40,7 @@ RESUME_MAY_DIFFER = frozenset({
     "save_total_limit", "per_device_eval_batch_size", "dataloader_num_workers", "dataloader_persistent_workers",
     "dataloader_prefetch_factor", "push_to_hub", "hub_model_id", "hub_strategy", "hub_private_repo",
     "cache_memory_gb",  # where the frozen-layer cache lives, not what it holds
+    "label_names",  # the Trainer's label columns, set by the suite (checkpoints before k classes say 'domain')
 })
 # The Trainer's files a checkpoint cannot be resumed without (the RNG state is rng_state.pth, or one per process).
 _STATE_FILES = ("optimizer.pt", "scheduler.pt")

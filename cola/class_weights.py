@@ -17,6 +17,8 @@ def class_weights_for(train_labels, *, enabled: bool, values: list[float] | None
     if not enabled:
         return None
     if values is not None:
+        if len(values) != num_labels:
+            raise CliError(f"--class_weight_values gives {len(values)} weight(s) for {num_labels} classes; give one per class")
         return [float(v) for v in values]
     labels = np.asarray(train_labels)
     classes = np.arange(num_labels)

@@ -8,12 +8,12 @@ run_config.json) is `cola.recipes`; how `--precision auto` is decided is `cola.p
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from transformers import TrainingArguments
 from transformers.trainer_utils import IntervalStrategy, SaveStrategy
 
-from .data import LABEL_COLUMNS
+from .columns import LABEL_COLUMNS
 from .precision import CHOICES as PRECISIONS
 from .precision import HARDWARE_OPTIONS, fit_to_hardware
 
@@ -45,28 +45,82 @@ class DataArguments:
         default=None,
         metadata={
             "help": "Folder with CoLA's raw TSVs (in_domain_train.tsv, in_domain_dev.tsv, out_of_domain_dev.tsv). "
-            "Defaults to $COLA_DATA_DIR, then to a cached download of the official CoLA archive."
+            "Defaults to $COLA_DATA_DIR, then to a cached download of the official CoLA archive. CoLA is the data "
+            "unless --train_file or --dataset_name names your own.",
         },
     )
-    max_length: int = field(default=64, metadata={"help": "Truncate sentences to this many tokens."})
+    train_file: str | None = field(
+        default=None,
+        metadata={"help": "Your own training data instead of CoLA: a .csv or .tsv file with a header row, .jsonl (or "
+                          ".json) or .parquet. Needs --validation_file (or --eval_split holdout)."},
+    )
+    validation_file: str | None = field(
+        default=None, metadata={"help": "Your own evaluation data, in the same columns (any of the same formats)."}
+    )
+    test_file: str | None = field(
+        default=None,
+        metadata={"help": "Optional: texts classified after training, into output_dir/test_predictions.csv; scored in "
+                          "results.json too if the file has the label column."},
+    )
+    dataset_name: str | None = field(
+        default=None,
+        metadata={"help": "Your own data from a dataset on the Hugging Face Hub (e.g. nyu-mll/glue), or from a local "
+                          "folder that datasets.load_dataset reads, instead of CoLA."},
+    )
+    dataset_config_name: str | None = field(
+        default=None, metadata={"help": "With --dataset_name: the dataset's configuration (e.g. sst2)."}
+    )
+    train_split: str = field(default="train", metadata={"help": "With --dataset_name: the split to train on."})
+    validation_split: str = field(
+        default="validation", metadata={"help": "With --dataset_name: the split to evaluate on."}
+    )
+    test_split: str | None = field(
+        default=None, metadata={"help": "With --dataset_name: an optional split classified after training (as --test_file)."}
+    )
+    text_column: str = field(default="sentence", metadata={"help": "With your own data: the column holding the text."})
+    text_pair_column: str | None = field(
+        default=None,
+        metadata={"help": "With your own data: the column holding a second text, for sentence-pair tasks (the pair is "
+                          "encoded together, [CLS] text [SEP] pair [SEP])."},
+    )
+    label_column: str = field(
+        default="label", metadata={"help": "With your own data: the column holding the class (integers or strings)."}
+    )
+    group_column: str | None = field(
+        default=None,
+        metadata={"help": "With your own data: a column whose values split the evaluation into groups, each scored on its "
+                          "own as well (what the domains are for CoLA)."},
+    )
+    class_names: list[str] | None = field(
+        default=None,
+        metadata={"help": "With your own data: the classes, in id order. String labels must be among them; integer "
+                          "labels are ids into them. Default: the training split's distinct labels, sorted."},
+    )
+    max_length: int = field(default=64, metadata={"help": "Truncate texts (a pair together) to this many tokens; "
+                                                          "how many were cut is logged."})
     eval_split: str = field(
         default="glue_dev",
         metadata={
-            "help": "'glue_dev': evaluate on in_domain_dev + out_of_domain_dev (GLUE's 1043-sentence validation set), "
-            "reported whole and per domain. 'holdout': the notebook's protocol, a stratified hold-out of the "
-            "training file.",
+            "help": "'glue_dev': evaluate on the source's validation data: for CoLA, in_domain_dev + out_of_domain_dev "
+            "(GLUE's 1043-sentence validation set), reported whole and per domain; for your own data, "
+            "--validation_file or --validation_split. 'holdout': the notebook's protocol, a stratified hold-out of "
+            "the training split.",
             "choices": ["glue_dev", "holdout"],
         },
     )
     holdout_fraction: float = field(
-        default=0.1, metadata={"help": "With eval_split=holdout: the fraction of the training file held out."}
+        default=0.1, metadata={"help": "With eval_split=holdout: the fraction of the training split held out."}
     )
     max_train_samples: int | None = field(
-        default=None, metadata={"help": "Train on a seeded random subset of this many sentences (quick checks)."}
+        default=None, metadata={"help": "Train on a seeded random subset of this many examples (quick checks)."}
     )
     max_eval_samples: int | None = field(
-        default=None, metadata={"help": "Evaluate on a seeded random subset of this many sentences (quick checks)."}
+        default=None, metadata={"help": "Evaluate on a seeded random subset of this many examples (quick checks)."}
     )
+
+    @property
+    def uses_cola(self) -> bool:
+        return not (self.train_file or self.dataset_name)
 
     def __post_init__(self):
         if self.max_length < 2:
@@ -76,7 +130,32 @@ class DataArguments:
         for name in ("max_train_samples", "max_eval_samples"):
             value = getattr(self, name)
             if value is not None and value < 1:
-                raise ValueError(f"{name} must be a positive number of sentences, got {value}")
+                raise ValueError(f"{name} must be a positive number of examples, got {value}")
+        self._check_source()
+
+    def _check_source(self) -> None:
+        """One source, and only the options that source reads (a misplaced option would be silently ignored)."""
+        given = [name for name in ("data_dir", "train_file", "dataset_name") if getattr(self, name)]
+        if len(given) > 1:
+            raise ValueError(f"{' and '.join(given)} name two data sources; give one")
+        defaults = {f.name: f.default for f in fields(self)}
+        changed = lambda names: [n for n in names if getattr(self, n) != defaults[n]]  # noqa: E731
+        own_data = ("text_column", "text_pair_column", "label_column", "group_column", "class_names")
+        if self.uses_cola and changed((*own_data, "validation_file", "test_file")):
+            raise ValueError(f"{changed((*own_data, 'validation_file', 'test_file'))[0]} applies to your own data: give "
+                             f"--train_file or --dataset_name (CoLA's columns and classes are fixed)")
+        hub_only = ("dataset_config_name", "train_split", "validation_split", "test_split")
+        if not self.dataset_name and changed(hub_only):
+            raise ValueError(f"{changed(hub_only)[0]} applies to a Hub dataset: give --dataset_name")
+        if self.train_file:
+            if self.eval_split == "holdout" and self.validation_file:
+                raise ValueError("validation_file and eval_split holdout both name the evaluation data; give one")
+            if self.eval_split != "holdout" and not self.validation_file:
+                raise ValueError("train_file needs validation_file (or eval_split holdout, to hold out part of it)")
+        if self.text_pair_column is not None and self.text_pair_column == self.text_column:
+            raise ValueError(f"text_pair_column and text_column are both '{self.text_column}'")
+        if self.class_names is not None and (len(self.class_names) < 2 or len(set(self.class_names)) != len(self.class_names)):
+            raise ValueError(f"class_names takes two or more distinct names, got {self.class_names}")
 
 
 @dataclass
@@ -139,7 +218,8 @@ class ColaTrainingArguments(TrainingArguments):
         },
     )
     class_weight_values: list[float] | None = field(
-        default=None, metadata={"help": "Explicit class weights in label order (unacceptable acceptable)."}
+        default=None,
+        metadata={"help": "Explicit class weights, one per class in id order (CoLA: unacceptable acceptable)."},
     )
     decay_embeddings: bool = field(
         default=True, metadata={"help": "Apply weight decay to embedding matrices (biases and norms never decay)."}
@@ -256,7 +336,11 @@ class ColaTrainingArguments(TrainingArguments):
                               pin_memory=self.dataloader_pin_memory)
         self.precision, self.bf16, self.fp16 = fit.precision, fit.precision == "bf16", fit.precision == "fp16"
         self.use_cpu, self.dataloader_pin_memory = fit.use_cpu, fit.pin_memory
-        # The collator passes each sentence's domain as a second label, for the per-domain metrics.
+        # The collator passes each example's group as a second label, for the per-group metrics.
+        # ["labels", "domain"]: the value in run_config.json files written before groups generalised CoLA's domains.
+        if self.label_names not in (None, list(LABEL_COLUMNS), ["labels", "domain"]):
+            raise ValueError("label_names (the Trainer's label columns) is set by the suite; your classes' names are "
+                             "--class_names")
         self.label_names = list(LABEL_COLUMNS)
         super().__post_init__()
         if self.freeze < 0:
@@ -287,11 +371,8 @@ class ColaTrainingArguments(TrainingArguments):
         if self.class_weight_values is not None:
             if not self.class_weights:
                 raise ValueError("class_weight_values was given together with --no-class-weights; drop one")
-            if len(self.class_weight_values) != 2 or min(self.class_weight_values) <= 0:
-                raise ValueError(
-                    f"class_weight_values takes two positive weights (unacceptable acceptable), "
-                    f"got {self.class_weight_values}"
-                )
+            if min(self.class_weight_values, default=0) <= 0:
+                raise ValueError(f"class_weight_values takes positive weights, one per class, got {self.class_weight_values}")
 
     def _check_ranges(self) -> None:
         """Numbers that would fail late (after training) or silently (a run of 0 steps, a NaN loss): refused now."""
@@ -347,3 +428,4 @@ class RunConfig:
     training: ColaTrainingArguments
     recipe: str | None
     explicit: frozenset[str] = frozenset()  # options the recipe or the command line set (not left at a default)
+    argv: tuple[str, ...] = ()  # the command line it was parsed from (the model card quotes it)

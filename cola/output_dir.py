@@ -26,14 +26,17 @@ from pathlib import Path
 
 from .checkpoints import checkpoint_folders
 from .errors import CliError
+from .model_card import CARD_FILE, is_suite_card
 
 LOCK_FILE = ".cola-suite.lock"
 # Files that mean "a run finished here": its results, or a saved model.
 FINISHED_MARKERS = ("results.json", "model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
 # What a run writes into its folder, and so what --overwrite_run deletes (with checkpoint-* and seed_* folders).
+# (README.md only when it is the suite's model card: a user's own README is never deleted or written over.)
 RUN_FILES = (
-    *FINISHED_MARKERS, "run_config.json", "config.json", "training_args.bin", "tokenizer.json", "tokenizer_config.json",
-    "special_tokens_map.json", "vocab.txt", "vocab.json", "merges.txt", "added_tokens.json", "trainer_state.json",
+    *FINISHED_MARKERS, "run_config.json", "test_predictions.csv", CARD_FILE, "config.json", "training_args.bin",
+    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "vocab.json", "merges.txt",
+    "added_tokens.json", "trainer_state.json",
 )
 RUN_FOLDERS = ("checkpoint-*", "seed_*", "wandb")
 
@@ -73,6 +76,10 @@ def claim_output_dir(output_dir: str | Path, *, resuming: bool, overwrite: bool,
                 f"{path} already holds {held}; choose a fresh --output_dir, continue it with "
                 f"--resume_from_checkpoint last, or replace it with --overwrite_run"
             )
+    card = path / CARD_FILE
+    if card.is_file() and not is_suite_card(card):
+        raise CliError(f"{card} is not a model card this suite wrote, and the run writes its card there; choose "
+                       f"another --output_dir (or move that file)")
     ensure_writable(path)
     if not is_main:
         yield
@@ -118,7 +125,7 @@ def remove_run_files(path: Path) -> list[str]:
     """Delete what a run wrote into `path` (RUN_FILES, RUN_FOLDERS); leave anything else. Returns the names."""
     removed = []
     for name in RUN_FILES:
-        if (path / name).is_file():
+        if (path / name).is_file() and (name != CARD_FILE or is_suite_card(path / name)):
             (path / name).unlink()
             removed.append(name)
     for pattern in RUN_FOLDERS:

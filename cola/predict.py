@@ -10,12 +10,17 @@ The probability is the model's probability for the printed label. Sentences are 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import torch
 
-from .data import decode_lines
+from .cola_tsv import decode_lines
+from .columns import LABEL, TEXT, TEXT_PAIR
 from .errors import CliError, reports_errors
 from .model import check_max_length, load_model_and_tokenizer
 
@@ -63,6 +68,35 @@ def predict(model, tokenizer, sentences: list[str], *, batch_size: int = 64, max
         best, index = probs.max(-1)
         for sentence, p, i in zip(batch, best.tolist(), index.tolist()):
             yield model.config.id2label[i], p, sentence
+
+
+TEST_PREDICTIONS_FILE = "test_predictions.csv"
+
+
+def predict_test_split(trainer, data, output_dir: str | Path) -> dict | None:
+    """Classify the run's test split (every process takes part) and write test_predictions.csv (the main process):
+    one row per test row, in file order, with its text(s), gold label if it has one, prediction and probability.
+    Returns the test metrics (keys `test_...`) if the split is labelled, else None."""
+    # The frozen-layer cache holds the training and evaluation texts only; the test texts run the whole model (the
+    # same function), without the cache's warning about texts it does not hold.
+    cache, trainer.frozen_cache = trainer.frozen_cache, None
+    try:
+        output = trainer.predict(data.test, metric_key_prefix="test")
+    finally:
+        trainer.frozen_cache = cache
+    logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
+    probs = torch.from_numpy(np.asarray(logits, dtype=np.float32)).softmax(-1).numpy()
+    if trainer.is_world_process_zero():
+        names = np.asarray(data.label_names, dtype=object)
+        table = {"text": data.test[TEXT], **({"text_pair": data.test[TEXT_PAIR]} if TEXT_PAIR in data.test.column_names else {})}
+        if data.test_labelled:
+            table["label"] = names[np.asarray(data.test[LABEL])]
+        table["predicted"], table["probability"] = names[probs.argmax(-1)], probs.max(-1).round(6)
+        fd, tmp = tempfile.mkstemp(dir=output_dir, prefix=".test_predictions-", suffix=".csv")
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            pd.DataFrame(table).to_csv(f, index=False)
+        os.replace(tmp, Path(output_dir) / TEST_PREDICTIONS_FILE)
+    return output.metrics if data.test_labelled else None
 
 
 @reports_errors

@@ -42,7 +42,8 @@ class RecipeParser(HfArgumentParser):
     """`HfArgumentParser` over the suite's four option dataclasses, with strict JSON recipes as defaults."""
 
     def __init__(self):
-        super().__init__(ARGUMENT_CLASSES, description="Fine-tune a BERT-family encoder on CoLA.")
+        super().__init__(ARGUMENT_CLASSES, description="Fine-tune a BERT-family encoder on CoLA, or on your own "
+                                                       "sentence(-pair) classification data.")
 
     def parse(self, argv: list[str] | None = None) -> RunConfig:
         """Merge defaults, the recipe and the command line into the run's configuration."""
@@ -59,7 +60,7 @@ class RecipeParser(HfArgumentParser):
         if remaining:
             raise CliError(f"unknown argument(s): {' '.join(remaining)} (see --help)")
         return RunConfig(model=model, data=data, training=training, recipe=recipe_path,
-                         explicit=frozenset(given | set(recipe)))
+                         explicit=frozenset(given | set(recipe)), argv=tuple(argv))
 
     def options_set_by(self, argv: list[str]) -> set[str]:
         """The options `argv` gives a value, whatever the value: parsed by a twin whose defaults are all a marker."""

@@ -4,10 +4,14 @@ results.json is read by other tools (`cola.experiments.compare`, your notebooks)
 assembled here, by `build_results`, and written once, at the end, atomically (a temporary file renamed into
 place), so a half-finished run never leaves a results file behind. Its schema:
 
-    eval                    {matthews_correlation, accuracy, f1_macro, f1_unacceptable, f1_acceptable, loss, n,
-                             predicted_acceptable, runtime_s, samples_per_second} on the whole evaluation set
-    eval_in_domain,         the same metrics per domain (GLUE dev set only; absent with a one-domain set)
-      eval_out_of_domain
+    eval                    {matthews_correlation, accuracy, f1_macro, f1_<class> per class, loss, n,
+                             predicted_<class> per class (the share predicted as it), runtime_s, samples_per_second}
+                             on the whole evaluation set; CoLA's classes are unacceptable and acceptable
+    eval_<group>            the same metrics per group, when the evaluation set has several: for CoLA's GLUE dev set
+                             eval_in_domain and eval_out_of_domain; for your data, one per --group_column value
+    test, test_<group>      the same for a labelled --test_file / --test_split (absent otherwise)
+    data                    {source, label_names, group_names, rows: {split: n}, truncated: {split: texts cut to
+                             max_length}}
     train                   {runtime_s, samples_per_second, steps, epochs, final_loss, mean_loss, best_checkpoint}
     class_weights           [w_unacceptable, w_acceptable], or null
     layer_groups            [{name, params, frozen}], bottom to top
@@ -34,18 +38,13 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
-from .data import DOMAINS, LABEL_NAMES
 from .freezing import layer_group_table
+from .metrics import metric_names
 
 logger = logging.getLogger(__name__)
 
 RESULTS_FILE = "results.json"
 # results.json key -> compute_metrics key ("loss" is the exact per-example cross-entropy, see metrics.py)
-_METRIC_KEYS = {
-    key: key
-    for key in ("matthews_correlation", "accuracy", "f1_macro", "f1_unacceptable", "f1_acceptable", "n", "predicted_acceptable")
-}
-_METRIC_KEYS["loss"] = "cross_entropy"
 _VERSIONED = ("torch", "transformers", "datasets", "accelerate", "evaluate", "scikit-learn")
 
 
@@ -59,10 +58,10 @@ def log_start_summary(*, model_name, model, data, class_weights, layer_groups) -
     counts = data.class_counts()
     trainable, total = count_parameters(model)
     logger.info("Model: %s (%s), %s of %s parameters trainable", model_name, type(model).__name__, f"{trainable:,}", f"{total:,}")
-    logger.info("Data: %s; train %d sentences, eval %d %s", data.data_dir, len(data.train), len(data.eval), data.domain_sizes())
+    logger.info("Data: %s; train %d examples, eval %d %s", data.source, len(data.train), len(data.eval), data.group_sizes())
     logger.info(
         "Class balance (train): %s",
-        ", ".join(f"{name} {n} ({n / max(sum(counts), 1):.1%})" for name, n in zip(LABEL_NAMES, counts)),
+        ", ".join(f"{name} {n} ({n / max(sum(counts), 1):.1%})" for name, n in zip(data.label_names, counts)),
     )
     logger.info("Class weights: %s", "none" if class_weights is None else ", ".join(f"{w:.4f}" for w in class_weights))
     logger.info("Layer groups (bottom to top):")
@@ -71,13 +70,16 @@ def log_start_summary(*, model_name, model, data, class_weights, layer_groups) -
 
 
 def build_results(
-    *, eval_metrics: dict, train_output, trainer_state, class_weights, layer_groups, param_groups: list[dict],
-    unfreeze_after_steps, frozen_cache: dict, model, training_args, config: dict,
+    *, eval_metrics: dict, test_metrics: dict | None = None, data, train_output, trainer_state, class_weights,
+    layer_groups, param_groups: list[dict], unfreeze_after_steps, frozen_cache: dict, model, training_args, config: dict,
 ) -> dict:
     """The results.json document of one finished run (the schema is in this module's docstring)."""
     trainable, total = count_parameters(model)
     return {
-        **eval_sections(eval_metrics),
+        **metric_sections(eval_metrics, "eval", data.label_names, data.group_names),
+        **(metric_sections(test_metrics, "test", data.label_names, data.group_names) if test_metrics else {}),
+        "data": {"source": data.source, "label_names": list(data.label_names), "group_names": list(data.group_names),
+                 "rows": {name: len(split) for name, split in data.splits().items()}, "truncated": data.truncated},
         "train": train_section(train_output, trainer_state),
         "class_weights": class_weights,
         "layer_groups": layer_group_table(layer_groups),
@@ -93,23 +95,25 @@ def build_results(
 
 
 def log_results(results: dict, path: Path) -> None:
-    domains = [f"{name.replace('_', '-')} {_mcc(results.get(f'eval_{name}'))}" for name in DOMAINS]
-    logger.info("MCC %.4f (%s); results in %s", results["eval"]["matthews_correlation"], ", ".join(domains), path)
+    groups = [f"{name.replace('_', '-')} {results[f'eval_{name}']['matthews_correlation']:.4f}"
+              for name in results["data"]["group_names"] if f"eval_{name}" in results]
+    logger.info("MCC %.4f%s; results in %s", results["eval"]["matthews_correlation"],
+                f" ({', '.join(groups)})" if groups else "", path)
 
 
-def _mcc(section: dict | None) -> str:
-    return "n/a" if section is None else f"{section['matthews_correlation']:.4f}"
+def metric_sections(metrics: dict, prefix: str, label_names, group_names) -> dict:
+    """Flat Trainer metrics ('eval_in_domain_accuracy', ...) -> {'eval': {...}, 'eval_in_domain': {...}, ...}.
 
-
-def eval_sections(metrics: dict) -> dict:
-    """Flat Trainer metrics ('eval_in_domain_accuracy', ...) -> {'eval': {...}, 'eval_in_domain': {...}, ...}."""
+    Keys are matched exactly (`metric_names`; compute_metrics refuses group names that would make them ambiguous).
+    `loss` is compute_metrics' exact per-example cross-entropy (see metrics.py), not the Trainer's batch average."""
     sections = {}
-    for section, prefix in [("eval", "eval_")] + [(f"eval_{d}", f"eval_{d}_") for d in DOMAINS]:
-        values = {key: metrics[prefix + name] for key, name in _METRIC_KEYS.items() if prefix + name in metrics}
+    for section, start in [(prefix, f"{prefix}_"), *[(f"{prefix}_{g}", f"{prefix}_{g}_") for g in group_names]]:
+        values = {("loss" if name == "cross_entropy" else name): metrics[start + name]
+                  for name in metric_names(label_names) if start + name in metrics}
         if values:
             sections[section] = values
-    sections["eval"]["runtime_s"] = metrics.get("eval_runtime")
-    sections["eval"]["samples_per_second"] = metrics.get("eval_samples_per_second")
+    sections[prefix]["runtime_s"] = metrics.get(f"{prefix}_runtime")
+    sections[prefix]["samples_per_second"] = metrics.get(f"{prefix}_samples_per_second")
     return sections
 
 

@@ -27,13 +27,14 @@ import torch.nn.functional as F
 from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, TrainerCallback
 
 from .checkpoints import SaveSuiteState
+from .columns import GROUP, LABEL, NON_MODEL_COLUMNS
 from .config import RunConfig
-from .data import NON_MODEL_COLUMNS
 from .errors import CliError, first_line
 from .freezing import LayerGroup, find_layer_groups, layer_group_table, modules_of
 from .frozen_cache import CacheNotExact, FrozenPrefixCache, cache_decision
 from .loss import example_weights, step_loss
 from .metrics import build_compute_metrics, check_metric_for_best_model
+from .model_card import write_model_card
 from .param_groups import build_param_groups, param_group_table
 from .recipes import resolved_config
 from .tracking import SuiteTablesToWandb, prepare_wandb, reports_to_wandb
@@ -58,9 +59,9 @@ def build_trainer(
     added after the run's own (the benchmark adds its step timer).
     """
     args = config.training
-    compute_metrics = build_compute_metrics()
-    if args.metric_for_best_model and args.eval_strategy != "no":
-        check_metric_for_best_model(args.metric_for_best_model, compute_metrics, data.eval["domain"])
+    compute_metrics = build_compute_metrics(data.label_names, data.group_names)
+    check_metric_for_best_model(args.metric_for_best_model if args.eval_strategy != "no" else None, compute_metrics,
+                                data.eval[GROUP], num_labels=len(data.label_names))
     prepare_wandb(args)  # W&B reads its environment when the Trainer creates its callback
     try:
         return ColaTrainer(
@@ -156,7 +157,8 @@ class ColaTrainer(Trainer):
         """Each process computes the weights from its own copy of the data: they must be the same everywhere."""
         if self.accelerator.num_processes == 1:
             return
-        mine = self.class_weights if self.class_weights is not None else torch.full((2,), -1.0)
+        num_labels = self.accelerator.unwrap_model(self.model).config.num_labels
+        mine = self.class_weights if self.class_weights is not None else torch.full((num_labels,), -1.0)
         everyone = self.accelerator.gather(mine.to(self.args.device).reshape(1, -1)).cpu()
         if not torch.equal(everyone, mine.reshape(1, -1).expand_as(everyone)):
             raise CliError(f"processes disagree on the class weights ({everyone.tolist()}): is the data the same everywhere?")
@@ -167,13 +169,13 @@ class ColaTrainer(Trainer):
         batches, _ = super().get_batch_samples(epoch_iterator, num_batches, device)
         total = torch.zeros(1, dtype=torch.float32, device=device)
         for batch in batches:
-            total += example_weights(batch["labels"], self.class_weights).sum().to(device)
+            total += example_weights(batch[LABEL], self.class_weights).sum().to(device)
         if self.accelerator.num_processes > 1:
             total = self.accelerator.gather(total).sum()
         return batches, total.reshape(())
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        labels = inputs["labels"]
+        labels = inputs[LABEL]
         if model.training:
             for module in self.frozen_modules:
                 module.eval()
@@ -223,6 +225,14 @@ class ColaTrainer(Trainer):
             order = ", ".join(f"{name} after {step}" for name, step in self.unfreeze_schedule.items() if step is not None)
             logger.info("Gradual unfreezing, optimizer steps before each group trains: %s", order)
         return self.optimizer
+
+    # --- the model card ---
+
+    def create_model_card(self, *args, **kwargs):
+        """`push_to_hub` writes the card it uploads here: the suite's own (`model_card.py`, set by train.py as
+        `self.model_card` before saving), not the Trainer's draft, which knows nothing of freezing or groups."""
+        if self.is_world_process_zero() and getattr(self, "model_card", None):
+            write_model_card(self.model_card, self.args.output_dir)
 
     def create_scheduler(self, num_training_steps, optimizer=None):
         if self.lr_scheduler is None:

@@ -130,7 +130,7 @@ def trained_run(tmp_path_factory, data_dir):
 def tiny_dataset(tokenizer, sentences, labels, domains=None):
     import datasets
 
-    from cola.data import LABEL_COLUMNS
+    from cola.columns import LABEL_COLUMNS
 
     encoded = tokenizer(list(sentences), truncation=True, max_length=32)
     label_column, domain_column = LABEL_COLUMNS

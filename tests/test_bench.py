@@ -9,7 +9,7 @@ from conftest import REPO
 
 from cola.class_weights import class_weights_for
 from cola.config import DataArguments
-from cola.data import load_cola
+from cola.data import load_data
 from cola.precision import detect_precision
 
 
@@ -35,7 +35,7 @@ def test_bench_reports_the_table_and_json(tmp_path, data_dir):
     assert len(report["runs"]["suite"]) == 1 and "fp32" in report["matmul_peak_flops"]
     # The suite row is train.py's own path: its class weights are train.py's (balanced, from the training file),
     # and it trains in the precision train.py would pick here.
-    train_labels = load_cola(DataArguments(data_dir=str(data_dir)), seed=0).train["labels"]
+    train_labels = load_data(DataArguments(data_dir=str(data_dir)), seed=0).train["labels"]
     assert report["rows"]["suite"]["class_weights"] == pytest.approx(
         class_weights_for(train_labels, enabled=True, values=None, num_labels=2))
     assert report["rows"]["suite"]["precision"] == detect_precision(use_cpu=True)

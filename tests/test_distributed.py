@@ -70,3 +70,36 @@ def test_two_processes_match_one(tmp_path, tiny_bert_dir, data_dir, extra):
     # one process speaks and writes: the summary appears once, no stray files
     assert ddp.stderr.count("Layer groups (bottom to top)") == 1
     assert [p.name for p in (tmp_path / "ddp").iterdir() if p.name.startswith(".results")] == []
+
+
+def test_two_processes_on_own_data_with_pairs_groups_and_a_test_file(tmp_path, tiny_bert_dir):
+    """Your own data under DDP: 3 classes, a pair column and groups; every evaluation and test row counted once, and
+    test_predictions.csv in file order, as one process writes them."""
+    import pandas as pd
+
+    topics = ["billing", "login", "shipping"]
+    rows = lambda n, start: pd.DataFrame({  # noqa: E731
+        "body": [f"ticket {start + i} about my {['invoice', 'password', 'parcel'][i % 3]}" for i in range(n)],
+        "reply": [f"answer {i % 5}" for i in range(n)], "queue": [topics[i % 3] for i in range(n)],
+        "channel": [["email", "phone"][(i // 3) % 2] for i in range(n)]})
+    for name, n, start in (("train", 48, 0), ("dev", 31, 100), ("test", 17, 200)):  # odd sizes: padding would show
+        rows(n, start).to_csv(tmp_path / f"{name}.csv", index=False)
+    own = ["--train_file", str(tmp_path / "train.csv"), "--validation_file", str(tmp_path / "dev.csv"), "--test_file",
+           str(tmp_path / "test.csv"), "--text_column", "body", "--text_pair_column", "reply", "--label_column", "queue",
+           "--group_column", "channel"]
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29534"]
+    common = ["train.py", "--use_cpu", "--model_name_or_path", str(tiny_bert_dir), "--max_steps", "2", "--freeze", "2",
+              "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false", *SGD, *own]
+    for launcher, out, batch, accumulation in ((torchrun, "ddp", 8, 2), ([sys.executable], "single", 32, 1)):
+        argv = [*launcher, *common, "--output_dir", str(tmp_path / out), "--per_device_train_batch_size", str(batch),
+                "--gradient_accumulation_steps", str(accumulation)]
+        proc = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    ddp, single = (json.loads((tmp_path / out / "results.json").read_text()) for out in ("ddp", "single"))
+    assert ddp["class_weights"] == single["class_weights"] and len(ddp["class_weights"]) == 3
+    assert ddp["eval"]["n"] == 31 and ddp["eval_email"]["n"] + ddp["eval_phone"]["n"] == 31 and ddp["test"]["n"] == 17
+    assert ddp["eval"]["loss"] == pytest.approx(single["eval"]["loss"], abs=1e-5)
+    predictions = {out: pd.read_csv(tmp_path / out / "test_predictions.csv") for out in ("ddp", "single")}
+    assert predictions["ddp"]["text"].tolist() == rows(17, 200)["body"].tolist()
+    assert predictions["ddp"]["text_pair"].tolist() == rows(17, 200)["reply"].tolist()
+    assert predictions["ddp"]["probability"].tolist() == pytest.approx(predictions["single"]["probability"].tolist(), abs=1e-4)

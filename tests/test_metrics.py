@@ -5,13 +5,14 @@ import pytest
 from sklearn.metrics import f1_score, matthews_corrcoef
 from transformers import EvalPrediction
 
+from cola.cola_tsv import DOMAINS, LABEL_NAMES
 from cola.metrics import build_compute_metrics, load_metric
 
 
 def test_metric_module_loads_by_path_and_matches_sklearn():
     rng = np.random.default_rng(0)
     refs, preds = rng.integers(0, 2, 200), rng.integers(0, 2, 200)
-    scores = load_metric().compute(predictions=preds, references=refs)
+    scores = load_metric().compute(predictions=preds, references=refs, label_names=LABEL_NAMES)
     assert scores["matthews_correlation"] == pytest.approx(matthews_corrcoef(refs, preds))
     assert scores["accuracy"] == pytest.approx((refs == preds).mean())
     assert scores["f1_macro"] == pytest.approx(f1_score(refs, preds, average="macro"))
@@ -28,7 +29,7 @@ def test_single_class_predictions_give_mcc_zero():
 
 
 def test_per_domain_metrics_follow_the_domain_column_not_the_order():
-    compute = build_compute_metrics()
+    compute = build_compute_metrics(LABEL_NAMES, DOMAINS)
     logits = np.array([[2.0, 0], [0, 2], [0, 1], [1, 0], [0, 3], [3, 0]])
     labels, domains = np.array([0, 1, 0, 0, 1, 1]), np.array([1, 0, 1, 0, 0, 1])
     scores = compute(EvalPrediction(predictions=logits, label_ids=(labels, domains)))
@@ -48,7 +49,7 @@ def _ce(logits, labels):
 
 
 def test_one_domain_gives_no_domain_keys():
-    scores = build_compute_metrics()(EvalPrediction(predictions=np.array([[1.0, 0], [0, 1]]),
+    scores = build_compute_metrics(LABEL_NAMES, DOMAINS)(EvalPrediction(predictions=np.array([[1.0, 0], [0, 1]]),
                                                     label_ids=(np.array([0, 1]), np.array([0, 0]))))
     assert not any(k.startswith(("in_domain", "out_of_domain")) for k in scores)
 
@@ -57,13 +58,13 @@ def test_metric_for_best_model_is_checked_against_what_evaluation_reports():
     from cola.errors import CliError
     from cola.metrics import check_metric_for_best_model
 
-    compute = build_compute_metrics()
+    compute = build_compute_metrics(LABEL_NAMES, DOMAINS)
     both, in_domain_only = np.array([0, 0, 1, 1]), np.array([0, 0, 0])
     for name in ("matthews_correlation", "eval_in_domain_matthews_correlation", "out_of_domain_accuracy", "loss"):
-        check_metric_for_best_model(name, compute, both)
-    check_metric_for_best_model("accuracy", compute, in_domain_only)
+        check_metric_for_best_model(name, compute, both, num_labels=2)
+    check_metric_for_best_model("accuracy", compute, in_domain_only, num_labels=2)
     reported = r"'in_domain_matthews_correlation' is not reported .*: loss, matthews_correlation, accuracy"
     with pytest.raises(CliError, match=reported):
-        check_metric_for_best_model("in_domain_matthews_correlation", compute, in_domain_only)
+        check_metric_for_best_model("in_domain_matthews_correlation", compute, in_domain_only, num_labels=2)
     with pytest.raises(CliError, match=r"'mcc' is not reported .* in_domain_matthews_correlation"):
-        check_metric_for_best_model("mcc", compute, both)
+        check_metric_for_best_model("mcc", compute, both, num_labels=2)

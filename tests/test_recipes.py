@@ -107,7 +107,7 @@ def test_option_checks():
         parse_args(["--frezee", "2"])
     with pytest.raises(CliError, match="class_weight_values was given together with --no-class-weights"):
         parse_args(["--no-class-weights", "--class_weight_values", "1", "2"])
-    with pytest.raises(CliError, match="two positive weights"):
+    with pytest.raises(CliError, match="positive weights, one per class"):
         parse_args(["--class_weight_values", "1", "0"])
     with pytest.raises(CliError, match="holdout_fraction"):
         parse_args(["--holdout_fraction", "1.5"])

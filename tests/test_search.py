@@ -239,6 +239,33 @@ def test_real_train_py_trials_in_process(tmp_path, tiny_bert_dir, data_dir):
         assert t.value == pytest.approx(sum(r["eval_in_domain"]["matthews_correlation"] for r in per_seed) / 2)
 
 
+def test_own_data_is_searched_on_the_whole_evaluation_set(tmp_path, tiny_bert_dir):
+    """With --train_file the objective defaults to the whole evaluation set's MCC, and the checkpoint metric is left
+    as it is (there is no held-out half to protect)."""
+    import pandas as pd
+
+    texts = [f"ticket {i} about my {'invoice' if i % 3 == 0 else 'parcel' if i % 3 == 1 else 'password'}" for i in range(60)]
+    frame = pd.DataFrame({"text": texts, "label": [["billing", "shipping", "login"][i % 3] for i in range(60)]})
+    frame.iloc[:45].to_csv(tmp_path / "train.csv", index=False)
+    frame.iloc[45:].to_csv(tmp_path / "dev.csv", index=False)
+
+    def launch(argv, env, log_path):
+        with mock.patch.dict(os.environ, env), open(log_path, "a") as log, contextlib.redirect_stderr(log):
+            return train.main(argv)
+
+    space = {"learning_rate": {"type": "float", "low": 1e-3, "high": 1e-2, "log": True}}
+    extra = ["--model_name_or_path", str(tiny_bert_dir), "--train_file", str(tmp_path / "train.csv"), "--validation_file",
+             str(tmp_path / "dev.csv"), "--text_column", "text", "--max_steps", "3", "--per_device_train_batch_size", "16",
+             "--save_strategy", "no", "--eval_strategy", "no", "--load_best_model_at_end", "false"]
+    assert run_search(tmp_path, launch, *extra, trials=1, space=space, seeds=("1", "2")) == 0
+    (trial,) = load_study(tmp_path).trials
+    folder = tmp_path / "search" / trial.user_attrs["folder"]
+    per_seed = [json.loads((folder / f"seed_{s}" / "results.json").read_text()) for s in (1, 2)]
+    assert [r["data"]["label_names"] for r in per_seed] == [["billing", "login", "shipping"]] * 2
+    assert trial.value == pytest.approx(sum(r["eval"]["matthews_correlation"] for r in per_seed) / 2)
+    assert load_study(tmp_path).user_attrs["search"]["objective"] == "matthews_correlation"
+
+
 # --- continuing, failing, interrupting ---
 
 def test_rerunning_continues_the_study(tmp_path, caplog):
@@ -338,6 +365,9 @@ def test_first_trial_is_the_recipe_when_it_lies_in_the_space(tmp_path):
     (["--trials", "0"], "--trials must be 1 or more"),
     (["--timeout", "-5"], "--timeout a positive number of seconds"),
     (["--seeds", "1", "1"], "--seeds takes distinct integers"),
+    (["--objective", "matthews_correlation"], "on CoLA the search scores the in-domain dev half only"),
+    (["--train_file", "t.csv", "--validation_file", "d.csv", "--objective", "in_domain_accuracy"],
+     "needs CoLA's in-domain dev half; on your own data use matthews_correlation"),
 ])
 def test_bad_search_options(tmp_path, capsys, extra, message):
     assert run_search(tmp_path, FakeTrain(), *extra) == 2

@@ -14,8 +14,9 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipe
 
 import train
 from cola.class_weights import class_weights_for
+from cola.cola_tsv import LABEL_NAMES
 from cola.config import DataArguments
-from cola.data import LABEL_NAMES, load_cola
+from cola.data import load_data
 from cola.precision import detect_precision
 from cola.recipes import load_recipe
 
@@ -35,7 +36,7 @@ def test_results_json_has_the_stable_keys(trained_run, data_dir):
     assert results["train"]["steps"] == 12 and results["train"]["epochs"] == 2
 
     # class weights from the (sub-sampled) training split the model trained on
-    train_split = load_cola(DataArguments(data_dir=str(data_dir), max_train_samples=96), seed=7).train
+    train_split = load_data(DataArguments(data_dir=str(data_dir), max_train_samples=96), seed=7).train
     assert results["class_weights"] == pytest.approx(
         class_weights_for(train_split["labels"], enabled=True, values=None, num_labels=2))
 

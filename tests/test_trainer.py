@@ -21,9 +21,9 @@ def test_length_grouping_is_the_default_and_turns_off():
 
 def _padding_and_rows(data_dir, tokenizer, strategy):
     from cola.config import DataArguments
-    from cola.data import load_cola, tokenize
+    from cola.data import load_data, tokenize
 
-    train = tokenize(load_cola(DataArguments(data_dir=str(data_dir)), seed=0), tokenizer, 64).train
+    train = tokenize(load_data(DataArguments(data_dir=str(data_dir)), seed=0), tokenizer, 64).train
     args = parse_args(["--output_dir", "/tmp/unused", "--train_sampling_strategy", strategy, "--eval_strategy", "no",
                        "--load_best_model_at_end", "false", "--per_device_train_batch_size", "32"]).training
     trainer = ColaTrainer(model=tiny_model("bert", layers=1), args=args, train_dataset=train,
@@ -67,6 +67,7 @@ def test_bf16_gives_the_fp32_result_within_tolerance(tmp_path, tokenizer):
 
 
 def test_eval_batch_size_does_not_change_metrics(tmp_path, tokenizer):
+    from cola.cola_tsv import DOMAINS, LABEL_NAMES
     from cola.metrics import build_compute_metrics
 
     model = tiny_model("bert", layers=2)
@@ -75,7 +76,7 @@ def test_eval_batch_size_does_not_change_metrics(tmp_path, tokenizer):
     for batch in (3, 128):
         trainer = ColaTrainer(model=copy.deepcopy(model), args=training_args(tmp_path, per_device_eval_batch_size=batch),
                               eval_dataset=dataset, data_collator=DataCollatorWithPadding(tokenizer),
-                              compute_metrics=build_compute_metrics())
+                              compute_metrics=build_compute_metrics(LABEL_NAMES, DOMAINS))
         results.append(trainer.evaluate())
     for key in ("eval_matthews_correlation", "eval_accuracy", "eval_in_domain_accuracy", "eval_cross_entropy"):
         assert results[0][key] == pytest.approx(results[1][key], abs=1e-5), key

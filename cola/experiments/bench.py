@@ -45,8 +45,10 @@ from torch.utils.data import DataLoader
 from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments, set_seed
 
 from ..class_weights import class_weights_for
+from ..cola_tsv import EXPECTED_ROWS, LABEL_NAMES, TRAIN_FILE
+from ..columns import LABEL, TEXT
 from ..config import DataArguments
-from ..data import EXPECTED_ROWS, LABEL_NAMES, TRAIN_FILE, load_cola, tokenize
+from ..data import load_data, tokenize
 from ..errors import CliError, reports_errors
 from ..freezing import find_layer_groups, freeze_bottom
 from ..model import load_model_and_tokenizer
@@ -145,9 +147,9 @@ class StepTimer(TrainerCallback):
 
 def _baseline_inputs(args):
     """Model, tokenizer and the raw and tokenized data for the two baseline rows (the suite row loads its own)."""
-    model, tokenizer = load_model_and_tokenizer(args.model)
+    model, tokenizer = load_model_and_tokenizer(args.model, label_names=LABEL_NAMES)
     # The whole file: length grouping sorts within windows sized from the dataset, as in a real run.
-    data = load_cola(DataArguments(data_dir=args.data_dir), seed=0)
+    data = load_data(DataArguments(data_dir=args.data_dir), seed=0)
     return model, tokenizer, data, tokenize(data, tokenizer, max_length=64)
 
 
@@ -157,9 +159,9 @@ def run_notebook(args, device):
     model.to(device)
 
     def encode(split):
-        enc = tokenizer(list(split["sentence"]), padding="max_length", truncation=True, max_length=64, return_tensors="pt")
+        enc = tokenizer(list(split[TEXT]), padding="max_length", truncation=True, max_length=64, return_tensors="pt")
         return [{"input_ids": i, "attention_mask": m, "labels": torch.tensor(y)}
-                for i, m, y in zip(enc["input_ids"], enc["attention_mask"], split["labels"])]
+                for i, m, y in zip(enc["input_ids"], enc["attention_mask"], split[LABEL])]
 
     counter = TokenCounter(torch.utils.data.default_collate)
     loader = DataLoader(encode(raw.train), batch_size=BATCH, shuffle=True, collate_fn=counter,
@@ -220,10 +222,11 @@ def suite_trainer(args, device, row: str):
     config = parse_args(flags + shlex.split(args.suite_args))
     training = config.training
     set_seed(training.seed)
-    model, tokenizer = load_model_and_tokenizer(config.model.model_name_or_path)
-    data = tokenize(load_cola(config.data, seed=training.seed), tokenizer, config.data.max_length)
-    class_weights = class_weights_for(data.train["labels"], enabled=training.class_weights,
-                                      values=training.class_weight_values, num_labels=len(LABEL_NAMES))
+    raw = load_data(config.data, seed=training.seed)
+    model, tokenizer = load_model_and_tokenizer(config.model.model_name_or_path, label_names=raw.label_names)
+    data = tokenize(raw, tokenizer, config.data.max_length)
+    class_weights = class_weights_for(data.train[LABEL], enabled=training.class_weights,
+                                      values=training.class_weight_values, num_labels=len(data.label_names))
     layer_groups = find_layer_groups(model)
     if row in FROZEN_ROWS:
         how_many, options = FROZEN_ROWS[row]

@@ -56,11 +56,15 @@ logger = logging.getLogger(__name__)
 
 PROG = "cola.experiments.search"
 TRAIN_PY = Path(__file__).resolve().parents[2] / "train.py"
-# objective -> (the domain's section of the sweep's aggregate, the metric): in-domain only, by design.
+# objective -> (its section of the sweep's aggregate, None for the whole evaluation set; the metric). On CoLA the
+# in-domain half only, by design; on your own data, whose evaluation set has no held-out half, the whole of it.
 OBJECTIVES = {
     "in_domain_matthews_correlation": ("in_domain", "matthews_correlation"),
     "in_domain_accuracy": ("in_domain", "accuracy"),
+    "matthews_correlation": (None, "matthews_correlation"),
+    "accuracy": (None, "accuracy"),
 }
+DEFAULT_OBJECTIVE = {True: "in_domain_matthews_correlation", False: "matthews_correlation"}  # by: is the data CoLA?
 EXAMPLE = ("python -m cola.experiments.search --recipe recipes/best_offline.json --space recipes/search/offline.json "
            "--trials 20 --seeds 1 2 3 --data_dir ../shared/cola/raw")
 HEARTBEAT_S, STALE_AFTER_S = 60, 300  # a worker silent this long is taken for dead and its trial re-queued
@@ -88,8 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--storage", help="Optuna storage URL (default sqlite:///OUTPUT_DIR/search.db); a PostgreSQL or "
                         "MySQL URL lets workers on several machines share the study")
     parser.add_argument("--output_dir", help="where trial folders and the report go (default outputs/search/STUDY)")
-    parser.add_argument("--objective", default="in_domain_matthews_correlation", choices=list(OBJECTIVES),
-                        help="the dev metric whose median over seeds scores a trial (in-domain only)")
+    parser.add_argument("--objective", choices=list(OBJECTIVES),
+                        help="the dev metric whose median over seeds scores a trial (default: in_domain_matthews_correlation "
+                        "on CoLA, whose in-domain half is the only one allowed; matthews_correlation, the whole "
+                        "evaluation set, on your own data)")
     parser.add_argument("--timeout", type=float, help="start no new trial after this many seconds (the running one ends)")
     parser.add_argument("--sampler", default="tpe", choices=["tpe", "random"], help="Optuna sampler (default tpe)")
     parser.add_argument("--startup_trials", type=int, default=10,
@@ -102,9 +108,9 @@ def objective_figures(aggregate: dict, objective: str) -> dict:
     """What a trial records from its sweep's results.json aggregate: the objective (median over seeds of an
     in-domain metric), and beside it, for the report only, the out-of-domain and whole-dev figures."""
     domain, metric = OBJECTIVES[objective]
-    if domain not in aggregate:
+    if domain is not None and domain not in aggregate:
         raise TrialFailed(f"the runs report no {domain} figures to score on")
-    figures = {"objective": aggregate[domain][metric]["median"]}
+    figures = {"objective": (aggregate[domain] if domain else aggregate)[metric]["median"]}
     sections = {"in_domain": aggregate.get("in_domain"), "out_of_domain": aggregate.get("out_of_domain"),
                 "glue_dev": aggregate}
     for name, section in sections.items():
@@ -195,10 +201,12 @@ class Search:
         best_text = f"best so far {best.value:.4f} (trial {best.number})" if best else "no complete trial yet"
         if trial.state == TrialState.COMPLETE:
             attrs = trial.user_attrs
-            in_domain, ood = attrs.get("in_domain_mcc"), attrs.get("out_of_domain_mcc")
+            ood = attrs.get("out_of_domain_mcc")
+            in_domain = OBJECTIVES[self.objective][0] is not None
+            spread, where = (attrs["in_domain_mcc"], "in-domain") if in_domain else (attrs["glue_dev_mcc"], "eval")
             logger.info(
-                "Trial %d done in %s: %s median %.4f (in-domain MCC IQR %.4f-%.4f)%s; %s; %d/%d trials", trial.number,
-                _duration(trial), self.objective, trial.value, in_domain["q1"], in_domain["q3"],
+                "Trial %d done in %s: %s median %.4f (%s MCC IQR %.4f-%.4f)%s; %s; %d/%d trials", trial.number,
+                _duration(trial), self.objective, trial.value, where, spread["q1"], spread["q3"],
                 f", out-of-domain MCC {ood['median']:.4f} (not used)" if ood else "", best_text, done, self.target,
             )
         else:
@@ -239,9 +247,9 @@ def _duration(trial) -> str:
     return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
 
 
-def fixed_options(recipe: str | None, passthrough: list[str], space: dict, objective: str) -> tuple[dict, dict]:
-    """The options every trial shares (the recipe's and the command line's, checked now, before any trial), and
-    every option's value without the search (for the baseline trial)."""
+def fixed_options(recipe: str | None, passthrough: list[str], space: dict, objective: str | None) -> tuple[dict, dict, str]:
+    """The options every trial shares (the recipe's and the command line's, checked now, before any trial), every
+    option's value without the search (for the baseline trial), and the objective (its default follows the data)."""
     given = RecipeParser().options_set_by(passthrough)
     managed = sorted(given & set(SEARCH_MANAGED))
     if managed:
@@ -250,17 +258,26 @@ def fixed_options(recipe: str | None, passthrough: list[str], space: dict, objec
     searched = sorted(given & space.keys())
     if searched:
         raise CliError(f"--{searched[0]} is both fixed on the command line and searched in the space; drop one")
-    if config.data.eval_split != "glue_dev":
+    cola = config.data.uses_cola
+    objective = objective or DEFAULT_OBJECTIVE[cola]
+    if cola != bool(OBJECTIVES[objective][0]):
+        raise CliError(f"--objective {objective}: on CoLA the search scores the in-domain dev half only (the out-of-domain "
+                       "half stays held out); on your own data, the whole evaluation set" if cola else
+                       f"--objective {objective} needs CoLA's in-domain dev half; on your own data use matthews_correlation "
+                       f"or accuracy (the whole evaluation set)")
+    if cola and config.data.eval_split != "glue_dev":
         raise CliError("the search scores trials on GLUE's in-domain dev half: use eval_split glue_dev")
     resolved = resolved_config(config)
     fixed = {key: resolved[key] for key in sorted(config.explicit) if key not in SEARCH_MANAGED}
     metric = config.training.metric_for_best_model
+    if not cola:
+        return fixed, resolved, objective
     if config.training.load_best_model_at_end and not (metric or "").removeprefix("eval_").startswith("in_domain_"):
         if "metric_for_best_model" in config.explicit:
             raise CliError(f"metric_for_best_model '{metric}' would pick each run's checkpoint partly on out-of-domain "
                            f"sentences, which the search never lets make a choice; use {objective} (or leave it unset)")
         fixed["metric_for_best_model"] = objective
-    return fixed, resolved
+    return fixed, resolved, objective
 
 
 def open_study(args, storage_url: str):
@@ -341,7 +358,7 @@ def search_command(argv: list[str] | None, launch) -> int:
     if len(set(args.seeds)) != len(args.seeds):
         raise CliError(f"--seeds takes distinct integers, got {' '.join(map(str, args.seeds))}")
     space = load_space(args.space)
-    fixed, resolved = fixed_options(args.recipe, passthrough, space, args.objective)
+    fixed, resolved, args.objective = fixed_options(args.recipe, passthrough, space, args.objective)
     args.study = args.study or Path(args.space).stem
     output_dir = Path(args.output_dir or Path("outputs/search") / args.study)
     if output_dir.is_dir() and existing_run(output_dir):

@@ -90,8 +90,9 @@ def markdown(name: str, rows: list[dict], complete: list[dict], importances, *, 
     lines = [
         f"# Search study '{name}'", "",
         f"Made by: `{command}`", "",
-        f"Score: the median over seeds {', '.join(map(str, seeds))} of **{objective}** (maximised). Out-of-domain MCC "
-        "is shown beside it and never makes a choice (not the score, not a run's checkpoint).", "",
+        f"Score: the median over seeds {', '.join(map(str, seeds))} of **{objective}** (maximised). "
+        + ("Out-of-domain MCC is shown beside it and never makes a choice (not the score, not a run's checkpoint)."
+           if objective.startswith("in_domain_") else "Scored on the whole evaluation set."), "",
         f"Trials: {len(complete)} complete, {len(failed)} failed "
         f"({sum(1 for r in failed if r.get('interrupted'))} of them interrupted and queued again), "
         f"{len(unfinished)} running or queued. Training time of the complete trials: {train_s / 3600:.2f} h "

@@ -27,7 +27,11 @@ from ..recipes import check_option_key, check_option_value, option_types, pop_de
 # Set by the search for each trial: which runs make it up and where they go.
 SEARCH_MANAGED = ("seed", "seeds", "output_dir", "run_name", "resume_from_checkpoint", "overwrite_run", "recipe")
 # What a trial is scored on: searching these would compare trials measured on different things.
-MEASURED_ON = ("eval_split", "max_eval_samples", "metric_for_best_model", "load_best_model_at_end", "data_dir")
+MEASURED_ON = ("eval_split", "max_eval_samples", "metric_for_best_model", "load_best_model_at_end", "data_dir",
+               # the data itself: its source, columns and classes
+               "train_file", "validation_file", "test_file", "dataset_name", "dataset_config_name", "train_split",
+               "validation_split", "test_split", "text_column", "text_pair_column", "label_column", "group_column",
+               "class_names")
 
 _FIELDS = {"float": {"low", "high", "log", "step"}, "int": {"low", "high", "log", "step"}, "categorical": {"choices"}}
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import statistics
 
-from ..data import DOMAINS
-
 
 def run_entry(seed: int, output_dir: str, results: dict) -> dict:
     """One run of a sweep, as the sweep's results.json lists it: its eval sections, train figures, degeneracy."""
@@ -21,8 +19,11 @@ def run_entry(seed: int, output_dir: str, results: dict) -> dict:
 
 
 def is_degenerate(eval_section: dict) -> bool:
-    """A run whose predictions are all one class."""
-    return eval_section.get("predicted_acceptable") in (0.0, 1.0)
+    """A run whose predictions are all one class (a class's predicted share is 1).
+
+    Files written before k classes (CoLA only) carry predicted_acceptable alone: 0 there is all-unacceptable."""
+    shares = [value for key, value in eval_section.items() if key.startswith("predicted_")]
+    return 1.0 in shares or shares == [0.0]
 
 
 def aggregate(runs: list[dict]) -> dict:
@@ -30,10 +31,12 @@ def aggregate(runs: list[dict]) -> dict:
     summary = {"n_runs": len(runs)}
     for key in ("matthews_correlation", "accuracy"):
         summary[key] = describe([r["eval"][key] for r in runs])
-    for domain in DOMAINS:
-        section = f"eval_{domain}"
-        if all(section in r for r in runs):
-            summary[domain] = {key: describe([r[section][key] for r in runs]) for key in ("matthews_correlation", "accuracy")}
+    # Per group (CoLA: in_domain, out_of_domain), where every run reports it.
+    for section in sorted(set.intersection(*(set(r) for r in runs))):
+        if section.startswith("eval_"):
+            summary[section.removeprefix("eval_")] = {
+                key: describe([r[section][key] for r in runs]) for key in ("matthews_correlation", "accuracy")
+            }
     summary["train_runtime_s"] = describe([r["train"]["runtime_s"] for r in runs])
     summary["train_samples_per_second"] = describe([r["train"]["samples_per_second"] for r in runs])
     summary["degenerate_runs"] = [r["seed"] for r in runs if r["degenerate"]]

@@ -1,0 +1,165 @@
+"""The model card: README.md in the output folder, so the model explains itself on the Hub (`--push_to_hub`) and
+on disk: where its data came from, its classes, its scores overall and per group, how it was frozen and at what
+learning rates, its seed, and the command that reproduces it.
+
+Built from results.json's document (`cola.results`), so the card and the results cannot disagree. The metadata
+block is huggingface_hub's `ModelCardData`; the tag `cola-suite` marks a card this suite wrote, which is how
+`--overwrite_run` knows the README.md is the run's own and how a user's README.md is never written over.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+from .model import PACKAGED_HUB_ID, PACKAGED_MODELS
+
+CARD_FILE = "README.md"
+TAG = "cola-suite"
+GLUE = "nyu-mll/glue"  # CoLA's home on the Hub (the GLUE benchmark's cola configuration)
+
+
+def is_suite_card(path: Path) -> bool:
+    """Whether `path` is a model card this suite wrote (and so a run's file, not the user's)."""
+    try:
+        return TAG in (ModelCard.load(path).data.tags or [])
+    except Exception:  # noqa: BLE001 - not a card at all: not ours
+        return False
+
+
+def model_card(results: dict, *, argv: tuple[str, ...], output_dir: str) -> str:
+    config, data = results["config"], results["data"]
+    base = config["model_name_or_path"]
+    cola = not (config.get("train_file") or config.get("dataset_name"))
+    metadata = ModelCardData(
+        library_name="transformers", pipeline_tag="text-classification", tags=["text-classification", TAG],
+        base_model=_hub_id(base),
+        datasets=[GLUE] if cola else ([config["dataset_name"]] if config.get("dataset_name") else None),
+        metrics=["matthews_correlation", "accuracy", "f1"], model_name=Path(output_dir).name,
+        eval_results=_eval_results(results, config, cola),
+    )
+    lines = [
+        f"# {Path(output_dir).name}", "",
+        f"`{base}` fine-tuned to sort texts{' and text pairs' if config.get('text_pair_column') else ''} into "
+        f"{len(data['label_names'])} classes, on {data['source']}, with the cola-suite training suite (`train.py`).", "",
+        "## Data", "",
+        *_data_lines(config, data, cola), "",
+        "## Evaluation", "",
+        *_score_table(results), "",
+        *_per_class_lines(results, data["label_names"]),
+        "## Training", "",
+        *_training_lines(results, config), "",
+        "## Reproduce", "",
+        "The exact configuration is `run_config.json` in this folder (a recipe):", "",
+        "```bash", f"python train.py --recipe {shlex.quote(str(Path(output_dir) / 'run_config.json'))} "
+        f"--output_dir {shlex.quote(str(output_dir) + '-again')}", "```", "",
+        "This run was started with:", "", "```bash", f"python train.py {shlex.join(argv)}".rstrip(), "```", "",
+        "## Use", "",
+        "```python", "from transformers import pipeline", "",
+        f'classify = pipeline("text-classification", model="{output_dir}")',
+        "print(classify(\"The book was written by John.\"))" if cola else "print(classify(\"your text here\"))",
+        "```", "",
+    ]
+    return ModelCard(f"---\n{metadata.to_yaml()}\n---\n\n" + "\n".join(lines)).content
+
+
+def _hub_id(name: str) -> str | None:
+    """The base model's Hub id for the card's metadata (None for a local folder, which the Hub cannot link)."""
+    if name.lower() in PACKAGED_MODELS:
+        return PACKAGED_HUB_ID
+    return None if Path(name).expanduser().is_dir() else name
+
+
+def write_model_card(card: str, output_dir: str | Path) -> Path:
+    path = Path(output_dir) / CARD_FILE
+    path.write_text(card, encoding="utf-8")
+    return path
+
+
+def _eval_results(results: dict, config: dict, cola: bool) -> list[EvalResult] | None:
+    """The model-index entries the Hub shows: only for data it can name (CoLA, a Hub dataset), not local files."""
+    if cola and config["eval_split"] == "glue_dev":
+        where = dict(dataset_type=GLUE, dataset_name="GLUE CoLA", dataset_config="cola", dataset_split="validation")
+    elif config.get("dataset_name") and config["eval_split"] == "glue_dev":
+        where = dict(dataset_type=config["dataset_name"], dataset_name=config["dataset_name"],
+                     dataset_config=config.get("dataset_config_name"), dataset_split=config["validation_split"])
+    else:
+        return None
+    return [EvalResult(task_type="text-classification", metric_type=key, metric_value=results["eval"][key], **where)
+            for key in ("matthews_correlation", "accuracy")]
+
+
+def _data_lines(config: dict, data: dict, cola: bool) -> list[str]:
+    if cola:
+        source = ("CoLA (the Corpus of Linguistic Acceptability), training file in_domain_train.tsv; evaluated on "
+                  + ("GLUE's validation set (in_domain_dev + out_of_domain_dev)" if config["eval_split"] == "glue_dev"
+                     else f"a stratified hold-out of {config['holdout_fraction']:g} of the training file"))
+    elif config.get("dataset_name"):
+        source = (f"Hub dataset `{config['dataset_name']}`"
+                  + (f", configuration `{config['dataset_config_name']}`" if config.get("dataset_config_name") else "")
+                  + f", split `{config['train_split']}` for training")
+    else:
+        source = "local files: " + ", ".join(f"`{config[k]}` ({k.removesuffix('_file')})"
+                                             for k in ("train_file", "validation_file", "test_file") if config.get(k))
+    columns = [] if cola else [
+        f"- Columns: text `{config['text_column']}`"
+        + (f", pair `{config['text_pair_column']}`" if config.get("text_pair_column") else "")
+        + f", label `{config['label_column']}`"
+        + (f", group `{config['group_column']}`" if config.get("group_column") else "")
+    ]
+    rows = ", ".join(f"{name} {n:,}" for name, n in data["rows"].items())
+    truncated = {k: v for k, v in data.get("truncated", {}).items() if v}
+    return [
+        f"- Source: {source}", *columns,
+        f"- Classes (id: name): {', '.join(f'{i}: {name}' for i, name in enumerate(data['label_names']))}",
+        f"- Rows: {rows}" + (f" (max_train_samples {config['max_train_samples']})" if config.get("max_train_samples") else "")
+        + (f" (max_eval_samples {config['max_eval_samples']})" if config.get("max_eval_samples") else ""),
+        f"- Texts cut to {config['max_length']} tokens: "
+        + (", ".join(f"{k} {v:,}" for k, v in truncated.items()) if truncated else "none"),
+    ]
+
+
+def _score_table(results: dict) -> list[str]:
+    rows = ["| set | n | MCC | accuracy | macro-F1 | loss |", "|---|---:|---:|---:|---:|---:|"]
+    for key, section in results.items():
+        if key in ("eval", "test") or key.startswith(("eval_", "test_")):
+            name = {"eval": "evaluation (all)", "test": "test (all)"}.get(key, key.replace("_", " ", 1))
+            rows.append(f"| {name} | {section['n']:,} | {section['matthews_correlation']:.4f} | {section['accuracy']:.4f} "
+                        f"| {section['f1_macro']:.4f} | {section['loss']:.4f} |")
+    return rows
+
+
+def _per_class_lines(results: dict, label_names: list[str]) -> list[str]:
+    section = results["eval"]
+    return ["Per-class F1 on the whole evaluation set: "
+            + ", ".join(f"{name} {section[f'f1_{name}']:.4f}" for name in label_names) + ".", ""]
+
+
+def _training_lines(results: dict, config: dict) -> list[str]:
+    groups = results["layer_groups"]
+    frozen = [g["name"] for g in groups if g["frozen"]]
+    freezing = (f"bottom {config['freeze']} of {len(groups)} layer groups frozen ({', '.join(frozen)}; "
+                f"method {config['freeze_method']}, frozen groups in eval mode: {config['frozen_eval_mode']})"
+                if config["freeze"] else f"none (all {len(groups)} layer groups train)")
+    cache = results.get("frozen_cache") or {}
+    lr = [f"peak {config['learning_rate']:g}", f"{config['lr_scheduler_type']} schedule", f"warm-up {config['warmup_steps']:g}"]
+    if config["layer_lr_decay"] != 1:
+        lr.append(f"layer-wise decay {config['layer_lr_decay']:g}")
+    if config["head_lr_multiplier"] != 1:
+        lr.append(f"head x{config['head_lr_multiplier']:g}")
+    if config.get("gradual_unfreeze_steps"):
+        lr.append(f"gradual unfreezing every {config['gradual_unfreeze_steps']} steps")
+    weights = results.get("class_weights")
+    train = results["train"]
+    return [
+        f"- Freezing: {freezing}" + ("; frozen layers run once and cached" if cache.get("used") else ""),
+        f"- Learning rate: {', '.join(lr)}; weight decay {config['weight_decay']:g} (biases and norms exempt)",
+        f"- Trainable parameters: {results['trainable_parameters']:,} of {results['total_parameters']:,}",
+        f"- Class weights: {'none' if weights is None else ', '.join(f'{w:.4f}' for w in weights)}",
+        f"- Batch size {config['per_device_train_batch_size']} x {config['gradient_accumulation_steps']} accumulation, "
+        f"{train['epochs']:g} epochs ({train['steps']} steps), precision {results['precision']['used']}",
+        f"- Seed: {config['seed']}; best checkpoint chosen on {config['metric_for_best_model']}"
+        if config.get("load_best_model_at_end") else f"- Seed: {config['seed']}",
+    ]

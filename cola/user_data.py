@@ -1,0 +1,250 @@
+"""Your own labelled texts, from local files or a Hub dataset, checked and put into the suite's columns.
+
+Files: `--train_file` and `--validation_file` (and an optional `--test_file`), each .csv, .tsv, .jsonl (or
+.json) or .parquet, read through `datasets`. CSV and TSV files have a header row and the usual CSV quoting (write
+them with pandas' `to_csv`, with `sep="\\t"` for TSV); an empty cell is empty, but a cell reading `NA` or `null` is
+that text. Hub: `--dataset_name` (a Hub id, or a local folder `datasets.load_dataset` reads) with
+`--dataset_config_name` and the split names.
+
+Every file is read whole before any model is loaded, and each problem is a one-line error naming the file (or
+split), the row (the N-th data row, header not counted) and the column: a missing column, an empty text, a label
+the training split does not have, fewer than two classes, an empty split, a file that is not UTF-8.
+
+Labels may be integers or strings. The label set is read from the training split (sorted: numbers by value,
+strings alphabetically) unless `--class_names` gives it: then string labels must be among those names (class id =
+position in the list) and integer labels are the class ids themselves. A Hub `ClassLabel` column brings its own
+names. Rows whose label is -1 in a `ClassLabel` column are unlabelled (GLUE's test splits).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+from pathlib import Path
+
+import datasets
+
+from .cola_tsv import decode_lines
+from .columns import GROUP, LABEL, TEXT, TEXT_PAIR
+from .errors import CliError, first_line
+
+logger = logging.getLogger(__name__)
+
+# file suffix -> (the `datasets` builder that reads it, its options)
+FORMATS = {
+    # keep_default_na: a text reading "NA" or "null" stays text; utf-8-sig: a byte-order mark (Excel writes one) is
+    # not part of the first column's name
+    ".csv": ("csv", {"keep_default_na": False, "encoding": "utf-8-sig"}),
+    ".tsv": ("csv", {"keep_default_na": False, "encoding": "utf-8-sig", "sep": "\t"}),
+    ".jsonl": ("json", {}),
+    ".json": ("json", {}),
+    ".parquet": ("parquet", {}),
+}
+UNLABELLED = -1  # a ClassLabel column's value for "no label" (GLUE's test splits)
+
+
+class Split:
+    """One split as read: its rows and where they came from, in words ("data/train.csv", "glue/sst2 split 'train'")."""
+
+    def __init__(self, name: str, rows: datasets.Dataset, where: str):
+        self.name, self.rows, self.where = name, rows, where  # name: 'train', 'eval' or 'test'
+
+    def problem(self, row: int | None, column: str | None, message: str) -> CliError:
+        at = "".join([f", row {row + 1}" if row is not None else "", f", column '{column}'" if column else ""])
+        return CliError(f"{self.where}{at}: {message}")
+
+
+def read_user_data(args) -> dict:
+    """The splits the data options name, checked, in the suite's columns, with their label and group names: the
+    fields of a `cola.data.TaskData`."""
+    raw = read_splits(args)
+    for name, split in raw.items():
+        if len(split.rows) == 0:
+            raise split.problem(None, None, "no rows (an empty split)")
+        wanted = [args.text_column, args.text_pair_column, args.group_column]
+        if name != "test":
+            wanted.append(args.label_column)
+        for column in filter(None, wanted):
+            if column not in split.rows.column_names:
+                raise split.problem(None, column, f"no such column (the columns are: {', '.join(split.rows.column_names)})")
+    labels = label_set(raw["train"], args.label_column, args.class_names)
+    groups = group_set(raw.values(), args.group_column)
+    test = raw.get("test")
+    test_labelled = test is not None and args.label_column in test.rows.column_names
+    converted = {name: convert(split, args, labels, groups, labelled=name != "test" or test_labelled)
+                 for name, split in raw.items()}
+    present = sorted(set(converted["train"][LABEL]))
+    if len(present) < 2:
+        raise raw["train"].problem(None, args.label_column, f"the training split has one class only "
+                                   f"({', '.join(labels.names[i] for i in present)}); a classifier needs two or more")
+    if test_labelled and UNLABELLED in converted["test"][LABEL]:
+        if set(converted["test"][LABEL]) != {UNLABELLED}:
+            raise test.problem(None, args.label_column, "some rows are labelled and some not (-1); label all or none")
+        test_labelled = False  # a Hub test split whose labels are all hidden (GLUE's)
+    return dict(  # with eval_split holdout, `eval` is empty here: load_data holds it out of `train`
+        train=converted["train"], eval=converted.get("eval", converted["train"].select([])), test=converted.get("test"),
+        label_names=labels.names, group_names=tuple(groups.values()) or ("all",), source=describe_source(args),
+        test_labelled=test_labelled,
+    )
+
+
+def describe_source(args) -> str:
+    if args.dataset_name:
+        config = f" ({args.dataset_config_name})" if args.dataset_config_name else ""
+        return f"{args.dataset_name}{config}"
+    return ", ".join(f for f in (args.train_file, args.validation_file, args.test_file) if f)
+
+
+def read_splits(args) -> dict[str, Split]:
+    """name ('train', 'eval', 'test') -> the split as read. 'eval' is absent when it is held out of 'train'."""
+    holdout = args.eval_split == "holdout"
+    if args.dataset_name:
+        names = {"train": args.train_split, "eval": None if holdout else args.validation_split, "test": args.test_split}
+        return {key: read_hub(key, args.dataset_name, args.dataset_config_name, split)
+                for key, split in names.items() if split}
+    files = {"train": args.train_file, "eval": args.validation_file, "test": args.test_file}
+    return {key: read_file(key, path) for key, path in files.items() if path}
+
+
+def read_file(name: str, path_text: str) -> Split:
+    path = Path(path_text).expanduser()
+    if path.suffix.lower() not in FORMATS:
+        raise CliError(f"{path}: cannot tell its format from the name; use .csv, .tsv, .jsonl, .json or .parquet")
+    if path.is_dir():
+        raise CliError(f"{path}: a directory, not a file")
+    if not path.exists():
+        raise CliError(f"{path}: no such file")
+    builder, options = FORMATS[path.suffix.lower()]
+    if builder != "parquet":
+        try:
+            decode_lines(path.read_bytes(), str(path))  # a byte that is not UTF-8: a one-line error naming its line
+        except OSError as error:
+            raise CliError(f"{path}: cannot read it ({error.strerror})") from None
+    # A throw-away cache: the rows are read now, as the file is now, and kept in memory; nothing is cached under a
+    # key of the file's name or date that an edited file could be mistaken for.
+    with tempfile.TemporaryDirectory(prefix="cola-data-") as cache:
+        try:
+            rows = datasets.load_dataset(builder, data_files=str(path), split="train", cache_dir=cache,
+                                         keep_in_memory=True, **options)
+        except Exception as error:  # noqa: BLE001 - pandas, pyarrow and datasets each raise their own kinds
+            if "corresponds to no data" in str(error):  # datasets' word for a file of no rows (a header only)
+                raise CliError(f"{path}: no rows (an empty split)") from None
+            cause = error.__cause__ or error.__context__ or error
+            raise CliError(f"{path}: cannot read it as {path.suffix.lower()[1:].upper()} ({first_line(cause)})") from None
+    return Split(name, rows, str(path))
+
+
+def read_hub(key: str, name: str, config: str | None, split: str) -> Split:
+    """A split of a Hub dataset (or of a local folder that `load_dataset` reads, which is how it is tested here)."""
+    where = f"{name}{'/' + config if config else ''} split '{split}'"
+    try:
+        rows = datasets.load_dataset(name, config, split=split)
+    except Exception as error:  # noqa: BLE001 - the Hub client, fsspec and datasets each raise their own kinds
+        raise CliError(f"cannot load {where} ({first_line(error)}); offline, use local files (--train_file ...)") from None
+    return Split(key, rows, where)
+
+
+class LabelSet:
+    """The classes: their names in id order, and which label value means which id."""
+
+    def __init__(self, names, to_id: dict, described: str):
+        self.names, self.to_id, self.described = tuple(names), to_id, described  # `described`: for error messages
+
+
+def label_set(train: Split, column: str, class_names: list[str] | None) -> LabelSet:
+    """The classes, read from the training split's label column or given by `class_names`."""
+    feature = train.rows.features[column]
+    if isinstance(feature, datasets.ClassLabel):  # the column's own names; its values are the ids
+        names = class_names or feature.names
+        if len(names) != feature.num_classes:
+            raise train.problem(None, column, f"--class_names gives {len(names)} names for {feature.num_classes} classes")
+        return LabelSet(names, {i: i for i in range(len(names))}, f"class ids 0-{len(names) - 1}")
+    values = _values(train, column)
+    kinds = {type(v) for v in values}
+    if len(kinds) > 1:
+        raise train.problem(None, column, "labels mix integers and strings; use one kind")
+    if class_names and kinds == {int}:  # integers are class ids, the names name them
+        return LabelSet(class_names, {i: i for i in range(len(class_names))},
+                        f"class ids 0-{len(class_names) - 1} of --class_names")
+    if class_names:
+        return LabelSet(class_names, {name: i for i, name in enumerate(class_names)}, f"--class_names {' '.join(class_names)}")
+    distinct = sorted(set(values))
+    return LabelSet([str(v) for v in distinct], {v: i for i, v in enumerate(distinct)},
+                    f"the training split's labels: {', '.join(map(str, distinct))}")
+
+
+def _values(split: Split, column: str) -> list:
+    feature = split.rows.features[column]
+    if isinstance(feature, datasets.ClassLabel):
+        return split.rows[column]
+    return [_label_value(split, row, column, value) for row, value in enumerate(split.rows[column])]
+
+
+def _label_value(split: Split, row: int, column: str, value):
+    """A label cell as an int or a str (an integral float such as 2.0 is the int 2)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip():
+        return value
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise split.problem(row, column, "empty label")
+    raise split.problem(row, column, f"a label must be an integer or a string, found {value!r}")
+
+
+def group_set(splits, column: str | None) -> dict:
+    """group value -> its name in metric keys (letters, digits, '_', '.', '-'), sorted, over every split."""
+    if not column:
+        return {}
+    values = set()
+    for split in splits:
+        for row, value in enumerate(split.rows[column]):
+            if value is None or (isinstance(value, str) and not value.strip()):
+                raise split.problem(row, column, "empty group")
+            values.add(value)
+    names = {value: re.sub(r"[^\w.-]+", "_", str(value)).strip("_") or "group" for value in sorted(values, key=str)}
+    clashes = sorted({n for n in names.values() if list(names.values()).count(n) > 1})
+    if clashes:
+        raise CliError(f"--group_column {column}: groups {sorted(str(v) for v, n in names.items() if n == clashes[0])} "
+                       f"would share the metric name '{clashes[0]}'; rename one")
+    return names
+
+
+def convert(split: Split, args, labels: LabelSet, groups: dict, *, labelled: bool) -> datasets.Dataset:
+    """The split in the suite's columns (text, optional pair, class id, group id), every row checked."""
+    columns = {TEXT: _texts(split, args.text_column)}
+    if args.text_pair_column:
+        columns[TEXT_PAIR] = _texts(split, args.text_pair_column)
+    if labelled:
+        ids = []
+        hidden = isinstance(split.rows.features[args.label_column], datasets.ClassLabel)
+        for row, value in enumerate(_values(split, args.label_column)):
+            if hidden and value == UNLABELLED and split.name == "test":
+                ids.append(UNLABELLED)
+            elif value in labels.to_id:
+                ids.append(labels.to_id[value])
+            else:
+                raise split.problem(row, args.label_column, f"label {value!r} is not among {labels.described}")
+        columns[LABEL] = ids
+    else:  # an unlabelled test split: a placeholder the Trainer carries along; no metric is computed from it
+        columns[LABEL] = [0] * len(split.rows)
+    group_ids = {value: i for i, value in enumerate(groups)}
+    columns[GROUP] = [group_ids[v] for v in split.rows[args.group_column]] if groups else [0] * len(split.rows)
+    features = {TEXT: datasets.Value("string"), **({TEXT_PAIR: datasets.Value("string")} if TEXT_PAIR in columns else {}),
+                LABEL: datasets.Value("int64"), GROUP: datasets.Value("int64")}
+    return datasets.Dataset.from_dict(columns, features=datasets.Features(features))
+
+
+def _texts(split: Split, column: str) -> list[str]:
+    texts = []
+    for row, value in enumerate(split.rows[column]):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)  # a column of numbers read as numbers
+        if not isinstance(value, str):
+            raise split.problem(row, column, "empty text" if value is None else f"not a text ({type(value).__name__})")
+        if not value.strip():
+            raise split.problem(row, column, "empty or whitespace-only text")
+        texts.append(value)
+    return texts

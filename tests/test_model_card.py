@@ -1,0 +1,87 @@
+"""The model card (README.md in the output folder): what it says about a real CoLA run, that its reproduce command
+replays the run, that --push_to_hub would upload it, and that a user's own README.md is never written over."""
+
+import json
+import re
+
+import pytest
+from conftest import tiny_model, training_args
+from huggingface_hub import ModelCard
+
+import train
+from cola.model_card import TAG, is_suite_card
+from cola.output_dir import remove_run_files
+from cola.recipes import parse_args, resolved_config
+
+
+@pytest.fixture(scope="module")
+def card(trained_run):
+    return ModelCard.load(trained_run / "README.md"), json.loads((trained_run / "results.json").read_text())
+
+
+def test_metadata_names_the_base_model_the_data_and_the_scores(card):
+    loaded, results = card
+    data = loaded.data
+    assert TAG in data.tags and data.library_name == "transformers" and data.pipeline_tag == "text-classification"
+    assert data.base_model == "sentence-transformers/all-MiniLM-L6-v2" and data.datasets == ["nyu-mll/glue"]
+    found = {r.metric_type: r.metric_value for r in data.eval_results}
+    assert found == {"matthews_correlation": results["eval"]["matthews_correlation"], "accuracy": results["eval"]["accuracy"]}
+    assert {(r.dataset_config, r.dataset_split) for r in data.eval_results} == {("cola", "validation")}
+
+
+def test_body_states_data_labels_scores_freezing_lr_and_seed(card, trained_run):
+    loaded, results = card
+    text = loaded.text
+    assert "on CoLA (" in text and "GLUE's validation set (in_domain_dev + out_of_domain_dev)" in text
+    assert "- Classes (id: name): 0: unacceptable, 1: acceptable" in text
+    assert "- Rows: train 96, eval 120" in text
+    for section, name in (("eval", "evaluation (all)"), ("eval_in_domain", "eval in_domain"),
+                          ("eval_out_of_domain", "eval out_of_domain")):
+        s = results[section]
+        assert (f"| {name} | {s['n']} | {s['matthews_correlation']:.4f} | {s['accuracy']:.4f} | {s['f1_macro']:.4f} "
+                f"| {s['loss']:.4f} |") in text
+    assert f"unacceptable {results['eval']['f1_unacceptable']:.4f}, acceptable {results['eval']['f1_acceptable']:.4f}" in text
+    assert "- Freezing: bottom 2 of 8 layer groups frozen (embeddings, layer_00; method requires_grad" in text
+    assert "- Learning rate: peak 5e-05, linear schedule" in text
+    assert "- Seed: 7;" in text
+
+
+def test_the_reproduce_command_replays_the_run(card, trained_run):
+    text = card[0].text
+    command = re.search(r"python train.py (--recipe \S+ --output_dir \S+)\n", text).group(1).split()
+    assert command == ["--recipe", str(trained_run / "run_config.json"), "--output_dir", f"{trained_run}-again"]
+    replay = resolved_config(parse_args(command))
+    recorded = json.loads((trained_run / "run_config.json").read_text())
+    differs = {k for k in recorded if recorded[k] != replay.get(k)}
+    assert differs == {"description", "output_dir"}
+    started = re.search(r"This run was started with:\n\n```bash\npython train.py (.*)\n```", text).group(1)
+    assert "--freeze 2" in started and "--seed 7" in started
+
+
+def test_push_to_hub_would_upload_the_suites_card(tmp_path, tokenizer):
+    from cola.trainer import ColaTrainer
+
+    trainer = ColaTrainer(model=tiny_model("bert", layers=2), args=training_args(tmp_path), processing_class=tokenizer)
+    trainer.model_card = "---\ntags:\n- cola-suite\n---\n\n# the suite's card\n"
+    trainer.create_model_card(model_name="x", finetuned_from="y")  # what Trainer.push_to_hub calls before uploading
+    assert (tmp_path / "out" / "README.md").read_text() == trainer.model_card
+
+
+def test_a_users_readme_is_never_written_over_or_deleted(tmp_path, tiny_bert_dir, data_dir, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "README.md").write_text("# my notes\n")
+    argv = ["--model_name_or_path", str(tiny_bert_dir), "--data_dir", str(data_dir), "--output_dir", str(out)]
+    assert train.main(argv) == 2
+    assert "README.md is not a model card this suite wrote" in capsys.readouterr().err
+    assert (out / "README.md").read_text() == "# my notes\n" and not is_suite_card(out / "README.md")
+    assert remove_run_files(out) == [] and (out / "README.md").exists()  # --overwrite_run leaves it too
+
+
+def test_overwrite_run_deletes_the_suites_own_card(trained_run, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(trained_run, copy)
+    assert is_suite_card(copy / "README.md")
+    assert "README.md" in remove_run_files(copy) and not (copy / "README.md").exists()
