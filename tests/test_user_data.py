@@ -9,6 +9,7 @@ import sys
 import datasets
 import pandas as pd
 import pytest
+import torch
 from conftest import REPO
 
 import train
@@ -372,3 +373,46 @@ def test_the_model_card_of_own_data_names_files_columns_classes_and_groups(three
         assert f"| {s['n']} | {s['matthews_correlation']:.4f} | {s['accuracy']:.4f} |" in text
     assert "- Freezing: bottom 1 of 5 layer groups frozen (embeddings;" in text and "- Seed: 5" in text
     assert f"python train.py {' '.join(argv)}" in text
+
+
+def test_seeds_and_compare_on_own_data(tmp_path, tiny_bert_dir):
+    from cola.experiments import compare
+
+    train_path, dev_path = (write(three_class_frame(n, o), tmp_path / f"{name}.jsonl")
+                            for name, n, o in (("train", 12, 0), ("dev", 4, 100)))
+    out = tmp_path / "sweep"
+    argv = _run_argv(tiny_bert_dir, out, "--train_file", train_path, "--validation_file", dev_path, "--text_column", "text",
+                     "--group_column", "channel", "--seeds", "1", "2")
+    assert train.main(argv) == 0
+    sweep = json.loads((out / "results.json").read_text())
+    runs = [json.loads((out / f"seed_{s}" / "results.json").read_text()) for s in (1, 2)]
+    for group in ("email", "phone"):
+        values = sorted(r[f"eval_{group}"]["matthews_correlation"] for r in runs)
+        assert sweep["aggregate"][group]["matthews_correlation"]["min"] == values[0]
+    assert all((out / f"seed_{s}" / "README.md").is_file() for s in (1, 2))  # each seed's model has its card
+    assert compare.main([str(out), "--out", str(tmp_path / "report")]) == 0
+    rows = json.loads((tmp_path / "report" / "report.json").read_text())["runs"]
+    assert rows[0]["seeds"] == [1, 2]
+
+
+def test_resuming_an_own_data_run_is_exact_and_other_data_options_are_refused(tmp_path, tiny_bert_dir, capsys):
+    from safetensors.torch import load_file
+
+    train_path, dev_path = (write(three_class_frame(n, o), tmp_path / f"{name}.parquet")
+                            for name, n, o in (("train", 12, 0), ("dev", 4, 100)))
+    argv = _run_argv(tiny_bert_dir, tmp_path / "whole", "--train_file", train_path, "--validation_file", dev_path,
+                     "--text_column", "text", "--text_pair_column", "reply", "--max_steps", "4", "--save_strategy", "steps",
+                     "--save_steps", "2", "--save_total_limit", "5", "--freeze", "1")
+    assert train.main(argv) == 0
+    (tmp_path / "resumed").mkdir()
+    (tmp_path / "whole" / "checkpoint-2").rename(tmp_path / "resumed" / "checkpoint-2")
+    out = argv.index("--output_dir") + 1
+    resumed = [*argv[:out], str(tmp_path / "resumed"), *argv[out + 1:], "--resume_from_checkpoint", "last"]
+    other = [*resumed, "--class_names", "shipping", "login", "billing"]
+    assert train.main(other) == 2
+    assert "written by a run with other settings (class_names)" in capsys.readouterr().err
+    assert train.main(resumed) == 0
+    whole, again = (load_file(tmp_path / name / "model.safetensors") for name in ("whole", "resumed"))
+    assert [k for k in whole if not torch.equal(whole[k], again[k])] == []
+    r_whole, r_again = (json.loads((tmp_path / name / "results.json").read_text()) for name in ("whole", "resumed"))
+    assert _metrics(r_whole) == _metrics(r_again)
