@@ -67,6 +67,7 @@ def check_metric_for_best_model(name: str, compute_metrics, groups, num_labels: 
 
     The Trainer only finds out at the first evaluation, an epoch in. The names are read off `compute_metrics`
     itself, scored on one dummy prediction per class and group present, so they cannot drift from what it returns.
+    Called whatever `name` is: the dummy call also refuses, before training, group names that clash with metric names.
     """
     present = np.unique(np.asarray(groups))
     labels = np.tile(np.arange(num_labels), len(present))

@@ -3,6 +3,7 @@
     python -m cola.predict outputs/quick "The book was written by John." "Books was written."
     python -m cola.predict outputs/quick --file sentences.txt      # one sentence per line
     some-command | python -m cola.predict outputs/quick --file -   # standard input
+    python -m cola.predict outputs/mrpc --pairs --file pairs.tsv   # a pair model: text<TAB>pair per line
 
 The probability is the model's probability for the printed label. Sentences are classified in batches.
 """
@@ -30,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("model_dir", help="Output directory of train.py (or any sequence-classification model folder).")
     parser.add_argument("sentences", nargs="*", help="Sentences to classify.")
     parser.add_argument("--file", help="Read sentences from this file, one per line; '-' reads standard input.")
+    parser.add_argument("--pairs", action="store_true", help="Each input is a text and its pair, separated by a tab "
+                        "(for a model trained with --text_pair_column); it is printed as given.")
     parser.add_argument("--batch_size", type=int, default=64, help="Sentences per forward pass. (default: 64)")
     parser.add_argument("--max_length", type=int, default=128, help="Truncate longer sentences. (default: 128)")
     return parser
@@ -58,11 +61,22 @@ def load(model_dir: str):
     return model.eval(), tokenizer
 
 
-def predict(model, tokenizer, sentences: list[str], *, batch_size: int = 64, max_length: int = 128):
-    """Yield (label, probability, sentence) in input order."""
+def split_pairs(lines: list[str]) -> tuple[list[str], list[str]]:
+    """`text<TAB>pair` lines -> (texts, pairs); a line without both halves is a one-line error."""
+    halves = [line.partition("\t") for line in lines]
+    for line, (text, tab, pair) in zip(lines, halves):
+        if not (tab and text.strip() and pair.strip()):
+            raise CliError(f"--pairs: {line[:60]!r} is not a text and its pair separated by a tab")
+    return [text for text, _, _ in halves], [pair for _, _, pair in halves]
+
+
+def predict(model, tokenizer, sentences: list[str], *, batch_size: int = 64, max_length: int = 128,
+            pairs: list[str] | None = None):
+    """Yield (label, probability, sentence) in input order; with `pairs`, each sentence is encoded with its pair."""
     for start in range(0, len(sentences), batch_size):
         batch = sentences[start : start + batch_size]
-        encoded = tokenizer(batch, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+        second = pairs[start : start + batch_size] if pairs is not None else None
+        encoded = tokenizer(batch, second, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
         with torch.inference_mode():
             probs = model(**encoded).logits.float().softmax(-1)
         best, index = probs.max(-1)
@@ -106,13 +120,13 @@ def main(argv: list[str] | None = None) -> int:
         raise CliError(f"--batch_size must be 1 or more, got {args.batch_size}")
     if args.max_length < 2:
         raise CliError(f"--max_length must be at least 2 (room for [CLS] and [SEP]), got {args.max_length}")
-    sentences = read_sentences(args)
+    lines = read_sentences(args)
+    texts, pairs = split_pairs(lines) if args.pairs else (lines, None)
     model, tokenizer = load(args.model_dir)
     check_max_length(model, args.max_length)
-    for label, probability, sentence in predict(
-        model, tokenizer, sentences, batch_size=args.batch_size, max_length=args.max_length
-    ):
-        print(f"{label}\t{probability:.4f}\t{sentence}")
+    results = predict(model, tokenizer, texts, pairs=pairs, batch_size=args.batch_size, max_length=args.max_length)
+    for line, (label, probability, _) in zip(lines, results):
+        print(f"{label}\t{probability:.4f}\t{line}")
     return 0
 
 

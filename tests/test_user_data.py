@@ -288,7 +288,7 @@ def test_cola_exported_to_csv_with_string_labels_gives_the_cola_paths_exact_metr
     assert own_data["data"]["label_names"] == cola["data"]["label_names"] == ["unacceptable", "acceptable"]
 
 
-def test_the_pair_path_gives_the_same_run_from_json_lines_and_parquet(exported, tiny_bert_dir, tmp_path):
+def test_the_pair_path_gives_the_same_run_from_json_lines_and_parquet(exported, tiny_bert_dir, tmp_path, capsys):
     runs = {}
     for suffix in ("jsonl", "parquet"):
         options = ["--train_file", str(exported / f"train.{suffix}"), "--validation_file", str(exported / f"dev.{suffix}"),
@@ -298,6 +298,21 @@ def test_the_pair_path_gives_the_same_run_from_json_lines_and_parquet(exported, 
     assert _metrics(runs["jsonl"]) == _metrics(runs["parquet"])
     assert runs["jsonl"]["data"]["label_names"] == ["0", "1"]  # integer labels: their values, as names
     assert runs["jsonl"]["config"]["text_pair_column"] == "source"
+    # cola.predict --pairs: each line is a text and its pair, encoded together as in training
+    from cola.predict import load
+    from cola.predict import main as predict_main
+
+    capsys.readouterr()
+    assert predict_main([str(tmp_path / "jsonl"), "--pairs", "The cat sat.\tgj04", "Sat cat the.\tbc01"]) == 0
+    printed = [line.split("\t") for line in capsys.readouterr().out.strip().splitlines()]
+    assert [row[2:] for row in printed] == [["The cat sat.", "gj04"], ["Sat cat the.", "bc01"]]
+    model, tokenizer = load(str(tmp_path / "jsonl"))
+    with torch.inference_mode():
+        probs = model(**tokenizer(["The cat sat."], ["gj04"], return_tensors="pt")).logits.softmax(-1)[0]
+    assert printed[0][0] == model.config.id2label[int(probs.argmax())]
+    assert float(printed[0][1]) == pytest.approx(float(probs.max()), abs=1e-4)
+    assert predict_main([str(tmp_path / "jsonl"), "--pairs", "no tab here"]) == 2
+    assert "--pairs: 'no tab here' is not a text and its pair separated by a tab" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")

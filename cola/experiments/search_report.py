@@ -107,7 +107,7 @@ def markdown(name: str, rows: list[dict], complete: list[dict], importances, *, 
                   "`" + ", ".join(f"{k}={_fmt(v)}" for k, v in best["params"].items()) + "` (best_recipe.json; rerun it "
                   f"with `python train.py --recipe best_recipe.json --seeds {' '.join(map(str, seeds))}`)", ""]
     lines += [f"## Top {min(TOP, len(complete))} trials", "",
-              "| trial | score | in-domain MCC median (IQR) | out-of-domain MCC median (IQR) | GLUE dev MCC median | "
+              "| trial | score | in-domain MCC median (IQR) | out-of-domain MCC median (IQR) | whole dev set MCC median | "
               "degenerate seeds | train s per seed | " + " | ".join(params) + " |",
               "|---" * (7 + len(params)) + "|"]
     for r in complete[:TOP]:
