@@ -141,17 +141,19 @@ class DataArguments:
         defaults = {f.name: f.default for f in fields(self)}
         changed = lambda names: [n for n in names if getattr(self, n) != defaults[n]]  # noqa: E731
         own_data = ("text_column", "text_pair_column", "label_column", "group_column", "class_names")
-        if self.uses_cola and changed((*own_data, "validation_file", "test_file")):
-            raise ValueError(f"{changed((*own_data, 'validation_file', 'test_file'))[0]} applies to your own data: give "
-                             f"--train_file or --dataset_name (CoLA's columns and classes are fixed)")
-        hub_only = ("dataset_config_name", "train_split", "validation_split", "test_split")
-        if not self.dataset_name and changed(hub_only):
-            raise ValueError(f"{changed(hub_only)[0]} applies to a Hub dataset: give --dataset_name")
-        if self.train_file:
-            if self.eval_split == "holdout" and self.validation_file:
-                raise ValueError("validation_file and eval_split holdout both name the evaluation data; give one")
-            if self.eval_split != "holdout" and not self.validation_file:
-                raise ValueError("train_file needs validation_file (or eval_split holdout, to hold out part of it)")
+        if self.uses_cola and changed(own_data):
+            raise ValueError(f"{changed(own_data)[0]} applies to your own data: give --train_file or --dataset_name "
+                             f"(CoLA's columns and classes are fixed)")
+        if not self.train_file and changed(("validation_file", "test_file")):
+            raise ValueError(f"{changed(('validation_file', 'test_file'))[0]} goes with --train_file (your own files)")
+        if not self.dataset_name and changed(("dataset_config_name", "train_split", "validation_split", "test_split")):
+            raise ValueError(f"{changed(('dataset_config_name', 'train_split', 'validation_split', 'test_split'))[0]} "
+                             f"applies to a Hub dataset: give --dataset_name")
+        if self.eval_split == "holdout" and changed(("validation_file", "validation_split")):
+            raise ValueError(f"{changed(('validation_file', 'validation_split'))[0]} and eval_split holdout both name "
+                             f"the evaluation data; give one")
+        if self.train_file and self.eval_split != "holdout" and not self.validation_file:
+            raise ValueError("train_file needs validation_file (or eval_split holdout, to hold out part of it)")
         if self.text_pair_column is not None and self.text_pair_column == self.text_column:
             raise ValueError(f"text_pair_column and text_column are both '{self.text_column}'")
         if self.class_names is not None and (len(self.class_names) < 2 or len(set(self.class_names)) != len(self.class_names)):

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field, replace
 import datasets
 import numpy as np
 
+from .cola_tsv import DOMAINS, LABEL_NAMES, read_cola
 from .columns import GROUP, LABEL, TEXT, TEXT_PAIR
 from .errors import CliError, first_line
+from .user_data import read_user_data
 
 logger = logging.getLogger(__name__)
 
@@ -45,14 +47,10 @@ class TaskData:
 def load_data(data_args, seed: int) -> TaskData:
     """Train and evaluation splits (and the optional test split) as checked raw text, not yet tokenized."""
     if data_args.uses_cola:
-        from .cola_tsv import DOMAINS, LABEL_NAMES, read_cola
-
         train, evaluation, data_dir = read_cola(data_args.data_dir)
         data = TaskData(train=train, eval=evaluation, test=None, label_names=LABEL_NAMES, group_names=DOMAINS,
                         source=f"CoLA ({data_dir})")
     else:
-        from .user_data import read_user_data
-
         data = TaskData(**read_user_data(data_args))
     if data_args.eval_split == "holdout":
         data.train, data.eval = holdout(data.train, len(data.label_names), data_args.holdout_fraction, seed)

@@ -31,6 +31,10 @@ def metric_names(label_names: tuple[str, ...]) -> list[str]:
 def build_compute_metrics(label_names: tuple[str, ...], group_names: tuple[str, ...]):
     """Metrics over the whole evaluation set, and per group (keys `<group>_<metric>`) when it holds several."""
     metric = load_metric()
+    # 5 shared keys and 2 per class (f1_<class>, predicted_<class>): fewer means a class name made two of them one
+    if len(metric_names(label_names)) < 5 + 2 * len(label_names):
+        raise CliError(f"the class names {list(label_names)} make two metrics share a name (a class 'macro' gives "
+                       f"f1_macro, which is macro-F1); rename the class (--class_names)")
 
     def scores(predictions, labels, losses) -> dict[str, float]:
         found = metric.compute(predictions=predictions, references=labels, label_names=list(label_names))
@@ -54,7 +58,7 @@ def build_compute_metrics(label_names: tuple[str, ...], group_names: tuple[str, 
                 mask = groups == g
                 for key, value in scores(predictions[mask], labels[mask], losses[mask]).items():
                     name = f"{group_names[g]}_{key}"
-                    if name in results:  # e.g. a group 'f1' and a class 'macro_n': refuse rather than overwrite
+                    if name in results:  # group 'f1' and class 'n': both 'f1_n'; refuse rather than overwrite
                         raise CliError(f"group '{group_names[g]}' and the metric names clash at '{name}'; rename the group")
                     results[name] = value
         return results

@@ -118,6 +118,7 @@ class ColaTrainer(Trainer):
         self.model_accepts_loss_kwargs = False
         self.class_weights = None if class_weights is None else torch.tensor(class_weights, dtype=torch.float32)
         self.param_group_table: list[dict] = []
+        self.model_card: str | None = None  # set by train.py before save_model (see create_model_card)
         groups = find_layer_groups(self.model)
         self.unfreeze_schedule: dict[str, int | None] | None = None
         if self.args.gradual_unfreeze_steps:
@@ -231,7 +232,7 @@ class ColaTrainer(Trainer):
     def create_model_card(self, *args, **kwargs):
         """`push_to_hub` writes the card it uploads here: the suite's own (`model_card.py`, set by train.py as
         `self.model_card` before saving), not the Trainer's draft, which knows nothing of freezing or groups."""
-        if self.is_world_process_zero() and getattr(self, "model_card", None):
+        if self.is_world_process_zero() and self.model_card:
             write_model_card(self.model_card, self.args.output_dir)
 
     def create_scheduler(self, num_training_steps, optimizer=None):

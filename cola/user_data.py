@@ -195,16 +195,20 @@ def _label_value(split: Split, row: int, column: str, value):
 
 
 def group_set(splits, column: str | None) -> dict:
-    """group value -> its name in metric keys (letters, digits, '_', '.', '-'), sorted, over every split."""
+    """group value -> its name in metric keys (letters, digits, '_', '.', '-'), sorted by name, over every split."""
     if not column:
         return {}
-    values = set()
+    values, shown = set(), {}
     for split in splits:
+        feature = split.rows.features[column]
         for row, value in enumerate(split.rows[column]):
             if value is None or (isinstance(value, str) and not value.strip()):
                 raise split.problem(row, column, "empty group")
             values.add(value)
-    names = {value: re.sub(r"[^\w.-]+", "_", str(value)).strip("_") or "group" for value in sorted(values, key=str)}
+            # a Hub ClassLabel column's groups go by their names, not their ids
+            shown[value] = feature.int2str(value) if isinstance(feature, datasets.ClassLabel) else str(value)
+    names = {value: re.sub(r"[^\w.-]+", "_", shown[value]).strip("_") or "group"
+             for value in sorted(values, key=lambda v: shown[v])}
     clashes = sorted({n for n in names.values() if list(names.values()).count(n) > 1})
     if clashes:
         raise CliError(f"--group_column {column}: groups {sorted(str(v) for v, n in names.items() if n == clashes[0])} "

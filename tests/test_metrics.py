@@ -68,3 +68,19 @@ def test_metric_for_best_model_is_checked_against_what_evaluation_reports():
         check_metric_for_best_model("in_domain_matthews_correlation", compute, in_domain_only, num_labels=2)
     with pytest.raises(CliError, match=r"'mcc' is not reported .* in_domain_matthews_correlation"):
         check_metric_for_best_model("mcc", compute, both, num_labels=2)
+
+
+def test_k_classes_and_names_that_would_clash():
+    from cola.errors import CliError
+
+    compute = build_compute_metrics(("billing", "login", "shipping"), ("all",))
+    logits = np.eye(3)[[0, 1, 2, 2]]
+    scores = compute(EvalPrediction(predictions=logits, label_ids=(np.array([0, 1, 2, 1]), np.zeros(4, dtype=int))))
+    assert scores["accuracy"] == 0.75 and scores["f1_shipping"] == pytest.approx(2 / 3)
+    assert scores["predicted_shipping"] == 0.5 and scores["n"] == 4
+    assert scores["matthews_correlation"] == pytest.approx(matthews_corrcoef([0, 1, 2, 1], [0, 1, 2, 2]))
+    with pytest.raises(CliError, match=r"make two metrics share a name"):
+        build_compute_metrics(("macro", "micro"), ("all",))
+    clash = build_compute_metrics(("n", "y"), ("all", "f1"))  # group f1's count 'f1_n' = class n's F1 'f1_n'
+    with pytest.raises(CliError, match=r"^group 'f1' and the metric names clash at 'f1_n'"):
+        clash(EvalPrediction(predictions=np.eye(2)[[0, 1]], label_ids=(np.array([0, 1]), np.array([0, 1]))))

@@ -115,13 +115,16 @@ def test_a_hub_dataset_through_a_local_stand_in(tmp_path):
     folder = tmp_path / "hub_like"
     folder.mkdir()
     features = datasets.Features({"sentence": datasets.Value("string"),
-                                  "label": datasets.ClassLabel(names=["negative", "positive"])})
+                                  "label": datasets.ClassLabel(names=["negative", "positive"]),
+                                  "site": datasets.ClassLabel(names=["web shop", "app"])})
     for split, labels in (("train", [0, 1, 1, 0]), ("validation", [1, 0]), ("test", [-1, -1])):
-        rows = {"sentence": [f"{split} sentence {i}" for i in range(len(labels))], "label": labels}
+        rows = {"sentence": [f"{split} sentence {i}" for i in range(len(labels))], "label": labels,
+                "site": [i % 2 for i in range(len(labels))]}
         datasets.Dataset.from_dict(rows, features=features).to_parquet(folder / f"{split}.parquet")
-    args = DataArguments(dataset_name=str(folder), test_split="test")
+    args = DataArguments(dataset_name=str(folder), test_split="test", group_column="site")
     data = load_data(args, seed=0)
     assert data.label_names == ("negative", "positive")  # the ClassLabel's own names
+    assert data.group_names == ("app", "web_shop") and data.eval["group"] == [1, 0]  # by name, made key-safe
     assert data.train["labels"] == [0, 1, 1, 0] and len(data.eval) == 2
     assert len(data.test) == 2 and data.test_labelled is False
     assert data.source == str(folder)
@@ -222,6 +225,9 @@ def test_file_problems(tmp_path):
     (["--train_file", "t.csv", "--data_dir", "x"], "data_dir and train_file name two data sources; give one"),
     (["--text_column", "body"], "text_column applies to your own data: give --train_file or --dataset_name"),
     (["--dataset_config_name", "sst2"], "dataset_config_name applies to a Hub dataset: give --dataset_name"),
+    (["--dataset_name", "nyu-mll/glue", "--validation_file", "d.csv"], "validation_file goes with --train_file"),
+    (["--train_file", "t.csv", "--validation_file", "d.csv", "--eval_split", "holdout"],
+     "validation_file and eval_split holdout both name the evaluation data; give one"),
     (["--train_file", "t.csv", "--validation_file", "d.csv", "--class_names", "one"], "class_names takes two or more"),
     (["--label_names", "pos", "neg"], "label_names (the Trainer's label columns) is set by the suite"),
     (["--class_weight_values", "1", "-2"], "class_weight_values takes positive weights, one per class"),
