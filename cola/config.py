@@ -324,6 +324,11 @@ class ColaTrainingArguments(TrainingArguments):
         default="matthews_correlation", metadata={"help": "Metric that picks the best checkpoint (CoLA's official one)."}
     )
     logging_steps: float = field(default=50, metadata={"help": "Log the training loss every N steps."})
+    label_names: list[str] | None = field(
+        default=None,
+        metadata={"help": "The Trainer's label columns: set by the suite (the class and the group). Your classes' "
+                          "names are --class_names."},
+    )
     logging_nan_inf_filter: bool = field(
         default=False,
         metadata={"help": "Leave NaN/inf losses out of the logged loss. Off: a diverging run shows it (and fails)."},
