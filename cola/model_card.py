@@ -59,10 +59,16 @@ def model_card(results: dict, *, argv: tuple[str, ...], output_dir: str) -> str:
         "## Use", "",
         "```python", "from transformers import pipeline", "",
         f'classify = pipeline("text-classification", model="{output_dir}")',
-        "print(classify(\"The book was written by John.\"))" if cola else "print(classify(\"your text here\"))",
+        _use_example(cola, pair=bool(config.get("text_pair_column"))),
         "```", "",
     ]
     return ModelCard(f"---\n{metadata.to_yaml()}\n---\n\n" + "\n".join(lines)).content
+
+
+def _use_example(cola: bool, *, pair: bool) -> str:
+    if pair:  # the pipeline takes a pair as a dict, and encodes it as training did
+        return 'print(classify({"text": "the first text", "text_pair": "its pair"}))'
+    return 'print(classify("The book was written by John."))' if cola else 'print(classify("your text here"))'
 
 
 def _hub_id(name: str) -> str | None:

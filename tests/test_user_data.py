@@ -304,6 +304,9 @@ def test_the_pair_path_gives_the_same_run_from_json_lines_and_parquet(exported, 
     assert _metrics(runs["jsonl"]) == _metrics(runs["parquet"])
     assert runs["jsonl"]["data"]["label_names"] == ["0", "1"]  # integer labels: their values, as names
     assert runs["jsonl"]["config"]["text_pair_column"] == "source"
+    card = (tmp_path / "jsonl" / "README.md").read_text()
+    assert "fine-tuned to sort texts and text pairs into 2 classes" in card
+    assert 'classify({"text": "the first text", "text_pair": "its pair"})' in card  # how a pipeline takes a pair
     # cola.predict --pairs: each line is a text and its pair, encoded together as in training
     from cola.predict import load
     from cola.predict import main as predict_main
@@ -393,7 +396,7 @@ def test_the_model_card_of_own_data_names_files_columns_classes_and_groups(three
         s = results[section]
         assert f"| {s['n']} | {s['matthews_correlation']:.4f} | {s['accuracy']:.4f} |" in text
     assert "- Freezing: bottom 1 of 5 layer groups frozen (embeddings;" in text and "- Seed: 5" in text
-    assert f"python train.py {' '.join(argv)}" in text
+    assert f"python train.py {' '.join(argv)}" in text and 'classify("your text here")' in text
 
 
 def test_seeds_and_compare_on_own_data(tmp_path, tiny_bert_dir):
