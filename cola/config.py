@@ -140,18 +140,19 @@ class DataArguments:
             raise ValueError(f"{' and '.join(given)} name two data sources; give one")
         defaults = {f.name: f.default for f in fields(self)}
         changed = lambda names: [n for n in names if getattr(self, n) != defaults[n]]  # noqa: E731
-        own_data = ("text_column", "text_pair_column", "label_column", "group_column", "class_names")
-        if self.uses_cola and changed(own_data):
-            raise ValueError(f"{changed(own_data)[0]} applies to your own data: give --train_file or --dataset_name "
+        own_data_given = changed(("text_column", "text_pair_column", "label_column", "group_column", "class_names"))
+        if self.uses_cola and own_data_given:
+            raise ValueError(f"{own_data_given[0]} applies to your own data: give --train_file or --dataset_name "
                              f"(CoLA's columns and classes are fixed)")
-        if not self.train_file and changed(("validation_file", "test_file")):
-            raise ValueError(f"{changed(('validation_file', 'test_file'))[0]} goes with --train_file (your own files)")
-        if not self.dataset_name and changed(("dataset_config_name", "train_split", "validation_split", "test_split")):
-            raise ValueError(f"{changed(('dataset_config_name', 'train_split', 'validation_split', 'test_split'))[0]} "
-                             f"applies to a Hub dataset: give --dataset_name")
-        if self.eval_split == "holdout" and changed(("validation_file", "validation_split")):
-            raise ValueError(f"{changed(('validation_file', 'validation_split'))[0]} and eval_split holdout both name "
-                             f"the evaluation data; give one")
+        files_only = changed(("validation_file", "test_file"))
+        if not self.train_file and files_only:
+            raise ValueError(f"{files_only[0]} goes with --train_file (your own files)")
+        hub_only = changed(("dataset_config_name", "train_split", "validation_split", "test_split"))
+        if not self.dataset_name and hub_only:
+            raise ValueError(f"{hub_only[0]} applies to a Hub dataset: give --dataset_name")
+        evaluation_data = changed(("validation_file", "validation_split"))
+        if self.eval_split == "holdout" and evaluation_data:
+            raise ValueError(f"{evaluation_data[0]} and eval_split holdout both name the evaluation data; give one")
         if self.train_file and self.eval_split != "holdout" and not self.validation_file:
             raise ValueError("train_file needs validation_file (or eval_split holdout, to hold out part of it)")
         if self.text_pair_column is not None and self.text_pair_column == self.text_column:

@@ -106,10 +106,10 @@ def metric_sections(metrics: dict, prefix: str, label_names, group_names) -> dic
 
     Keys are matched exactly (`metric_names`; compute_metrics refuses group names that would make them ambiguous).
     `loss` is compute_metrics' exact per-example cross-entropy (see metrics.py), not the Trainer's batch average."""
-    sections = {}
+    sections, names = {}, metric_names(label_names)
     for section, start in [(prefix, f"{prefix}_"), *[(f"{prefix}_{g}", f"{prefix}_{g}_") for g in group_names]]:
         values = {("loss" if name == "cross_entropy" else name): metrics[start + name]
-                  for name in metric_names(label_names) if start + name in metrics}
+                  for name in names if start + name in metrics}
         if values:
             sections[section] = values
     sections[prefix]["runtime_s"] = metrics.get(f"{prefix}_runtime")

@@ -68,12 +68,13 @@ def read_user_data(args) -> dict:
         for column in filter(None, wanted):
             if column not in split.rows.column_names:
                 raise split.problem(None, column, f"no such column (the columns are: {', '.join(split.rows.column_names)})")
-    labels = label_set(raw["train"], args.label_column, args.class_names)
-    groups = group_set(raw.values(), args.group_column)
     test = raw.get("test")
     test_labelled = test is not None and args.label_column in test.rows.column_names
-    converted = {name: convert(split, args, labels, groups, labelled=name != "test" or test_labelled)
-                 for name, split in raw.items()}
+    # Each labelled split's label cells, read and checked once (as ints or strs, or a ClassLabel's ids).
+    label_values = {name: _values(split, args.label_column) for name, split in raw.items() if name != "test" or test_labelled}
+    labels = label_set(raw["train"], args.label_column, args.class_names, label_values["train"])
+    groups = group_set(raw.values(), args.group_column)
+    converted = {name: convert(split, args, labels, groups, label_values.get(name)) for name, split in raw.items()}
     present = sorted(set(converted["train"][LABEL]))
     if len(present) < 2:
         raise raw["train"].problem(None, args.label_column, f"the training split has one class only "
@@ -152,15 +153,14 @@ class LabelSet:
         self.names, self.to_id, self.described = tuple(names), to_id, described  # `described`: for error messages
 
 
-def label_set(train: Split, column: str, class_names: list[str] | None) -> LabelSet:
-    """The classes, read from the training split's label column or given by `class_names`."""
+def label_set(train: Split, column: str, class_names: list[str] | None, values: list) -> LabelSet:
+    """The classes, read from the training split's label column (its cells: `values`) or given by `class_names`."""
     feature = train.rows.features[column]
     if isinstance(feature, datasets.ClassLabel):  # the column's own names; its values are the ids
         names = class_names or feature.names
         if len(names) != feature.num_classes:
             raise train.problem(None, column, f"--class_names gives {len(names)} names for {feature.num_classes} classes")
         return LabelSet(names, {i: i for i in range(len(names))}, f"class ids 0-{len(names) - 1}")
-    values = _values(train, column)
     kinds = {type(v) for v in values}
     if len(kinds) > 1:
         raise train.problem(None, column, "labels mix integers and strings; use one kind")
@@ -216,15 +216,16 @@ def group_set(splits, column: str | None) -> dict:
     return names
 
 
-def convert(split: Split, args, labels: LabelSet, groups: dict, *, labelled: bool) -> datasets.Dataset:
-    """The split in the suite's columns (text, optional pair, class id, group id), every row checked."""
+def convert(split: Split, args, labels: LabelSet, groups: dict, label_values: list | None) -> datasets.Dataset:
+    """The split in the suite's columns (text, optional pair, class id, group id), every row checked.
+    `label_values`: the split's label cells (`_values`), None for an unlabelled test split."""
     columns = {TEXT: _texts(split, args.text_column)}
     if args.text_pair_column:
         columns[TEXT_PAIR] = _texts(split, args.text_pair_column)
-    if labelled:
+    if label_values is not None:
         ids = []
         hidden = isinstance(split.rows.features[args.label_column], datasets.ClassLabel)
-        for row, value in enumerate(_values(split, args.label_column)):
+        for row, value in enumerate(label_values):
             if hidden and value == UNLABELLED and split.name == "test":
                 ids.append(UNLABELLED)
             elif value in labels.to_id:
