@@ -95,7 +95,8 @@ def run(config: RunConfig) -> int:
 
     # --- where to write, and where to continue from: checked before any expensive work ---
     resuming = args.resume_from_checkpoint is not None
-    with claim_output_dir(args.output_dir, resuming=resuming, overwrite=args.overwrite_run, is_main=args.process_index == 0):
+    with claim_output_dir(args.output_dir, resuming=resuming, overwrite=args.overwrite_run, is_main=args.process_index == 0,
+                          reads=config.read_folders()):
         checkpoint = resolve_checkpoint(args.resume_from_checkpoint, args.output_dir)
         if checkpoint:
             reapply_freeze(checkpoint, args, freeze_given="freeze" in config.explicit)

@@ -39,6 +39,7 @@ RESUME_MAY_DIFFER = frozenset({
     "logging_steps", "logging_strategy", "logging_first_step", "logging_dir", "logging_nan_inf_filter",
     "save_total_limit", "per_device_eval_batch_size", "dataloader_num_workers", "dataloader_persistent_workers",
     "dataloader_prefetch_factor", "push_to_hub", "hub_model_id", "hub_strategy", "hub_private_repo",
+    "hub_token",  # a credential (run_config.json no longer holds it; older ones hold a placeholder)
     "cache_memory_gb",  # where the frozen-layer cache lives, not what it holds
     "label_names",  # the Trainer's label columns, set by the suite (checkpoints before k classes say 'domain')
 })

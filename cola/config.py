@@ -8,6 +8,7 @@ run_config.json) is `cola.recipes`; how `--precision auto` is decided is `cola.p
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field, fields
 
 from transformers import TrainingArguments
@@ -437,3 +438,10 @@ class RunConfig:
     recipe: str | None
     explicit: frozenset[str] = frozenset()  # options the recipe or the command line set (not left at a default)
     argv: tuple[str, ...] = ()  # the command line it was parsed from (the model card quotes it)
+
+    def read_folders(self) -> dict[str, str | None]:
+        """The folders the run reads from, by what they hold: never a run's output folder."""
+        data = self.data
+        return {"the base model": self.model.model_name_or_path, "the CoLA data": data.data_dir,
+                **{f"--{name}": os.path.dirname(os.path.abspath(getattr(data, name)))
+                   for name in ("train_file", "validation_file", "test_file") if getattr(data, name)}}

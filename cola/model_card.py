@@ -15,6 +15,7 @@ from pathlib import Path
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from .model import PACKAGED_HUB_ID, PACKAGED_MODELS
+from .redact import command_line
 
 CARD_FILE = "README.md"
 TAG = "cola-suite"
@@ -55,7 +56,7 @@ def model_card(results: dict, *, argv: tuple[str, ...], output_dir: str) -> str:
         "The exact configuration is `run_config.json` in this folder (a recipe):", "",
         "```bash", f"python train.py --recipe {shlex.quote(str(Path(output_dir) / 'run_config.json'))} "
         f"--output_dir {shlex.quote(str(output_dir) + '-again')}", "```", "",
-        "This run was started with:", "", "```bash", f"python train.py {shlex.join(argv)}".rstrip(), "```", "",
+        "This run was started with:", "", "```bash", command_line("python train.py", argv), "```", "",
         "## Use", "",
         "```python", "from transformers import pipeline", "",
         f'classify = pipeline("text-classification", model="{output_dir}")',

@@ -2,9 +2,15 @@
 
 A folder that already holds a run (results.json or a saved model: finished; `checkpoint-*`: unfinished) is
 refused, before any work and without touching a byte of it, unless the run continues it
-(`--resume_from_checkpoint`) or replaces it (`--overwrite_run`, which first deletes the old run's own files,
-listed below, and nothing else). So results.json, run_config.json, the model and the checkpoints in one folder
-always come from one run.
+(`--resume_from_checkpoint`, for an unfinished run only) or replaces it (`--overwrite_run`). So results.json,
+run_config.json, the model and the checkpoints in one folder always come from one run. A folder the run reads
+from (the base model's, the data's) is never an output folder.
+
+What `--overwrite_run` deletes is what the suite's own record says the old run wrote: `.cola-suite-run.json`
+lists what was in the folder before the run claimed it (never touched) and, once the run's claim ends however it
+ends (an error, Ctrl-C), every entry the run added. A run killed outright (SIGKILL, power loss) leaves the list
+unfinished; then only the entries that look like a run's (RUN_FILES, RUN_FOLDERS) and were not there before go. A
+folder that holds a run but no record (an older suite wrote it, or it is not a run at all) is refused.
 
 A full disk while the run writes (a checkpoint, the model) is a one-line error; the checkpoint it cut off has no
 completion mark and is never resumed from (`cola.checkpoints`).
@@ -19,6 +25,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import fnmatch
+import json
 import os
 import shutil
 import tempfile
@@ -29,10 +37,11 @@ from .errors import CliError
 from .model_card import CARD_FILE, is_suite_card
 
 LOCK_FILE = ".cola-suite.lock"
+RECORD_FILE = ".cola-suite-run.json"  # what was in the folder before the run, and what the run added
 # Files that mean "a run finished here": its results, or a saved model.
 FINISHED_MARKERS = ("results.json", "model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
-# What a run writes into its folder, and so what --overwrite_run deletes (with checkpoint-* and seed_* folders).
-# (README.md only when it is the suite's model card: a user's own README is never deleted or written over.)
+# What a run writes into its folder: what --overwrite_run deletes of a run that was killed before its record was
+# complete (README.md only when it is the suite's model card: a user's own README is never deleted or written over).
 RUN_FILES = (
     *FINISHED_MARKERS, "run_config.json", "test_predictions.csv", CARD_FILE, "config.json", "training_args.bin",
     "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "vocab.json", "merges.txt",
@@ -63,19 +72,19 @@ def existing_run(output_dir: Path) -> str | None:
 
 
 @contextlib.contextmanager
-def claim_output_dir(output_dir: str | Path, *, resuming: bool, overwrite: bool, is_main: bool = True):
-    """Check, lock and (with `overwrite`) clear the output folder for the length of a run.
+def claim_output_dir(output_dir: str | Path, *, resuming: bool, overwrite: bool, is_main: bool = True,
+                     sweep: bool = False, reads: dict[str, str | None] | None = None):
+    """Check, lock and (with `overwrite`) clear the output folder for the length of a run; keep its record.
 
-    Every process checks; only the main one locks and deletes (the others are the same run)."""
+    `sweep`: the run is a sweep of seeds; `reads`: what the run reads from, by name ("the base model": a path).
+    Every process checks; only the main one locks, deletes and records (the others are the same run)."""
     path = Path(output_dir)
     created = not path.exists()
-    if not resuming and not overwrite and path.is_dir():
-        held = existing_run(path)
-        if held:
-            raise CliError(
-                f"{path} already holds {held}; choose a fresh --output_dir, continue it with "
-                f"--resume_from_checkpoint last, or replace it with --overwrite_run"
-            )
+    for what, source in (reads or {}).items():
+        if source and Path(source).is_dir() and path.is_dir() and path.resolve() == Path(source).resolve():
+            raise CliError(f"--output_dir {path} is the folder {what} is read from; choose another --output_dir")
+    if path.is_dir():
+        _check_claim(path, resuming=resuming, overwrite=overwrite, sweep=sweep)
     card = path / CARD_FILE
     if card.is_file() and not is_suite_card(card):
         raise CliError(f"{card} is not a model card this suite wrote, and the run writes its card there; choose "
@@ -85,9 +94,11 @@ def claim_output_dir(output_dir: str | Path, *, resuming: bool, overwrite: bool,
         yield
         return
     with _locked(path):
+        before = _record(path)
+        if overwrite:
+            remove_run_files(path)
+        record = _start_record(path, before, resuming=resuming)
         try:
-            if overwrite:
-                remove_run_files(path)
             yield
         except OSError as error:
             if error.errno != errno.ENOSPC:
@@ -95,8 +106,87 @@ def claim_output_dir(output_dir: str | Path, *, resuming: bool, overwrite: bool,
             raise CliError(f"no space left on the device while writing into {path}; no results.json was written (free "
                            f"space, then continue with --resume_from_checkpoint last)") from None
         finally:
-            if created and path.is_dir() and not [p for p in path.iterdir() if p.name != LOCK_FILE]:
+            _finish_record(path, record)
+            if created and path.is_dir() and not _entries(path):
                 shutil.rmtree(path, ignore_errors=True)  # a run that failed before writing anything leaves nothing
+
+
+def _check_claim(path: Path, *, resuming: bool, overwrite: bool, sweep: bool) -> None:
+    """Refuse a claim that would mix two runs in one folder, or continue a run that has already finished."""
+    held = existing_run(path)
+    if held and not resuming and not overwrite:
+        raise CliError(f"{path} already holds {held}; choose a fresh --output_dir, continue it with "
+                       f"--resume_from_checkpoint last, or replace it with --overwrite_run")
+    if not (held and resuming):
+        return
+    held_sweep = _holds_sweep(path)
+    if sweep and not held_sweep:
+        raise CliError(f"{path} holds a single run, not a sweep of seeds: --seeds cannot continue it; choose a fresh "
+                       f"--output_dir for the sweep")
+    if not sweep and held_sweep:
+        raise CliError(f"{path} holds a sweep of seeds: continue it with the same --seeds and --resume_from_checkpoint "
+                       f"last")
+    if not sweep and (path / "results.json").is_file():
+        raise CliError(f"{path} holds a finished run (results.json): there is nothing to continue; train another run "
+                       f"in a fresh --output_dir, or replace this one with --overwrite_run")
+
+
+def _holds_sweep(path: Path) -> bool:
+    """Whether the run in `path` is a sweep of seeds: its run_config.json (written first) or results.json says so."""
+    for name in ("results.json", "run_config.json"):
+        try:
+            if json.loads((path / name).read_text(encoding="utf-8")).get("seeds"):
+                return True
+        except (OSError, ValueError, AttributeError):
+            continue
+    return False
+
+
+def _entries(path: Path) -> set[str]:
+    """The folder's entries, less the suite's own bookkeeping (the lock, the record)."""
+    return {p.name for p in path.iterdir()} - {LOCK_FILE, RECORD_FILE}
+
+
+def _record(path: Path) -> dict | None:
+    try:
+        record = json.loads((path / RECORD_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not (isinstance(record, dict) and isinstance(record.get("before"), list) and isinstance(record.get("added"), list)):
+        return None
+    return record
+
+
+def _start_record(path: Path, earlier: dict | None, *, resuming: bool) -> dict:
+    """The record of the run that claims the folder now: a resumed run goes on with the record of the run it
+    continues; a new run's 'before' is what the folder holds now (after --overwrite_run removed the old run)."""
+    if resuming and earlier:
+        record = {"before": earlier["before"], "added": earlier["added"]}
+    elif resuming:  # a run an older suite began, without a record: what looks like a run's is the run's
+        record = {"before": sorted(n for n in _entries(path) if not _run_like(n)), "added": []}
+    else:
+        record = {"before": sorted(_entries(path)), "added": []}
+    _write_record(path, record | {"complete": False})
+    return record
+
+
+def _finish_record(path: Path, record: dict) -> None:
+    """Add what the run wrote; a run that wrote nothing into a folder that was there leaves no record behind."""
+    added = sorted(set(record["added"]) | (_entries(path) - set(record["before"])))
+    if not added and not record["added"]:
+        (path / RECORD_FILE).unlink(missing_ok=True)
+        return
+    _write_record(path, {"before": record["before"], "added": added, "complete": True})
+
+
+def _run_like(name: str) -> bool:
+    return name in RUN_FILES or any(fnmatch.fnmatch(name, pattern) for pattern in RUN_FOLDERS)
+
+
+def _write_record(path: Path, record: dict) -> None:
+    tmp = path / f"{RECORD_FILE}.tmp"
+    tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, path / RECORD_FILE)
 
 
 @contextlib.contextmanager
@@ -122,15 +212,33 @@ def _locked(path: Path):
 
 
 def remove_run_files(path: Path) -> list[str]:
-    """Delete what a run wrote into `path` (RUN_FILES, RUN_FOLDERS); leave anything else. Returns the names."""
+    """Delete what the run in `path` wrote, by its record (see the module's docstring); leave anything else.
+    Returns the names deleted."""
+    if not path.is_dir() or existing_run(path) is None and _record(path) is None:
+        return []
+    record = _record(path)
+    if record is None:
+        raise CliError(f"{path} holds a run without the suite's record of what it wrote ({RECORD_FILE}; an older "
+                       f"version of the suite made it, or it is not a run): --overwrite_run deletes nothing it cannot "
+                       f"tell is the run's; move its files away or choose another --output_dir")
+    before, added = set(record["before"]), set(record["added"])
+    if record.get("complete"):
+        ours = added
+        strays = sorted(n for n in _entries(path) - added - before if fnmatch.fnmatch(n, "checkpoint-*"))
+        if strays:  # a checkpoint the run did not write would sit beside the new run's and be resumed from
+            raise CliError(f"{path / strays[0]} was not written by the run in {path}; move it away, then --overwrite_run")
+    else:  # killed before its record was complete: what looks like a run's and was not there before
+        ours = added | {n for n in _entries(path) - before if _run_like(n)}
     removed = []
-    for name in RUN_FILES:
-        if (path / name).is_file() and (name != CARD_FILE or is_suite_card(path / name)):
-            (path / name).unlink()
-            removed.append(name)
-    for pattern in RUN_FOLDERS:
-        for folder in sorted(path.glob(pattern)):
-            if folder.is_dir():
-                shutil.rmtree(folder)
-                removed.append(folder.name)
+    for name in sorted(ours):
+        target = path / name
+        if name == CARD_FILE and target.is_file() and not is_suite_card(target):
+            continue
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        elif target.exists() or target.is_symlink():
+            target.unlink()
+        else:
+            continue
+        removed.append(name)
     return removed

@@ -35,6 +35,11 @@ RENAMED_KEYS = {
     "a run is refused)",
 }
 
+# Options that act on the output folder for one call, not on what is trained: taken from the command line only,
+# never from a file, and never written to run_config.json (replaying a run's file would otherwise resume it, or
+# delete whatever run the replay lands on).
+COMMAND_LINE_ONLY = ("overwrite_run", "resume_from_checkpoint")
+
 _UNSET = object()  # a default no value on the command line can equal: marks the options argv did not set
 
 
@@ -79,7 +84,16 @@ def load_recipe(path: str | Path) -> dict:
     data = read_json_object(path, "recipe", "a recipe is a JSON object mapping option names to values")
     pop_description(path, data)
     options = option_types()
-    for key, value in data.items():
+    for key, value in list(data.items()):
+        if _is_secret(key):
+            if value != _token_placeholder(key):  # the placeholder older run_config.json files hold: no token at all
+                raise CliError(f"{path}: '{key}' holds a credential; keep it out of files (set HF_TOKEN or run "
+                               f"`hf auth login`)")
+            del data[key]
+            continue
+        if key in COMMAND_LINE_ONLY and value not in (None, False):  # older run_config.json files hold null/false
+            raise CliError(f"{path}: '{key}' acts on the output folder and is taken from the command line only; "
+                           f"remove it from the file (and give --{key} when you mean it)")
         if key == "recipe":
             raise CliError(f"{path}: unknown key 'recipe': a recipe cannot name another recipe; copy its keys in, "
                            f"or give the other recipe with --recipe and this one's keys as flags")
@@ -144,7 +158,8 @@ def resolved_config(config: RunConfig) -> dict:
     # to_dict() also reports values derived in __post_init__ under names that are not options; keep options only.
     return {
         "description": f"resolved configuration of a run (recipe: {config.recipe or 'none'})",
-        **{key: value for key, value in values.items() if key in options and key != "recipe"},
+        **{key: value for key, value in values.items()
+           if key in options and key != "recipe" and key not in COMMAND_LINE_ONLY and not _is_secret(key)},
     }
 
 
@@ -165,6 +180,14 @@ def option_types() -> dict[str, tuple[object, tuple]]:
             if f.init and not f.name.startswith("_"):
                 options[f.name] = (hints[f.name], tuple(f.metadata.get("choices", ())))
     return options
+
+
+def _is_secret(option: str) -> bool:
+    return option.endswith("_token") and option.startswith("hub")  # hub_token: a credential, not configuration
+
+
+def _token_placeholder(option: str) -> str:
+    return f"<{option.upper()}>"  # what TrainingArguments.to_dict() writes in place of a token
 
 
 class _DuplicateKey(Exception):

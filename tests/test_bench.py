@@ -47,3 +47,23 @@ def test_bench_reports_the_table_and_json(tmp_path, data_dir):
     assert cached["step_vs_suite"] == pytest.approx(cached["step_s"] / suite["step_s"])
     assert 0.3 < cached["frozen_fraction"] < 0.7 and cached["forward_fraction"] == pytest.approx(1 - cached["frozen_fraction"])
     assert "| suite_freeze_cached |" in proc.stdout
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--samples", "0"], "--samples must be at least 128"),
+    (["--samples", "100"], "--samples must be at least 128"),
+    (["--repeats", "0"], "--repeats must be 1 or more"),
+    (["--out", "no/such/folder/bench.json"], "its folder does not exist or is not writable"),
+    (["--out", "."], "a folder"),
+    (["--suite_args", "--learning_rate -1"], "--suite_args: learning_rate must be a positive number"),
+    (["--suite_args", "--learnig_rate 1e-4"], "--suite_args: unknown argument(s): --learnig_rate 1e-4"),
+    (["--suite_args", "--freeze 'x"], "--suite_args: No closing quotation"),
+])
+def test_bad_bench_options_are_refused_before_any_row_runs(tmp_path, monkeypatch, capsys, extra, message):
+    from cola.experiments import bench
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(bench, "run_benchmark", lambda args: pytest.fail("the benchmark ran"))
+    assert bench.main(extra) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.startswith("error: ") and err.count("\n") == 1

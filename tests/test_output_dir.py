@@ -4,13 +4,14 @@ continued with --resume_from_checkpoint, or replaced with --overwrite_run; one r
 import errno
 import fcntl
 import hashlib
+import json
 import os
 
 import pytest
 
 import train
 from cola.errors import CliError
-from cola.output_dir import LOCK_FILE, claim_output_dir
+from cola.output_dir import LOCK_FILE, RECORD_FILE, claim_output_dir, remove_run_files
 
 
 def _argv(model_dir, data_dir, out, *extra):
@@ -56,15 +57,110 @@ def test_an_unfinished_run_is_refused_without_resume(tmp_path, tiny_bert_dir, da
     assert _snapshot(out) == before
 
 
-def test_overwrite_replaces_the_old_run_and_keeps_other_files(finished, tiny_bert_dir, data_dir):
-    (finished / "checkpoint-99").mkdir()  # an old checkpoint that the new run would otherwise sit beside
-    (finished / "notes.txt").write_text("mine")
-    old_results = (finished / "results.json").read_bytes()
-    assert train.main(_argv(tiny_bert_dir, data_dir, finished, "--learning_rate", "1e-3", "--overwrite_run")) == 0
-    assert not (finished / "checkpoint-99").exists()
-    assert (finished / "notes.txt").read_text() == "mine"
-    assert (finished / "results.json").read_bytes() != old_results
-    assert not (finished / LOCK_FILE).exists()
+def test_overwrite_replaces_the_old_run_and_keeps_other_files(tmp_path, tiny_bert_dir, data_dir):
+    """--overwrite_run deletes what the run's record says it wrote: not a user's files, even ones named like a
+    run's (a seed_* folder, wandb/, vocab.txt), whether they were there before the run or put there after it."""
+    out = tmp_path / "run"
+    out.mkdir()
+    for name in ("seed_data", "wandb"):
+        (out / name).mkdir()
+        (out / name / "keep.txt").write_text("mine")
+    (out / "vocab.txt").write_text("my vocabulary")
+    assert train.main(_argv(tiny_bert_dir, data_dir, out, "--save_strategy", "steps", "--save_steps", "1")) == 0
+    record = json.loads((out / RECORD_FILE).read_text())
+    assert record["complete"] and record["before"] == ["seed_data", "vocab.txt", "wandb"]
+    assert {"checkpoint-2", "results.json", "model.safetensors", "README.md"} <= set(record["added"])
+    (out / "notes.txt").write_text("mine")  # added by the user after the run
+    (out / "seed_7").mkdir()
+    old_results = (out / "results.json").read_bytes()
+    assert train.main(_argv(tiny_bert_dir, data_dir, out, "--learning_rate", "1e-3", "--overwrite_run")) == 0
+    assert not (out / "checkpoint-2").exists()  # the old run's, gone
+    assert (out / "results.json").read_bytes() != old_results
+    assert (out / "notes.txt").read_text() == "mine" and (out / "vocab.txt").read_text() == "my vocabulary"
+    assert all((out / name / "keep.txt").read_text() == "mine" for name in ("seed_data", "wandb"))
+    assert (out / "seed_7").is_dir() and not (out / LOCK_FILE).exists()
+
+
+def test_overwrite_refuses_a_checkpoint_the_run_did_not_write(finished, tiny_bert_dir, data_dir, capsys):
+    (finished / "checkpoint-99").mkdir()  # copied in by hand: resuming would pick it up beside the new run's
+    before = _snapshot(finished)
+    assert train.main(_argv(tiny_bert_dir, data_dir, finished, "--overwrite_run")) == 2
+    assert capsys.readouterr().err == (f"error: {finished / 'checkpoint-99'} was not written by the run in {finished}; "
+                                       "move it away, then --overwrite_run\n")
+    assert _snapshot(finished) == before and (finished / "checkpoint-99").is_dir()
+
+
+def test_overwrite_of_a_killed_run_deletes_what_looks_like_a_run_and_was_not_there_before(tmp_path):
+    """A run killed outright never completes its record: then the run-like entries it added go, nothing else."""
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "vocab.txt").write_text("mine")
+    with pytest.raises(KeyboardInterrupt):
+        with claim_output_dir(out, resuming=False, overwrite=False):
+            raise KeyboardInterrupt
+    assert not (out / RECORD_FILE).exists()  # it wrote nothing: no record left behind
+    with claim_output_dir(out, resuming=False, overwrite=False):
+        (out / "checkpoint-3").mkdir()
+        (out / "run_config.json").write_text("{}")
+        record = json.loads((out / RECORD_FILE).read_text())
+    assert record == {"before": ["vocab.txt"], "added": [], "complete": False}  # as a SIGKILL would leave it
+    (out / RECORD_FILE).write_text(json.dumps(record))
+    (out / "scratch").mkdir()  # not run-like: kept
+    assert remove_run_files(out) == ["checkpoint-3", "run_config.json"]
+    assert sorted(p.name for p in out.iterdir()) == [RECORD_FILE, "scratch", "vocab.txt"]
+
+
+def test_overwrite_refuses_a_run_without_a_record(finished, tiny_bert_dir, data_dir, capsys):
+    (finished / RECORD_FILE).unlink()  # as an older version of the suite left it
+    before = _snapshot(finished)
+    assert train.main(_argv(tiny_bert_dir, data_dir, finished, "--overwrite_run")) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {finished} holds a run without the suite's record of what it wrote") and err.count("\n") == 1
+    assert _snapshot(finished) == before
+
+
+@pytest.mark.parametrize("extra", [[], ["--overwrite_run"], ["--seeds", "1", "--overwrite_run"]])
+def test_the_folder_the_base_model_is_read_from_is_never_the_output(tmp_path, tiny_bert_dir, data_dir, capsys, extra):
+    import shutil
+
+    model = tmp_path / "base"
+    shutil.copytree(tiny_bert_dir, model)
+    before = _snapshot(model)
+    assert train.main(_argv(model, data_dir, model, *extra)) == 2
+    assert capsys.readouterr().err == (f"error: --output_dir {model} is the folder the base model is read from; "
+                                       "choose another --output_dir\n")
+    assert _snapshot(model) == before
+
+
+def test_a_finished_run_is_not_resumed(finished, tiny_bert_dir, data_dir, capsys):
+    before = _snapshot(finished)
+    assert train.main(_argv(tiny_bert_dir, data_dir, finished, "--resume_from_checkpoint", "last")) == 2
+    assert capsys.readouterr().err == (
+        f"error: {finished} holds a finished run (results.json): there is nothing to continue; train another run in a "
+        "fresh --output_dir, or replace this one with --overwrite_run\n")
+    # nor is a sweep of seeds mixed into it
+    assert train.main(_argv(tiny_bert_dir, data_dir, finished, "--seeds", "1", "--resume_from_checkpoint", "last")) == 2
+    assert "holds a single run, not a sweep of seeds" in capsys.readouterr().err
+    assert _snapshot(finished) == before
+
+
+def test_overwrite_run_comes_from_the_command_line_only(finished, tmp_path, tiny_bert_dir, data_dir, capsys):
+    """run_config.json holds no folder action; a recipe that carries one is refused, so replaying one run's file
+    into another run's folder never deletes that run."""
+    config = json.loads((finished / "run_config.json").read_text())
+    assert not {"overwrite_run", "resume_from_checkpoint", "hub_token"} & config.keys()
+    other = tmp_path / "other"
+    assert train.main(_argv(tiny_bert_dir, data_dir, other)) == 0
+    before = _snapshot(other)
+    assert train.main(["--recipe", str(finished / "run_config.json"), "--output_dir", str(other)]) == 2
+    assert "already holds a finished run" in capsys.readouterr().err
+    recipe = tmp_path / "destructive.json"
+    recipe.write_text(json.dumps(config | {"overwrite_run": True}))
+    assert train.main(["--recipe", str(recipe), "--output_dir", str(other)]) == 2
+    assert capsys.readouterr().err == (f"error: {recipe}: 'overwrite_run' acts on the output folder and is taken from "
+                                       "the command line only; remove it from the file (and give --overwrite_run when "
+                                       "you mean it)\n")
+    assert _snapshot(other) == before
 
 
 def test_a_folder_in_use_is_refused_and_a_stale_lock_is_not(tmp_path, tiny_bert_dir, data_dir, capsys):

@@ -419,3 +419,105 @@ def test_the_shipped_best_offline_recipe_is_the_committed_searchs_best():
     shipped = resolved_config(parse_args(["--recipe", str(REPO / "recipes" / "best_offline.json")]))
     found = resolved_config(parse_args(["--recipe", str(REPO / "docs" / "search" / "offline" / "best_recipe.json")]))
     assert {k for k in shipped if shipped[k] != found[k]} == {"description", "data_dir", "output_dir"}
+
+
+# --- secrets and dying workers ---
+
+PASSWORD = "s3cret-Pw"
+URL = f"postgresql://ana:{PASSWORD}@127.0.0.1:9/cola"
+
+
+def test_a_storage_password_is_never_printed_or_written(tmp_path, monkeypatch, caplog, capsys):
+    """The URL's password is hidden in the log, report.md, trials.json and best_recipe.json (the study itself is
+    opened on a SQLite file here, by a stand-in for Optuna's RDBStorage, as no server runs in this test)."""
+    real = search.RDBStorage
+    monkeypatch.setattr(search, "RDBStorage",
+                        lambda url, **kwargs: real(f"sqlite:///{tmp_path / 'stand-in.db'}", **kwargs))
+    with caplog.at_level(logging.INFO):
+        assert run_search(tmp_path, FakeTrain(), "--storage", URL, trials=2) == 0
+    shown = "postgresql://ana:***@127.0.0.1:9/cola"
+    assert shown in caplog.text and PASSWORD not in caplog.text + "".join(capsys.readouterr())
+    written = {name: (tmp_path / "search" / name).read_text() for name in ("report.md", "trials.json", "best_recipe.json")}
+    assert shown in written["report.md"] and all(PASSWORD not in text for text in written.values())
+    trial_files = "".join(p.read_text() for p in (tmp_path / "search").rglob("*") if p.suffix in (".json", ".log"))
+    assert PASSWORD not in trial_files
+
+
+def test_a_study_that_cannot_be_opened_is_one_line_without_the_password_or_a_folder(tmp_path, capsys):
+    assert run_search(tmp_path, FakeTrain(), "--storage", URL) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot open the study in postgresql://ana:***@127.0.0.1:9/cola: ")
+    assert PASSWORD not in err and err.count("\n") == 1
+    assert not (tmp_path / "search").exists()
+
+
+def test_sigterm_stops_a_worker_as_ctrl_c_does(tmp_path, capsys):
+    """SIGTERM (kill, Slurm, Kubernetes) during a trial: the trial is failed, queued again, and the worker ends
+    with the interrupted message; the handler is put back afterwards."""
+    import signal
+
+    class Terminated(FakeTrain):
+        def __call__(self, argv, env, log_path):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler interrupts this
+            raise AssertionError("SIGTERM did not stop the trial")
+
+    before = signal.getsignal(signal.SIGTERM)
+    assert run_search(tmp_path, Terminated()) == 130
+    assert "interrupted; the study is saved" in capsys.readouterr().err
+    assert [t.state.name for t in load_study(tmp_path).trials] == ["FAIL", "WAITING"]
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")  # a zombie has ended; only its exit status waits for a parent to read it
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the parent-death signal is Linux's")
+@pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM"])
+def test_a_trials_train_py_never_outlives_its_worker(tmp_path, sig):
+    """A worker killed outright (SIGKILL) or told to stop (SIGTERM) takes its trial's train.py with it."""
+    import signal
+
+    sleeper = tmp_path / "train.py"
+    sleeper.write_text("import os, pathlib, sys, time\n"
+                       f"pathlib.Path({str(tmp_path / 'child.pid')!r}).write_text(str(os.getpid()))\n"
+                       "time.sleep(120)\n")
+    worker = subprocess.Popen([sys.executable, "-c", (
+        "import os, signal, sys\nfrom pathlib import Path\nfrom cola.experiments import search\n"
+        f"search.TRAIN_PY = Path({str(sleeper)!r})\n"
+        "signal.signal(signal.SIGTERM, search._interrupt)\n"
+        f"search.launch_subprocess([], dict(os.environ), Path({str(tmp_path / 'log')!r}))\n")], cwd=REPO)
+    pid_file = tmp_path / "child.pid"
+    for _ in range(300):
+        if pid_file.exists() and pid_file.read_text():
+            break
+        time.sleep(0.1)
+    child = int(pid_file.read_text())
+    assert _alive(child) and os.getpgid(child) != os.getpgid(worker.pid)  # its own process group
+    worker.send_signal(getattr(signal, sig))
+    worker.wait(timeout=60)
+    for _ in range(100):
+        if not _alive(child):
+            break
+        time.sleep(0.1)
+    assert not _alive(child)
+
+
+def test_a_dead_workers_trial_is_reclaimed_even_when_the_target_is_reached(tmp_path, monkeypatch):
+    monkeypatch.setattr(search, "HEARTBEAT_S", 1)
+    monkeypatch.setattr(search, "STALE_AFTER_S", 1)
+    assert run_search(tmp_path, FakeTrain(), trials=1) == 0
+    study = load_study(tmp_path)
+    dead = study.ask({name: load_space(tmp_path / "space.json")[name] for name in SPACE})
+    study._storage.record_heartbeat(dead._trial_id)
+    time.sleep(2.5)
+    fake = FakeTrain()
+    assert run_search(tmp_path, fake, trials=1) == 0  # the target is reached: nothing runs, but the trial is reclaimed
+    trials = load_study(tmp_path).trials
+    assert [t.state.name for t in trials] == ["COMPLETE", "FAIL", "WAITING"] and not fake.calls
+    assert trials[2].params == trials[1].params

@@ -373,12 +373,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_options(args) -> None:
+    """Everything a benchmark could fail on at its end, refused before its first row runs (it takes minutes)."""
+    least = (WARMUP_STEPS + 1) * BATCH
+    if args.samples < least:
+        raise CliError(f"--samples must be at least {least} ({WARMUP_STEPS} warm-up steps and one timed step of "
+                       f"batch {BATCH}), got {args.samples}")
+    if args.repeats < 1:
+        raise CliError(f"--repeats must be 1 or more, got {args.repeats}")
+    out = Path(args.out)
+    if out.is_dir() or not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
+        raise CliError(f"--out {out}: {'a folder' if out.is_dir() else 'its folder does not exist or is not writable'}; "
+                       f"give a file in an existing, writable folder")
+    try:
+        parse_args(shlex.split(args.suite_args) + ["--model_name_or_path", args.model, "--output_dir", "unused"])
+    except ValueError as error:  # shlex: an unclosed quote
+        raise CliError(f"--suite_args: {error}") from None
+    except CliError as error:
+        raise CliError(f"--suite_args: {error}") from None
+    except SystemExit:  # argparse's own usage error, already printed
+        raise CliError(f"--suite_args {args.suite_args!r} is not a valid train.py command line") from None
+
+
 @reports_errors
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.worker:
         print(json.dumps(worker(args)))
         return 0
+    check_options(args)
     report = run_benchmark(args)
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
     print(format_table(report))

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import sys
 from pathlib import Path
 
 from matplotlib.figure import Figure
 
 from ..errors import CliError, first_line, reports_errors
+from ..redact import command_line
 from ..results import RESULTS_FILE
 from .stats import aggregate, run_entry
 
@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise CliError(f"cannot write to {args.out}: {error.strerror}") from None
-    command = f"python -m {PROG} " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    command = command_line(f"python -m {PROG}", sys.argv[1:] if argv is None else argv)
     (out / "report.md").write_text(markdown(rows, command), encoding="utf-8")
     (out / "report.json").write_text(json.dumps({"command": command, "runs": rows}, indent=2) + "\n", encoding="utf-8")
     plot(rows, out / "report.png")

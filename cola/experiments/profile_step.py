@@ -28,6 +28,7 @@ import torch
 from transformers import TrainerCallback
 
 from ..errors import CliError, reports_errors
+from ..redact import command_line
 from .bench import ROWS, WARMUP_STEPS, suite_trainer
 
 PROG = "cola.experiments.profile_step"
@@ -130,7 +131,7 @@ def main(argv=None) -> int:
     trainer.train()
     if profile.profiler is None or not profile.wall:
         raise CliError("the run ended before the profiled steps")
-    command = " ".join(["python -m", PROG, *(sys.argv[1:] if argv is None else argv)])
+    command = command_line(f"python -m {PROG}", sys.argv[1:] if argv is None else argv)
     report = {"command": command, "row": args.row, "precision": trainer.args.precision, "steps": args.steps, "batch": 32,
               **breakdown(profile.profiler.events(), profile.wall, args.steps)}
     for op in report["top_operators"]:

@@ -32,7 +32,7 @@ import argparse
 import json
 import logging
 import os
-import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -48,6 +48,7 @@ from optuna.trial import TrialState
 from ..errors import CliError, first_line, reports_errors
 from ..output_dir import existing_run
 from ..recipes import RecipeParser, parse_args, resolved_config
+from ..redact import command_line, hide_url_passwords, scrub, url_password
 from ..results import RESULTS_FILE
 from .search_report import trial_recipe, write_outputs
 from .search_space import SEARCH_MANAGED, as_sampled, load_space
@@ -128,11 +129,53 @@ def counted(trials) -> int:
     return sum(t.state == TrialState.COMPLETE or (t.state == TrialState.FAIL and "error" in t.user_attrs) for t in trials)
 
 
+# How a trial's train.py starts: on Linux it first asks the kernel to kill it if its worker dies (prctl
+# PR_SET_PDEATHSIG), so a worker killed outright (SIGKILL, an OOM kill) never leaves a training run behind as an
+# orphan holding a CPU or GPU; a worker that died before the request took effect is noticed by its parent id.
+_CHILD_START = (
+    "import os, runpy, sys\n"
+    "if sys.platform == 'linux':\n"
+    "    import ctypes, signal\n"
+    "    ctypes.CDLL(None).prctl(1, signal.SIGKILL)\n"
+    "    if os.getppid() != int(sys.argv[1]): os._exit(137)\n"
+    "sys.argv = sys.argv[2:]\n"
+    "sys.path.insert(0, os.path.dirname(sys.argv[0]))\n"
+    "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+)
+STOP_GRACE_S = 20  # a stopped trial's train.py gets this long to end on SIGTERM before SIGKILL
+
+
 def launch_subprocess(argv: list[str], env: dict, log_path: Path) -> int:
-    """Run train.py with `argv` in a child process, its output in `log_path`; its exit status."""
+    """Run train.py with `argv` in a child process, its output in `log_path`; its exit status.
+
+    The child runs in its own process group (a terminal's Ctrl-C reaches the worker only), and the worker stops
+    the whole group when it is interrupted: a child never outlives its worker."""
     with open(log_path, "a", encoding="utf-8") as log:
-        return subprocess.run([sys.executable, str(TRAIN_PY), *argv], env=env, stdout=log, stderr=subprocess.STDOUT,
-                              check=False).returncode
+        child = subprocess.Popen([sys.executable, "-c", _CHILD_START, str(os.getpid()), str(TRAIN_PY), *argv], env=env,
+                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            return child.wait()
+        except BaseException:  # KeyboardInterrupt: Ctrl-C, or SIGTERM (see main)
+            stop_process_group(child)
+            raise
+
+
+def stop_process_group(child: subprocess.Popen) -> None:
+    """SIGTERM to the child's process group, then SIGKILL if it has not ended within STOP_GRACE_S."""
+    for sig, grace in ((signal.SIGTERM, STOP_GRACE_S), (signal.SIGKILL, None)):
+        try:
+            os.killpg(child.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            child.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def error_line(log_path: Path) -> str:
@@ -268,7 +311,7 @@ def fixed_options(recipe: str | None, passthrough: list[str], space: dict, objec
     if cola and config.data.eval_split != "glue_dev":
         raise CliError("the search scores trials on GLUE's in-domain dev half: use eval_split glue_dev")
     resolved = resolved_config(config)
-    fixed = {key: resolved[key] for key in sorted(config.explicit) if key not in SEARCH_MANAGED}
+    fixed = {key: resolved[key] for key in sorted(config.explicit) if key in resolved and key not in SEARCH_MANAGED}
     metric = config.training.metric_for_best_model
     if not cola:
         return fixed, resolved, objective
@@ -297,25 +340,30 @@ def open_study(args, storage_url: str):
             return optuna.create_study(study_name=args.study, storage=storage, sampler=sampler, direction="maximize",
                                        load_if_exists=True)
         except (ValueError, ImportError, optuna.exceptions.StorageInternalError) as error:
-            raise CliError(f"cannot open the study in {storage_url}: {first_line(error)}") from None
+            raise CliError(_open_error(storage_url, error)) from None
         except Exception as error:  # SQLAlchemy's own: a bad URL, a server that is not there, or a race
             if not type(error).__module__.startswith("sqlalchemy"):
                 raise
             if attempt == 2 or type(error).__name__ not in ("OperationalError", "IntegrityError"):
-                raise CliError(f"cannot open the study in {storage_url}: {first_line(error)}") from None
+                raise CliError(_open_error(storage_url, error)) from None
             # Two workers creating a new database at once: one creates the tables, the other's CREATE fails
             # ("table studies already exists"); a moment later the tables are there and opening succeeds.
             time.sleep(1 + attempt)
 
 
-def check_same_search(study, setup: dict, storage_url: str) -> None:
+def _open_error(storage_url: str, error: BaseException) -> str:
+    # The URL's password never reaches the terminal, even where a driver's message quotes it.
+    return scrub(f"cannot open the study in {storage_url}: {first_line(error)}", url_password(storage_url))
+
+
+def check_same_search(study, setup: dict, shown_url: str) -> None:
     """A continued study must be searched the same way (space, fixed options, seeds, objective)."""
     if study.direction != optuna.study.StudyDirection.MAXIMIZE:
-        raise CliError(f"study '{study.study_name}' in {storage_url} minimises; the search maximises: choose another --study")
+        raise CliError(f"study '{study.study_name}' in {shown_url} minimises; the search maximises: choose another --study")
     stored = study.user_attrs.get("search")
     if stored is None:
         if any(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False)):
-            raise CliError(f"study '{study.study_name}' in {storage_url} was not made by {PROG}; choose another --study")
+            raise CliError(f"study '{study.study_name}' in {shown_url} was not made by {PROG}; choose another --study")
         study.set_user_attr("search", setup)
         return
     differs = [key for key in setup if stored.get(key) != setup[key]]
@@ -323,7 +371,7 @@ def check_same_search(study, setup: dict, storage_url: str) -> None:
         fixed = sorted(k for k in stored.get("fixed", {}).keys() | setup["fixed"].keys()
                        if stored.get("fixed", {}).get(k) != setup["fixed"].get(k))
         named = [f"fixed options ({', '.join(fixed)})" if key == "fixed" else key for key in differs]
-        raise CliError(f"study '{study.study_name}' in {storage_url} was started with a different "
+        raise CliError(f"study '{study.study_name}' in {shown_url} was started with a different "
                        f"{', '.join(named)}; continue it with the same options, or start another --study")
 
 
@@ -341,10 +389,15 @@ def enqueue_baseline(study, space: dict, resolved: dict) -> None:
 
 @reports_errors
 def main(argv: list[str] | None = None, launch=launch_subprocess) -> int:
+    # SIGTERM (what `kill`, Slurm and Kubernetes send) stops a worker as Ctrl-C does: the trial's child is
+    # stopped, the trial recorded as interrupted and queued to run again.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         return search_command(argv, launch)
     except KeyboardInterrupt:  # before the first trial (one under way is handled, and queued again, inside)
         raise CliError("interrupted before any trial ran; nothing was started", exit_code=130) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def search_command(argv: list[str] | None, launch) -> int:
@@ -363,19 +416,31 @@ def search_command(argv: list[str] | None, launch) -> int:
     output_dir = Path(args.output_dir or Path("outputs/search") / args.study)
     if output_dir.is_dir() and existing_run(output_dir):
         raise CliError(f"{output_dir} holds {existing_run(output_dir)}, not a search; choose another --output_dir")
+    created = not output_dir.exists()
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise CliError(f"cannot write to {output_dir}: {error.strerror}") from None
     storage_url = args.storage or f"sqlite:///{output_dir / 'search.db'}"
+    shown_url = hide_url_passwords(storage_url)  # what logs, errors and reports say: never the password
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # one line per trial comes from here, not Optuna's tracebacks
-    study = open_study(args, storage_url)
+    try:
+        study = open_study(args, storage_url)
+    except CliError:
+        if created and not any(output_dir.iterdir()):
+            output_dir.rmdir()  # a study that could not be opened leaves no folder behind
+        raise
     setup = {"space": {name: json.loads(distribution_to_json(d)) for name, d in space.items()}, "fixed": fixed,
              "seeds": args.seeds, "objective": args.objective}
-    check_same_search(study, setup, storage_url)
+    check_same_search(study, setup, shown_url)
+    # Trials of workers that died (no heartbeat for STALE_AFTER_S) are failed and queued again now, before the
+    # target is checked: a study that reached its target would otherwise never reclaim them.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
     if not study.get_trials(deepcopy=False):
         enqueue_baseline(study, space, resolved)
-    command = f"python -m {PROG} " + " ".join(shlex.quote(a) for a in argv)
+    command = command_line(f"python -m {PROG}", argv)
     search = Search(study=study, space=space, fixed=fixed, seeds=args.seeds, objective=args.objective,
                     output_dir=output_dir, target=args.trials, launch=launch, command=command)
     done = counted(study.get_trials(deepcopy=False))
@@ -384,12 +449,12 @@ def search_command(argv: list[str] | None, launch) -> int:
                     "further", args.study, done, args.trials)
     else:
         logger.info("Study '%s' in %s: %d of %d trials finished; seeds %s; scoring on the median %s",
-                    args.study, storage_url, done, args.trials, args.seeds, args.objective)
+                    args.study, shown_url, done, args.trials, args.seeds, args.objective)
         try:
             study.optimize(search, timeout=args.timeout, callbacks=[search.after_trial], catch=(TrialFailed,))
         except KeyboardInterrupt:
             search.write_outputs()
-            raise CliError(f"interrupted; the study is saved in {storage_url} with the stopped trial queued to run "
+            raise CliError(f"interrupted; the study is saved in {shown_url} with the stopped trial queued to run "
                            f"again: run the same command to continue", exit_code=130) from None
     search.write_outputs()
     best = _best(study)

@@ -49,7 +49,8 @@ def run_seeds(config: RunConfig, run_one) -> int:
         raise CliError("with --seeds, --resume_from_checkpoint takes only 'last' (each seed resumes from its own folder)")
     is_main = args.process_index == 0
     resuming = args.resume_from_checkpoint == "last"
-    with claim_output_dir(args.output_dir, resuming=resuming, overwrite=args.overwrite_run, is_main=is_main):
+    with claim_output_dir(args.output_dir, resuming=resuming, overwrite=args.overwrite_run, is_main=is_main,
+                          sweep=True, reads=config.read_folders()):
         subs = {seed: sub_run_config(config, seed) for seed in args.seeds}
         # Every finished seed's configuration is checked before anything is written: a refused sweep changes nothing.
         earlier = {seed: _finished_results(sub) if resuming else None for seed, sub in subs.items()}
