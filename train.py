@@ -69,84 +69,47 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(config: RunConfig) -> int:
-    """One training run, from the resolved configuration to results.json."""
+    """One training run: claim the folder, build, train, evaluate, report."""
     # Imported here, not at the top: `--help` and a mistyped option answer in about 4 s instead of 10 (measured
     # with `time python train.py --help`); the Trainer, scikit-learn and datasets make up the difference.
     import transformers
-    from transformers import set_seed
 
-    from cola.checkpoints import check_same_run, reapply_freeze, resolve_checkpoint
-    from cola.class_weights import class_weights_for
-    from cola.columns import LABEL
-    from cola.data import load_data, tokenize
-    from cola.freezing import freeze_bottom
-    from cola.model import check_max_length, load_model_and_tokenizer, supported_layer_groups
     from cola.model_card import model_card, write_model_card
     from cola.output_dir import claim_output_dir
     from cola.predict import predict_test_split
-    from cola.recipes import resolved_config, write_resolved_config
-    from cola.results import build_results, log_results, log_start_summary, write_results
+    from cola.recipes import write_resolved_config
+    from cola.results import build_results, log_results, write_results
+    from cola.run import build_run
     from cola.tracking import finish_wandb_run
-    from cola.trainer import build_trainer, check_trained
+    from cola.trainer import check_trained
 
     args = config.training
     logging.getLogger().setLevel(logging.INFO if args.should_log else logging.WARNING)  # one process speaks
     transformers.logging.set_verbosity_warning()
+    main_process = args.process_index == 0
 
-    # --- where to write, and where to continue from: checked before any expensive work ---
-    resuming = args.resume_from_checkpoint is not None
-    with claim_output_dir(args.output_dir, resuming=resuming, overwrite=args.overwrite_run, is_main=args.process_index == 0,
-                          reads=config.read_folders()):
-        checkpoint = resolve_checkpoint(args.resume_from_checkpoint, args.output_dir)
-        if checkpoint:
-            reapply_freeze(checkpoint, args, freeze_given="freeze" in config.explicit)
-        resolved = resolved_config(config)  # after the checkpoint's freeze setting is adopted: it is part of it
-        if checkpoint:
-            check_same_run(checkpoint, resolved)
-
-        # --- data (read and checked before any model is loaded), seed, model, class weights ---
-        raw = load_data(config.data, seed=args.seed)
-        set_seed(args.seed)  # before loading: the classification head is initialised here
-        model, tokenizer = load_model_and_tokenizer(config.model.model_name_or_path, label_names=raw.label_names,
-                                                    trust_remote_code=config.model.trust_remote_code)
-        check_max_length(model, config.data.max_length)
-        data = tokenize(raw, tokenizer, config.data.max_length)
-        class_weights = class_weights_for(data.train[LABEL], enabled=args.class_weights,
-                                          values=args.class_weight_values, num_labels=len(data.label_names))
-
-        # --- freeze: before the Trainer builds the optimizer, which only receives requires_grad parameters ---
-        layer_groups = supported_layer_groups(model, config.model.model_name_or_path)
-        try:
-            freeze_bottom(layer_groups, args.freeze, method=args.freeze_method)
-        except ValueError as error:
-            raise CliError(f"--freeze {error}") from None
-        log_start_summary(model_name=config.model.model_name_or_path, model=model, data=data,
-                          class_weights=class_weights, layer_groups=layer_groups)
-
-        # --- train, evaluate, save ---
-        trainer = build_trainer(config, model=model, tokenizer=tokenizer, data=data, class_weights=class_weights,
-                                layer_groups=layer_groups)
-        if trainer.is_world_process_zero() and not checkpoint:
+    with claim_output_dir(args.output_dir, resuming=args.resume_from_checkpoint is not None,
+                          overwrite=args.overwrite_run, is_main=main_process, reads=config.read_folders()):
+        run = build_run(config)
+        trainer = run.trainer
+        if main_process and not run.checkpoint:
             # Now, so a crashed run's folder says how it was started; a resumed run's is rewritten only when it ends.
-            write_resolved_config(resolved, args.output_dir)
-        train_output = trainer.train(resume_from_checkpoint=checkpoint)
-        check_trained(trainer.state, train_output.training_loss, model)
+            write_resolved_config(run.resolved, args.output_dir)
+
+        train_output = trainer.train(resume_from_checkpoint=run.checkpoint)
+        check_trained(trainer.state, train_output.training_loss, run.model)
         eval_metrics = trainer.evaluate()
-        test_metrics = predict_test_split(trainer, data, args.output_dir) if data.test is not None else None
-        if trainer.is_world_process_zero():
-            results = build_results(
-                eval_metrics=eval_metrics, test_metrics=test_metrics, data=data, train_output=train_output,
-                trainer_state=trainer.state,
-                class_weights=class_weights, layer_groups=layer_groups, param_groups=trainer.param_group_table,
-                unfreeze_after_steps=trainer.unfreeze_schedule, frozen_cache=trainer.frozen_cache_summary,
-                model=model, training_args=args, config=resolved,
-            )
+        test_metrics = predict_test_split(trainer, run.data, args.output_dir) if run.data.test is not None else None
+
+        if main_process:
+            results = build_results(trainer.report, eval_metrics=eval_metrics, test_metrics=test_metrics, data=run.data,
+                                    train_output=train_output, trainer_state=trainer.state, config=run.resolved)
             # Before saving: with --push_to_hub, save_model uploads the folder with this card (ColaTrainer).
             trainer.model_card = model_card(results, argv=config.argv, output_dir=args.output_dir)
         trainer.save_model()
-        if trainer.is_world_process_zero():
+        if main_process:
             write_model_card(trainer.model_card, args.output_dir)
-            write_resolved_config(resolved, args.output_dir)  # the run that wrote results.json, as it was configured
+            write_resolved_config(run.resolved, args.output_dir)  # the run that wrote results.json, as it was configured
             log_results(results, write_results(results, args.output_dir))
     finish_wandb_run(args)
     return 0

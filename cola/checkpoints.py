@@ -28,6 +28,7 @@ from transformers import TrainerCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from .errors import CliError, first_line
+from .files import write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -116,20 +117,11 @@ def check_complete(checkpoint: Path) -> None:
         raise broken("rng_state.pth", "missing")
 
 
-def reapply_freeze(checkpoint: str, args, *, freeze_given: bool) -> None:
-    """Adopt the checkpoint's freeze setting; refuse a different one given explicitly."""
+def stored_floor(checkpoint: str) -> int | None:
+    """The number of frozen layer groups the checkpoint's run trained with (None: an older checkpoint without it);
+    `cola.plan.adopt_checkpoint_floor` decides what the resumed run does with it."""
     stored = _suite_state(checkpoint)
-    if stored is None:
-        logger.warning("%s has no %s: resuming with --freeze %d as given", checkpoint, SUITE_STATE_FILE, args.freeze)
-        return
-    if freeze_given and stored["freeze"] != args.freeze:
-        raise CliError(
-            f"{checkpoint} was trained with --freeze {stored['freeze']}; resuming with --freeze {args.freeze} would "
-            f"hand the optimizer different parameters. Pass --freeze {stored['freeze']} or leave --freeze out"
-        )
-    if stored["freeze"] != args.freeze:
-        logger.info("Resuming with the checkpoint's --freeze %d", stored["freeze"])
-    args.freeze = stored["freeze"]
+    return None if stored is None else stored["freeze"]
 
 
 def check_same_run(checkpoint: str, wanted: dict) -> None:
@@ -154,18 +146,17 @@ def config_differences(stored: dict, wanted: dict) -> list[str]:
 class SaveSuiteState(TrainerCallback):
     """Writes the configuration, the freeze setting and the layer-group table into every checkpoint, last."""
 
-    def __init__(self, layer_group_table, resolved_config: dict):
-        self.layer_group_table = layer_group_table
+    def __init__(self, plan, resolved_config: dict):
+        self.plan = plan
         self.resolved_config = resolved_config
 
     def on_save(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
             folder = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
             if folder.is_dir():
-                payload = {"freeze": args.freeze, "layer_groups": self.layer_group_table(), "config": self.resolved_config}
-                tmp = folder / f".{SUITE_STATE_FILE}.tmp"
-                tmp.write_text(json.dumps(payload, indent=2) + "\n")
-                tmp.replace(folder / SUITE_STATE_FILE)  # the completion mark appears whole or not at all
+                payload = {"freeze": self.plan.floor, "layer_groups": self.plan.layer_group_table(),
+                           "config": self.resolved_config}
+                write_atomic(folder / SUITE_STATE_FILE, json.dumps(payload, indent=2) + "\n")  # the mark: whole or not at all
 
 
 def _suite_state(checkpoint: str) -> dict | None:

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import datasets
 
-from .columns import GROUP, LABEL, TEXT
+from .columns import GROUP, LABEL, TEXT, TaskData
 from .errors import CliError
+from .files import decode_lines
 
 logger = logging.getLogger(__name__)
 
@@ -125,22 +126,6 @@ def validate_tsv(path: Path) -> list[list[str]]:
     return rows
 
 
-def decode_lines(raw: bytes, source: str) -> list[str]:
-    """UTF-8 bytes -> lines (a byte-order mark, CRLF line ends and a final newline allowed); a byte that is not
-    UTF-8 is a one-line error naming `source` and the line."""
-    lines = raw.removeprefix(b"\xef\xbb\xbf").split(b"\n")
-    if lines[-1] == b"":
-        lines.pop()  # what follows the final newline
-    decoded = []
-    for lineno, line in enumerate(lines, start=1):
-        try:
-            decoded.append(line.decode("utf-8").removesuffix("\r"))
-        except UnicodeDecodeError as error:
-            bad = f"byte {line[error.start]:#04x} at offset {error.start}"
-            raise CliError(f"{source}:{lineno}: not UTF-8 text ({bad}); save the file as UTF-8") from None
-    return decoded
-
-
 def read_tsv(path: Path, domain: int) -> datasets.Dataset:
     """A raw CoLA file as a dataset in the suite's columns (`cola.columns`; the group is the domain).
 
@@ -154,9 +139,10 @@ def read_tsv(path: Path, domain: int) -> datasets.Dataset:
     )
 
 
-def read_cola(data_dir: str | None) -> tuple[datasets.Dataset, datasets.Dataset, Path]:
+def read_cola(data_dir: str | None) -> TaskData:
     """CoLA's training file and GLUE's dev set (both domains, in that order) from --data_dir (or its defaults)."""
     path = resolve_data_dir(data_dir)
     train = read_tsv(path / TRAIN_FILE, domain=0)
     dev = datasets.concatenate_datasets([read_tsv(path / DEV_FILES[name], domain=i) for i, name in enumerate(DOMAINS)])
-    return train, dev, path
+    return TaskData(train=train, eval=dev, test=None, class_names=LABEL_NAMES, group_names=DOMAINS,
+                    source=f"CoLA ({path})")

@@ -9,51 +9,23 @@ id of the example's group. Which names those ids stand for travels beside the sp
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import datasets
-import numpy as np
 
-from .cola_tsv import DOMAINS, LABEL_NAMES, read_cola
-from .columns import GROUP, LABEL, TEXT, TEXT_PAIR
+from .cola_tsv import read_cola
+from .columns import LABEL, TEXT, TEXT_PAIR, TaskData
 from .errors import CliError, first_line
 from .user_data import read_user_data
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass
-class TaskData:
-    train: datasets.Dataset
-    eval: datasets.Dataset
-    test: datasets.Dataset | None  # the optional test split, classified after training; scored if `test_labelled`
-    label_names: tuple[str, ...]  # index = class id
-    group_names: tuple[str, ...]  # index = group id; CoLA's groups are its two domains
-    source: str  # where the data came from, in words (the log and the model card)
-    test_labelled: bool = False
-    truncated: dict[str, int] = field(default_factory=dict)  # split -> texts cut to --max_length (set by tokenize)
-
-    def class_counts(self) -> list[int]:
-        return np.bincount(np.asarray(self.train[LABEL]), minlength=len(self.label_names)).tolist()
-
-    def group_sizes(self) -> dict[str, int]:
-        counts = np.bincount(np.asarray(self.eval[GROUP]), minlength=len(self.group_names))
-        return {name: int(n) for name, n in zip(self.group_names, counts) if n}
-
-    def splits(self) -> dict[str, datasets.Dataset]:
-        return {"train": self.train, "eval": self.eval, **({"test": self.test} if self.test is not None else {})}
-
-
 def load_data(data_args, seed: int) -> TaskData:
     """Train and evaluation splits (and the optional test split) as checked raw text, not yet tokenized."""
-    if data_args.uses_cola:
-        train, evaluation, data_dir = read_cola(data_args.data_dir)
-        data = TaskData(train=train, eval=evaluation, test=None, label_names=LABEL_NAMES, group_names=DOMAINS,
-                        source=f"CoLA ({data_dir})")
-    else:
-        data = TaskData(**read_user_data(data_args))
+    data = read_cola(data_args.data_dir) if data_args.uses_cola else read_user_data(data_args)
     if data_args.eval_split == "holdout":
-        data.train, data.eval = holdout(data.train, len(data.label_names), data_args.holdout_fraction, seed)
+        data.train, data.eval = holdout(data.train, len(data.class_names), data_args.holdout_fraction, seed)
     data.train = _subsample(data.train, data_args.max_train_samples, seed)
     data.eval = _subsample(data.eval, data_args.max_eval_samples, seed)
     warn_about(data.train, data.eval)
@@ -78,11 +50,11 @@ def warn_about(train: datasets.Dataset, evaluation: datasets.Dataset) -> list[st
     warnings = []
     if len(set(evaluation[LABEL])) < 2:
         warnings.append("the evaluation set has one class only: MCC is 0 whatever the model predicts")
-    texts = _texts(train)
+    texts = _inputs(train)
     duplicates = len(texts) - len(set(texts))
     if duplicates:
         warnings.append(f"{duplicates} training text(s) occur more than once")
-    leaked = len(set(_texts(evaluation)) & set(texts))
+    leaked = len(set(_inputs(evaluation)) & set(texts))
     if leaked:
         warnings.append(f"{leaked} evaluation text(s) also occur in the training split: their scores are flattered")
     for warning in warnings:
@@ -90,7 +62,7 @@ def warn_about(train: datasets.Dataset, evaluation: datasets.Dataset) -> list[st
     return warnings
 
 
-def _texts(dataset: datasets.Dataset) -> list:
+def _inputs(dataset: datasets.Dataset) -> list:
     """Each example's input: its text, or (text, pair) for a pair task."""
     if TEXT_PAIR in dataset.column_names:
         return list(zip(dataset[TEXT], dataset[TEXT_PAIR]))

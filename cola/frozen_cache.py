@@ -58,21 +58,6 @@ class CacheNotExact(Exception):
     """The frozen prefix of this model cannot be replaced by its cached output (the probe disagreed)."""
 
 
-def cache_decision(args, groups: list[LayerGroup]) -> str | None:
-    """Why the run does not cache (None: it does). `args.cache_frozen` None means "whenever it is exact"."""
-    if args.cache_frozen is False:
-        return "--cache_frozen false"
-    if args.freeze == 0:
-        return "nothing is frozen"
-    if args.freeze_method != "requires_grad":
-        return f"--freeze_method {args.freeze_method} keeps the frozen groups in the backward pass"
-    if not args.frozen_eval_mode:
-        return "--no-frozen-eval-mode: dropout in the frozen groups changes their output at every step"
-    if any(not g.frozen for g in groups[: args.freeze]):
-        return "the bottom groups are not frozen"
-    return None
-
-
 @dataclass
 class _Slot:
     offset: int

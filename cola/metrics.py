@@ -23,23 +23,23 @@ def load_metric():
     return evaluate.load(str(METRIC_MODULE))
 
 
-def metric_names(label_names: tuple[str, ...], metric=None) -> list[str]:
+def metric_names(class_names: tuple[str, ...], metric=None) -> list[str]:
     """What compute_metrics reports for the whole set (a group's keys are these behind '<group>_'), in order.
     `metric`: the module if it is loaded already."""
     metric = metric or load_metric()
-    return [*metric.compute(predictions=[0, 1], references=[0, 1], label_names=list(label_names)), "cross_entropy"]
+    return [*metric.compute(predictions=[0, 1], references=[0, 1], class_names=list(class_names)), "cross_entropy"]
 
 
-def build_compute_metrics(label_names: tuple[str, ...], group_names: tuple[str, ...]):
+def build_compute_metrics(class_names: tuple[str, ...], group_names: tuple[str, ...]):
     """Metrics over the whole evaluation set, and per group (keys `<group>_<metric>`) when it holds several."""
     metric = load_metric()
     # 5 shared keys and 2 per class (f1_<class>, predicted_<class>): fewer means a class name made two of them one
-    if len(metric_names(label_names, metric)) < 5 + 2 * len(label_names):
-        raise CliError(f"the class names {list(label_names)} make two metrics share a name (a class 'macro' gives "
+    if len(metric_names(class_names, metric)) < 5 + 2 * len(class_names):
+        raise CliError(f"the class names {list(class_names)} make two metrics share a name (a class 'macro' gives "
                        f"f1_macro, which is macro-F1); rename the class (--class_names)")
 
     def scores(predictions, labels, losses) -> dict[str, float]:
-        found = metric.compute(predictions=predictions, references=labels, label_names=list(label_names))
+        found = metric.compute(predictions=predictions, references=labels, class_names=list(class_names))
         found["cross_entropy"] = float(losses.mean())
         return found
 

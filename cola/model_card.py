@@ -14,7 +14,8 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from .model import PACKAGED_HUB_ID, PACKAGED_MODELS
+from .files import write_atomic
+from .packaged import hub_id
 from .redact import command_line
 
 CARD_FILE = "README.md"
@@ -36,7 +37,7 @@ def model_card(results: dict, *, argv: tuple[str, ...], output_dir: str) -> str:
     cola = not (config.get("train_file") or config.get("dataset_name"))
     metadata = ModelCardData(
         library_name="transformers", pipeline_tag="text-classification", tags=["text-classification", TAG],
-        base_model=_hub_id(base),
+        base_model=hub_id(base),
         datasets=[GLUE] if cola else ([config["dataset_name"]] if config.get("dataset_name") else None),
         metrics=["matthews_correlation", "accuracy", "f1"], model_name=Path(output_dir).name,
         eval_results=_eval_results(results, config, cola),
@@ -44,12 +45,12 @@ def model_card(results: dict, *, argv: tuple[str, ...], output_dir: str) -> str:
     lines = [
         f"# {Path(output_dir).name}", "",
         f"`{base}` fine-tuned to sort texts{' and text pairs' if config.get('text_pair_column') else ''} into "
-        f"{len(data['label_names'])} classes, on {data['source']}, with the cola-suite training suite (`train.py`).", "",
+        f"{len(data['class_names'])} classes, on {data['source']}, with the cola-suite training suite (`train.py`).", "",
         "## Data", "",
         *_data_lines(config, data, cola), "",
         "## Evaluation", "",
         *_score_table(results), "",
-        *_per_class_lines(results, data["label_names"]),
+        *_per_class_lines(results, data["class_names"]),
         "## Training", "",
         *_training_lines(results, config), "",
         "## Reproduce", "",
@@ -72,17 +73,8 @@ def _use_example(cola: bool, *, pair: bool) -> str:
     return 'print(classify("The book was written by John."))' if cola else 'print(classify("your text here"))'
 
 
-def _hub_id(name: str) -> str | None:
-    """The base model's Hub id for the card's metadata (None for a local folder, which the Hub cannot link)."""
-    if name.lower() in PACKAGED_MODELS:
-        return PACKAGED_HUB_ID
-    return None if Path(name).expanduser().is_dir() else name
-
-
 def write_model_card(card: str, output_dir: str | Path) -> Path:
-    path = Path(output_dir) / CARD_FILE
-    path.write_text(card, encoding="utf-8")
-    return path
+    return write_atomic(Path(output_dir) / CARD_FILE, card)
 
 
 def _eval_results(results: dict, config: dict, cola: bool) -> list[EvalResult] | None:
@@ -120,7 +112,7 @@ def _data_lines(config: dict, data: dict, cola: bool) -> list[str]:
     truncated = {k: v for k, v in data.get("truncated", {}).items() if v}
     return [
         f"- Source: {source}", *columns,
-        f"- Classes (id: name): {', '.join(f'{i}: {name}' for i, name in enumerate(data['label_names']))}",
+        f"- Classes (id: name): {', '.join(f'{i}: {name}' for i, name in enumerate(data['class_names']))}",
         f"- Rows: {rows}" + (f" (max_train_samples {config['max_train_samples']})" if config.get("max_train_samples") else "")
         + (f" (max_eval_samples {config['max_eval_samples']})" if config.get("max_eval_samples") else ""),
         f"- Texts cut to {config['max_length']} tokens: "
@@ -138,26 +130,26 @@ def _score_table(results: dict) -> list[str]:
     return rows
 
 
-def _per_class_lines(results: dict, label_names: list[str]) -> list[str]:
+def _per_class_lines(results: dict, class_names: list[str]) -> list[str]:
     section = results["eval"]
     return ["Per-class F1 on the whole evaluation set: "
-            + ", ".join(f"{name} {section[f'f1_{name}']:.4f}" for name in label_names) + ".", ""]
+            + ", ".join(f"{name} {section[f'f1_{name}']:.4f}" for name in class_names) + ".", ""]
 
 
 def _training_lines(results: dict, config: dict) -> list[str]:
-    groups = results["layer_groups"]
-    frozen = [g["name"] for g in groups if g["frozen"]]
-    freezing = (f"bottom {config['freeze']} of {len(groups)} layer groups frozen ({', '.join(frozen)}; "
-                f"method {config['freeze_method']}, frozen groups in eval mode: {config['frozen_eval_mode']})"
-                if config["freeze"] else f"none (all {len(groups)} layer groups train)")
+    plan = results["plan"]  # what trained (cola.plan), not the options that asked for it
+    frozen = plan["frozen_groups"]
+    freezing = (f"bottom {len(frozen)} of {plan['layer_groups']} layer groups frozen ({', '.join(frozen)}; "
+                f"method {plan['method']}, frozen groups in eval mode: {plan['frozen_eval_mode']})"
+                if frozen else f"none (all {plan['layer_groups']} layer groups train)")
     cache = results.get("frozen_cache") or {}
     lr = [f"peak {config['learning_rate']:g}", f"{config['lr_scheduler_type']} schedule", f"warm-up {config['warmup_steps']:g}"]
     if config["layer_lr_decay"] != 1:
         lr.append(f"layer-wise decay {config['layer_lr_decay']:g}")
     if config["head_lr_multiplier"] != 1:
         lr.append(f"head x{config['head_lr_multiplier']:g}")
-    if config.get("gradual_unfreeze_steps"):
-        lr.append(f"gradual unfreezing every {config['gradual_unfreeze_steps']} steps")
+    if plan["unfreeze_every"]:
+        lr.append(f"gradual unfreezing every {plan['unfreeze_every']} steps")
     weights = results.get("class_weights")
     train = results["train"]
     return [

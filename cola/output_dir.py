@@ -34,6 +34,7 @@ from pathlib import Path
 
 from .checkpoints import checkpoint_folders
 from .errors import CliError
+from .files import write_atomic
 from .model_card import CARD_FILE, is_suite_card
 
 LOCK_FILE = ".cola-suite.lock"
@@ -184,9 +185,7 @@ def _run_like(name: str) -> bool:
 
 
 def _write_record(path: Path, record: dict) -> None:
-    tmp = path / f"{RECORD_FILE}.tmp"
-    tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, path / RECORD_FILE)
+    write_atomic(path / RECORD_FILE, json.dumps(record, indent=1) + "\n")
 
 
 @contextlib.contextmanager

@@ -11,18 +11,16 @@ The probability is the model's probability for the printed label. Sentences are 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
-from .cola_tsv import decode_lines
 from .columns import LABEL, TEXT, TEXT_PAIR
 from .errors import CliError, reports_errors
+from .files import decode_lines, write_atomic
 from .model import check_max_length, load_model_and_tokenizer
 
 
@@ -57,7 +55,7 @@ def load(model_dir: str):
     """The fine-tuned model (in eval mode) and its tokenizer, with the labels it was saved with."""
     if not Path(model_dir).is_dir():
         raise CliError(f"{model_dir}: {'not a directory' if Path(model_dir).exists() else 'no such model directory'}")
-    model, tokenizer = load_model_and_tokenizer(model_dir, label_names=None)
+    model, tokenizer = load_model_and_tokenizer(model_dir, class_names=None)
     return model.eval(), tokenizer
 
 
@@ -101,15 +99,12 @@ def predict_test_split(trainer, data, output_dir: str | Path) -> dict | None:
     logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
     probs = torch.from_numpy(np.asarray(logits, dtype=np.float32)).softmax(-1).numpy()
     if trainer.is_world_process_zero():
-        names = np.asarray(data.label_names, dtype=object)
+        names = np.asarray(data.class_names, dtype=object)
         table = {"text": data.test[TEXT], **({"text_pair": data.test[TEXT_PAIR]} if TEXT_PAIR in data.test.column_names else {})}
         if data.test_labelled:
             table["label"] = names[np.asarray(data.test[LABEL])]
         table["predicted"], table["probability"] = names[probs.argmax(-1)], probs.max(-1).round(6)
-        fd, tmp = tempfile.mkstemp(dir=output_dir, prefix=".test_predictions-", suffix=".csv")
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            pd.DataFrame(table).to_csv(f, index=False)
-        os.replace(tmp, Path(output_dir) / TEST_PREDICTIONS_FILE)
+        write_atomic(Path(output_dir) / TEST_PREDICTIONS_FILE, pd.DataFrame(table).to_csv(index=False))
     return output.metrics if data.test_labelled else None
 
 

@@ -9,6 +9,7 @@ asked for it) is written next to the results and is itself a valid recipe.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import difflib
 import enum
@@ -20,8 +21,9 @@ from pathlib import Path
 
 from transformers import HfArgumentParser
 
-from .config import ARGUMENT_CLASSES, RunConfig
+from .config import ARGUMENT_CLASSES, ColaTrainingArguments, RunConfig
 from .errors import CliError, first_line
+from .files import write_atomic
 
 RESOLVED_CONFIG_FILE = "run_config.json"
 
@@ -40,6 +42,17 @@ RENAMED_KEYS = {
 # delete whatever run the replay lands on).
 COMMAND_LINE_ONLY = ("overwrite_run", "resume_from_checkpoint")
 
+# TrainingArguments flags the Trainer's own scripts read and train.py does not: a run always trains, evaluates on
+# its evaluation split, and classifies a test split when one is given. Refused, never silently ignored.
+NOT_USED = {
+    "do_train": "train.py always trains",
+    "do_eval": "train.py always evaluates on its evaluation split (during training too, per --eval_strategy)",
+    "do_predict": "train.py classifies a test split whenever --test_file or --test_split names one",
+}
+# (Older run_config.json files hold the Trainer's values for them, do_eval derived from eval_strategy: those
+# replay silently; a recipe that asks for do_train or do_predict is refused like the flag.)
+_OLDER_RUN_CONFIG_VALUES = {"do_train": (False,), "do_predict": (False,), "do_eval": (True, False)}
+
 _UNSET = object()  # a default no value on the command line can equal: marks the options argv did not set
 
 
@@ -48,7 +61,25 @@ class RecipeParser(HfArgumentParser):
 
     def __init__(self):
         super().__init__(ARGUMENT_CLASSES, description="Fine-tune a BERT-family encoder on CoLA, or on your own "
-                                                       "sentence(-pair) classification data.")
+                                                       "sentence(-pair) classification data.",
+                         usage="train.py [--recipe FILE.json] [--OPTION VALUE ...]")
+        self._suite_options_first()
+
+    def _suite_options_first(self) -> None:
+        """--help: the suite's own options (model, data, the training options it defines or sets a default for,
+        recipe) first, then the ~200 options inherited from TrainingArguments, in a group of their own.
+        (argparse has no public way to move an option between groups: its group lists are rearranged here.)"""
+        suite_fields = set(vars(ColaTrainingArguments).get("__annotations__", {}))
+        training = next(g for g in self._action_groups if g.title == ColaTrainingArguments._argument_group_name)
+        inherited = self.add_argument_group("Hugging Face Trainer options",
+                                            "TrainingArguments as transformers 5 defines them (its documentation has "
+                                            "the details); the suite sets defaults for some, listed above.")
+        for action in list(training._group_actions):
+            if action.dest in NOT_USED:
+                action.help = argparse.SUPPRESS  # refused (see NOT_USED), so not offered
+            if action.dest not in suite_fields:
+                training._group_actions.remove(action)
+                inherited._group_actions.append(action)
 
     def parse(self, argv: list[str] | None = None) -> RunConfig:
         """Merge defaults, the recipe and the command line into the run's configuration."""
@@ -57,6 +88,9 @@ class RecipeParser(HfArgumentParser):
         recipe_path = self.parse_known_args(argv)[0].recipe
         recipe = load_recipe(recipe_path) if recipe_path else {}
         given = self.options_set_by(argv)
+        unused = sorted(given & NOT_USED.keys())
+        if unused:
+            raise CliError(f"--{unused[0]} is not used: {NOT_USED[unused[0]]}; leave it out")
         self.set_defaults(**recipe)
         try:
             model, data, training, _, remaining = self.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
@@ -89,6 +123,11 @@ def load_recipe(path: str | Path) -> dict:
             if value != _token_placeholder(key):  # the placeholder older run_config.json files hold: no token at all
                 raise CliError(f"{path}: '{key}' holds a credential; keep it out of files (set HF_TOKEN or run "
                                f"`hf auth login`)")
+            del data[key]
+            continue
+        if key in NOT_USED:
+            if value not in _OLDER_RUN_CONFIG_VALUES[key]:
+                raise CliError(f"{path}: '{key}' is not used: {NOT_USED[key]}; remove it")
             del data[key]
             continue
         if key in COMMAND_LINE_ONLY and value not in (None, False):  # older run_config.json files hold null/false
@@ -159,7 +198,8 @@ def resolved_config(config: RunConfig) -> dict:
     return {
         "description": f"resolved configuration of a run (recipe: {config.recipe or 'none'})",
         **{key: value for key, value in values.items()
-           if key in options and key != "recipe" and key not in COMMAND_LINE_ONLY and not _is_secret(key)},
+           if key in options and key != "recipe" and key not in COMMAND_LINE_ONLY and key not in NOT_USED
+           and not _is_secret(key)},
     }
 
 
@@ -167,8 +207,7 @@ def write_resolved_config(resolved: dict, output_dir: str | Path) -> Path:
     """Write `resolved_config(...)` as run_config.json."""
     path = Path(output_dir) / RESOLVED_CONFIG_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(resolved, indent=2) + "\n", encoding="utf-8")
-    return path
+    return write_atomic(path, json.dumps(resolved, indent=2) + "\n")
 
 
 def option_types() -> dict[str, tuple[object, tuple]]:

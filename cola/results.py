@@ -10,12 +10,14 @@ place), so a half-finished run never leaves a results file behind. Its schema:
     eval_<group>            the same metrics per group, when the evaluation set has several: for CoLA's GLUE dev set
                              eval_in_domain and eval_out_of_domain; for your data, one per --group_column value
     test, test_<group>      the same for a labelled --test_file / --test_split (absent otherwise)
-    data                    {source, label_names, group_names, rows: {split: n}, truncated: {split: texts cut to
+    data                    {source, class_names, group_names, rows: {split: n}, truncated: {split: texts cut to
                              max_length}}
     train                   {runtime_s, samples_per_second, steps, epochs, final_loss, mean_loss, best_checkpoint}
     class_weights           [w_unacceptable, w_acceptable], or null
     layer_groups            [{name, params, frozen}], bottom to top
     param_groups            [{name, weight_decay, lr, params: [parameter names]}], head first; lr = initial rate
+    plan                    {frozen_groups: [names], layer_groups: n, method, frozen_eval_mode, unfreeze_every}: what
+                              trained (`cola.plan`)
     unfreeze_after_steps    {group: optimizer steps before it trains (null below --freeze)}, or null
     frozen_cache            {used: true, groups, sentences, distinct_sentences, bytes, where, build_seconds}, or
                               {used: false, reason}: whether the frozen groups ran once (cola.frozen_cache)
@@ -30,15 +32,15 @@ A multi-seed sweep writes its own summary document at the top of its folder (`co
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
-import os
 import platform
-import tempfile
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from .freezing import layer_group_table
+from .files import write_atomic
 from .metrics import metric_names
 
 logger = logging.getLogger(__name__)
@@ -48,47 +50,54 @@ RESULTS_FILE = "results.json"
 _VERSIONED = ("torch", "transformers", "datasets", "accelerate", "evaluate", "scikit-learn")
 
 
+@dataclass
+class RunReport:
+    """What a run decided and did beside its metrics, kept by the Trainer as it goes (`ColaTrainer.report`) and
+    read by results.json, W&B and the model card. Its fields are results.json keys of the same names."""
+
+    class_weights: list[float] | None
+    layer_groups: list[dict]  # TrainingPlan.layer_group_table()
+    param_groups: list[dict]  # set when the optimizer is built
+    unfreeze_after_steps: dict[str, int | None] | None
+    frozen_cache: dict  # set once the Trainer has built (or declined) the cache
+    trainable_parameters: int
+    total_parameters: int
+    precision: dict  # {requested, used}
+    plan: dict  # TrainingPlan.summary()
+
+
 def count_parameters(model) -> tuple[int, int]:
     """(trainable, total) parameter counts."""
     params = list(model.parameters())
     return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
 
 
-def log_start_summary(*, model_name, model, data, class_weights, layer_groups) -> None:
+def log_start_summary(*, model_name, model, data, class_weights, plan) -> None:
     counts = data.class_counts()
     trainable, total = count_parameters(model)
     logger.info("Model: %s (%s), %s of %s parameters trainable", model_name, type(model).__name__, f"{trainable:,}", f"{total:,}")
     logger.info("Data: %s; train %d examples, eval %d %s", data.source, len(data.train), len(data.eval), data.group_sizes())
     logger.info(
         "Class balance (train): %s",
-        ", ".join(f"{name} {n} ({n / max(sum(counts), 1):.1%})" for name, n in zip(data.label_names, counts)),
+        ", ".join(f"{name} {n} ({n / max(sum(counts), 1):.1%})" for name, n in zip(data.class_names, counts)),
     )
     logger.info("Class weights: %s", "none" if class_weights is None else ", ".join(f"{w:.4f}" for w in class_weights))
     logger.info("Layer groups (bottom to top):")
-    for g in layer_groups:
-        logger.info("  %-12s %12s params  %s", g.name, f"{g.num_params:,}", "frozen" if g.frozen else "trainable")
+    still = "frozen" if plan.method == "requires_grad" else f"frozen ({plan.method})"
+    for row in plan.layer_group_table():
+        logger.info("  %-12s %12s params  %s", row["name"], f"{row['params']:,}", still if row["frozen"] else "trainable")
 
 
-def build_results(
-    *, eval_metrics: dict, test_metrics: dict | None = None, data, train_output, trainer_state, class_weights,
-    layer_groups, param_groups: list[dict], unfreeze_after_steps, frozen_cache: dict, model, training_args, config: dict,
-) -> dict:
+def build_results(report: RunReport, *, eval_metrics: dict, test_metrics: dict | None, data, train_output,
+                  trainer_state, config: dict) -> dict:
     """The results.json document of one finished run (the schema is in this module's docstring)."""
-    trainable, total = count_parameters(model)
     return {
-        **metric_sections(eval_metrics, "eval", data.label_names, data.group_names),
-        **(metric_sections(test_metrics, "test", data.label_names, data.group_names) if test_metrics else {}),
-        "data": {"source": data.source, "label_names": list(data.label_names), "group_names": list(data.group_names),
+        **metric_sections(eval_metrics, "eval", data.class_names, data.group_names),
+        **(metric_sections(test_metrics, "test", data.class_names, data.group_names) if test_metrics else {}),
+        "data": {"source": data.source, "class_names": list(data.class_names), "group_names": list(data.group_names),
                  "rows": {name: len(split) for name, split in data.splits().items()}, "truncated": data.truncated},
         "train": train_section(train_output, trainer_state),
-        "class_weights": class_weights,
-        "layer_groups": layer_group_table(layer_groups),
-        "param_groups": param_groups,
-        "unfreeze_after_steps": unfreeze_after_steps,
-        "frozen_cache": frozen_cache,
-        "trainable_parameters": trainable,
-        "total_parameters": total,
-        "precision": {"requested": training_args.requested["precision"], "used": training_args.precision},
+        **dataclasses.asdict(report),
         "config": config,
         "versions": versions(),
     }
@@ -101,12 +110,12 @@ def log_results(results: dict, path: Path) -> None:
                 f" ({', '.join(groups)})" if groups else "", path)
 
 
-def metric_sections(metrics: dict, prefix: str, label_names, group_names) -> dict:
+def metric_sections(metrics: dict, prefix: str, class_names, group_names) -> dict:
     """Flat Trainer metrics ('eval_in_domain_accuracy', ...) -> {'eval': {...}, 'eval_in_domain': {...}, ...}.
 
     Keys are matched exactly (`metric_names`; compute_metrics refuses group names that would make them ambiguous).
     `loss` is compute_metrics' exact per-example cross-entropy (see metrics.py), not the Trainer's batch average."""
-    sections, names = {}, metric_names(label_names)
+    sections, names = {}, metric_names(class_names)
     for section, start in [(prefix, f"{prefix}_"), *[(f"{prefix}_{g}", f"{prefix}_{g}_") for g in group_names]]:
         values = {("loss" if name == "cross_entropy" else name): metrics[start + name]
                   for name in names if start + name in metrics}
@@ -143,10 +152,4 @@ def versions() -> dict:
 def write_results(results: dict, output_dir: str | Path) -> Path:
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=output_dir, prefix=".results-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(results, f, indent=2)
-        f.write("\n")
-    path = output_dir / RESULTS_FILE
-    os.replace(tmp, path)
-    return path
+    return write_atomic(output_dir / RESULTS_FILE, json.dumps(results, indent=2) + "\n")

@@ -72,11 +72,9 @@ def has_wandb_credentials() -> bool:
 class SuiteTablesToWandb(TrainerCallback):
     """Adds the suite's configuration and tables to the W&B run the Trainer's WandbCallback opened."""
 
-    def __init__(self, *, resolved_config: dict, class_weights, layer_group_table):
+    def __init__(self, *, resolved_config: dict, report):
         self.resolved_config = resolved_config
-        self.class_weights = class_weights
-        self.layer_group_table = layer_group_table
-        self.frozen_cache: dict | None = None  # set by the Trainer once it has built (or declined) the cache
+        self.report = report  # the Trainer's RunReport: the cache is built (or declined) before training begins
 
     def on_train_begin(self, args, state, control, optimizer=None, **kwargs):
         if not state.is_world_process_zero:
@@ -85,14 +83,15 @@ class SuiteTablesToWandb(TrainerCallback):
 
         if wandb.run is None:
             return
-        layer_groups = self.layer_group_table()
+        layer_groups = self.report.layer_groups
         param_groups = param_group_table(optimizer.param_groups) if optimizer is not None else []
         wandb.run.config.update(
             {
                 "suite": self.resolved_config,
-                "class_weights": self.class_weights,
+                "class_weights": self.report.class_weights,
                 "layer_groups": layer_groups,
-                "frozen_cache": self.frozen_cache,
+                "plan": self.report.plan,
+                "frozen_cache": self.report.frozen_cache,
                 "param_groups": [{k: v for k, v in g.items() if k != "params"} | {"n_params": len(g["params"])}
                                  for g in param_groups],
             },

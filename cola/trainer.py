@@ -18,7 +18,6 @@ Trainer is told both facts explicitly: the model takes no loss kwargs, and the l
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import math
 
@@ -30,15 +29,16 @@ from .checkpoints import SaveSuiteState
 from .columns import GROUP, LABEL, NON_MODEL_COLUMNS
 from .config import RunConfig
 from .errors import CliError, first_line
-from .freezing import LayerGroup, find_layer_groups, layer_group_table, modules_of
-from .frozen_cache import CacheNotExact, FrozenPrefixCache, cache_decision
+from .freezing import find_layer_groups
+from .frozen_cache import CacheNotExact, FrozenPrefixCache
 from .loss import example_weights, step_loss
 from .metrics import build_compute_metrics, check_metric_for_best_model
 from .model_card import write_model_card
 from .param_groups import build_param_groups, param_group_table
-from .recipes import resolved_config
+from .plan import TrainingPlan, plan_from
+from .results import RunReport, count_parameters
 from .tracking import SuiteTablesToWandb, prepare_wandb, reports_to_wandb
-from .unfreezing import LogUnfreezing, gate_scheduler, unfreeze_schedule
+from .unfreezing import LogUnfreezing, gate_scheduler
 
 logger = logging.getLogger(__name__)
 
@@ -50,21 +50,23 @@ def build_trainer(
     tokenizer,
     data,
     class_weights: list[float] | None,
-    layer_groups: list[LayerGroup],
+    plan: TrainingPlan,
+    resolved: dict,
     callbacks: tuple[TrainerCallback, ...] = (),
 ) -> ColaTrainer:
-    """The run's Trainer: datasets, dynamic-padding collator, metrics, class weights and callbacks.
+    """The run's Trainer: datasets, dynamic-padding collator, metrics, class weights, the plan and callbacks.
 
-    The model must be frozen already (the optimizer only receives `requires_grad` parameters). `callbacks` are
-    added after the run's own (the benchmark adds its step timer).
+    The plan must be applied already (the optimizer only receives `requires_grad` parameters); `resolved` is the
+    run's resolved configuration (each checkpoint stores it). `callbacks` are added after the run's own (the
+    benchmark adds its step timer).
     """
     args = config.training
-    compute_metrics = build_compute_metrics(data.label_names, data.group_names)
+    compute_metrics = build_compute_metrics(data.class_names, data.group_names)
     check_metric_for_best_model(args.metric_for_best_model if args.eval_strategy != "no" else None, compute_metrics,
-                                data.eval[GROUP], num_labels=len(data.label_names))
+                                data.eval[GROUP], num_labels=len(data.class_names))
     prepare_wandb(args)  # W&B reads its environment when the Trainer creates its callback
     try:
-        return ColaTrainer(
+        trainer = ColaTrainer(
             model=model,
             args=args,
             train_dataset=data.train,
@@ -73,24 +75,23 @@ def build_trainer(
             data_collator=DataCollatorWithPadding(tokenizer),
             compute_metrics=compute_metrics,
             class_weights=class_weights,
-            callbacks=[*run_callbacks(config, class_weights=class_weights, layer_groups=layer_groups), *callbacks],
+            plan=plan,
         )
     except ValueError as error:  # the Trainer's own checks of its options (e.g. an unknown --report_to)
         raise CliError(f"the Trainer refused this configuration: {first_line(error)}") from None
+    for callback in [*run_callbacks(args, trainer.report, plan=plan, resolved=resolved), *callbacks]:
+        trainer.add_callback(callback)
+    return trainer
 
 
-def run_callbacks(config: RunConfig, *, class_weights, layer_groups: list[LayerGroup]) -> list[TrainerCallback]:
+def run_callbacks(args, report: RunReport, *, plan: TrainingPlan, resolved: dict) -> list[TrainerCallback]:
     """Every callback a run gets: the suite's state in each checkpoint, the suite's tables in W&B, early stopping.
 
-    (The gradual-unfreezing log is the one exception: `ColaTrainer` adds it with the schedule it computes.)
+    (The gradual-unfreezing log is the one exception: `ColaTrainer` adds it with the schedule the plan gives.)
     """
-    args = config.training
-    groups_now = functools.partial(layer_group_table, layer_groups)  # read at call time: frozen flags can change
-    resolved = resolved_config(config)
-    callbacks: list[TrainerCallback] = [SaveSuiteState(groups_now, resolved)]
+    callbacks: list[TrainerCallback] = [SaveSuiteState(plan, resolved)]
     if reports_to_wandb(args):
-        callbacks.append(SuiteTablesToWandb(resolved_config=resolved, class_weights=class_weights,
-                                            layer_group_table=groups_now))
+        callbacks.append(SuiteTablesToWandb(resolved_config=resolved, report=report))
     if args.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=args.early_stopping_patience))
     return callbacks
@@ -111,44 +112,46 @@ def check_trained(state, training_loss: float, model) -> None:
 
 
 class ColaTrainer(Trainer):
+    """The suite's Trainer. `plan` says what trains (`cola.plan`; a Trainer built by hand, as tests do, gets the
+    plan its arguments ask for); `report` is what the run decided and did, for results.json, W&B and the card."""
+
     loss_is_scaled_for_ga = True
 
-    def __init__(self, *args, class_weights: list[float] | None = None, **kwargs):
+    def __init__(self, *args, class_weights: list[float] | None = None, plan: TrainingPlan | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.model_accepts_loss_kwargs = False
         self.class_weights = None if class_weights is None else torch.tensor(class_weights, dtype=torch.float32)
-        self.param_group_table: list[dict] = []
+        self.plan = plan if plan is not None else plan_from(self.args, find_layer_groups(self.model))
         self.model_card: str | None = None  # set by train.py before save_model (see create_model_card)
-        groups = find_layer_groups(self.model)
-        self.unfreeze_schedule: dict[str, int | None] | None = None
-        if self.args.gradual_unfreeze_steps:
-            # From the model as frozen now (--freeze is applied before the Trainer exists): the floor stays frozen.
-            self.unfreeze_schedule = unfreeze_schedule(
-                [g.name for g in groups], every=self.args.gradual_unfreeze_steps, floor=self.args.freeze
-            )
+        self.unfreeze_schedule = self.plan.unfreeze_schedule()
+        if self.unfreeze_schedule:
             self.add_callback(LogUnfreezing(self.unfreeze_schedule))
         self._check_ranks_agree_on_class_weights()
         # Switched back to eval mode at every training step: the Trainer's model.train() turns their dropout on.
-        self.frozen_modules = modules_of(self.model, groups[: self.args.freeze]) if self.args.frozen_eval_mode else []
-        self.frozen_cache, self.frozen_cache_summary = self._build_frozen_cache(groups)
-        for callback in self.callback_handler.callbacks:
-            if isinstance(callback, SuiteTablesToWandb):
-                callback.frozen_cache = self.frozen_cache_summary
+        self.frozen_modules = self.plan.eval_mode_modules(self.model)
+        trainable, total = count_parameters(self.model)
+        self.report = RunReport(
+            class_weights=class_weights, layer_groups=self.plan.layer_group_table(), param_groups=[],
+            unfreeze_after_steps=self.unfreeze_schedule, frozen_cache={}, trainable_parameters=trainable,
+            total_parameters=total, precision={"requested": self.args.requested["precision"], "used": self.args.precision},
+            plan=self.plan.summary(),
+        )
+        self.frozen_cache, self.report.frozen_cache = self._build_frozen_cache()
 
-    def _build_frozen_cache(self, groups: list[LayerGroup]) -> tuple[FrozenPrefixCache | None, dict]:
-        reason = cache_decision(self.args, groups)
+    def _build_frozen_cache(self) -> tuple[FrozenPrefixCache | None, dict]:
+        reason = self.plan.why_not_cached()
         if reason is None:
             datasets = [d for d in (self.train_dataset, self.eval_dataset) if d is not None]
             datasets = [d for value in datasets for d in (value.values() if isinstance(value, dict) else [value])]
             try:
-                cache = FrozenPrefixCache(self.model, groups, self.args.freeze).build(
+                cache = FrozenPrefixCache(self.model, list(self.plan.groups), self.plan.floor).build(
                     self.model, datasets, collate=self.data_collator, batch_size=self.args.per_device_eval_batch_size,
                     device=self.args.device, autocast=self.accelerator.autocast(), memory_gb=self.args.cache_memory_gb,
                     spill_dir=self.args.output_dir,
                 )
                 return cache, cache.summary()
             except CacheNotExact as error:
-                if self.args.cache_frozen:
+                if self.plan.cache:
                     raise CliError(f"--cache_frozen: {error}") from None
                 reason = str(error)
                 logger.warning("The frozen layers run at every step (no cache): %s", reason)
@@ -200,23 +203,22 @@ class ColaTrainer(Trainer):
             return self.optimizer
         opt_model = self.accelerator.unwrap_model(self.model if model is None else model)
         # Frozen parameters were set before this point, so they land in no group and the optimizer never holds them.
-        layer_groups = find_layer_groups(opt_model)
         groups = build_param_groups(
             opt_model,
-            layer_groups=layer_groups,
+            layer_groups=list(self.plan.groups),
             lr=self.args.learning_rate,
             weight_decay=self.args.weight_decay,
             decay_embeddings=self.args.decay_embeddings,
             no_decay_patterns=tuple(self.args.no_decay_patterns or ()),
             layer_lr_decay=self.args.layer_lr_decay,
             head_lr_multiplier=self.args.head_lr_multiplier,
-            zero_lr_units=frozenset(g.name for g in layer_groups[: self.args.freeze] if self.args.freeze_method == "lr0"),
+            zero_lr_units=self.plan.zero_lr_units(),
         )
         optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
         if {"params", "model", "optimizer_dict"} & optimizer_kwargs.keys():
             raise CliError(f"--optim {self.args.optim} builds its own parameter groups; the suite cannot use it")
         self.optimizer = optimizer_cls(groups, **optimizer_kwargs)
-        self.param_group_table = param_group_table(groups)  # results.json keeps every parameter's name
+        self.report.param_groups = param_group_table(groups)  # results.json keeps every parameter's name
         logger.info("Optimizer %s with %d parameter groups:", optimizer_cls.__name__, len(groups))
         for group in groups:
             logger.info("  %-20s weight_decay=%-8g lr=%-8g %3d tensors, %12s parameters", group["name"],

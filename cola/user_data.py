@@ -25,9 +25,9 @@ from pathlib import Path
 
 import datasets
 
-from .cola_tsv import decode_lines
-from .columns import GROUP, LABEL, TEXT, TEXT_PAIR
+from .columns import GROUP, LABEL, TEXT, TEXT_PAIR, TaskData
 from .errors import CliError, first_line
+from .files import decode_lines
 
 logger = logging.getLogger(__name__)
 
@@ -55,9 +55,9 @@ class Split:
         return CliError(f"{self.where}{at}: {message}")
 
 
-def read_user_data(args) -> dict:
+def read_user_data(args) -> TaskData:
     """The splits the data options name, checked, in the suite's columns, with their label and group names: the
-    fields of a `cola.data.TaskData`."""
+    splits as a `TaskData` (with eval_split holdout, its `eval` is empty: `cola.data.load_data` holds it out)."""
     raw = read_splits(args)
     for name, split in raw.items():
         if len(split.rows) == 0:
@@ -71,10 +71,10 @@ def read_user_data(args) -> dict:
     test = raw.get("test")
     test_labelled = test is not None and args.label_column in test.rows.column_names
     # Each labelled split's label cells, read and checked once (as ints or strs, or a ClassLabel's ids).
-    label_values = {name: _values(split, args.label_column) for name, split in raw.items() if name != "test" or test_labelled}
-    labels = label_set(raw["train"], args.label_column, args.class_names, label_values["train"])
+    label_cells = {name: _label_cells(split, args.label_column) for name, split in raw.items() if name != "test" or test_labelled}
+    labels = label_set(raw["train"], args.label_column, args.class_names, label_cells["train"])
     groups = group_set(raw.values(), args.group_column)
-    converted = {name: convert(split, args, labels, groups, label_values.get(name)) for name, split in raw.items()}
+    converted = {name: convert(split, args, labels, groups, label_cells.get(name)) for name, split in raw.items()}
     present = sorted(set(converted["train"][LABEL]))
     if len(present) < 2:
         raise raw["train"].problem(None, args.label_column, f"the training split has one class only "
@@ -83,9 +83,9 @@ def read_user_data(args) -> dict:
         if set(converted["test"][LABEL]) != {UNLABELLED}:
             raise test.problem(None, args.label_column, "some rows are labelled and some not (-1); label all or none")
         test_labelled = False  # a Hub test split whose labels are all hidden (GLUE's)
-    return dict(  # with eval_split holdout, `eval` is empty here: load_data holds it out of `train`
+    return TaskData(
         train=converted["train"], eval=converted.get("eval", converted["train"].select([])), test=converted.get("test"),
-        label_names=labels.names, group_names=tuple(groups.values()) or ("all",), source=describe_source(args),
+        class_names=labels.names, group_names=tuple(groups.values()) or ("all",), source=describe_source(args),
         test_labelled=test_labelled,
     )
 
@@ -174,7 +174,7 @@ def label_set(train: Split, column: str, class_names: list[str] | None, values: 
                     f"the training split's labels: {', '.join(map(str, distinct))}")
 
 
-def _values(split: Split, column: str) -> list:
+def _label_cells(split: Split, column: str) -> list:
     feature = split.rows.features[column]
     if isinstance(feature, datasets.ClassLabel):
         return split.rows[column]
@@ -216,16 +216,16 @@ def group_set(splits, column: str | None) -> dict:
     return names
 
 
-def convert(split: Split, args, labels: LabelSet, groups: dict, label_values: list | None) -> datasets.Dataset:
+def convert(split: Split, args, labels: LabelSet, groups: dict, label_cells: list | None) -> datasets.Dataset:
     """The split in the suite's columns (text, optional pair, class id, group id), every row checked.
-    `label_values`: the split's label cells (`_values`), None for an unlabelled test split."""
-    columns = {TEXT: _texts(split, args.text_column)}
+    `label_cells`: the split's label cells (`_label_cells`), None for an unlabelled test split."""
+    columns = {TEXT: _text_cells(split, args.text_column)}
     if args.text_pair_column:
-        columns[TEXT_PAIR] = _texts(split, args.text_pair_column)
-    if label_values is not None:
+        columns[TEXT_PAIR] = _text_cells(split, args.text_pair_column)
+    if label_cells is not None:
         ids = []
         hidden = isinstance(split.rows.features[args.label_column], datasets.ClassLabel)
-        for row, value in enumerate(label_values):
+        for row, value in enumerate(label_cells):
             if hidden and value == UNLABELLED and split.name == "test":
                 ids.append(UNLABELLED)
             elif value in labels.to_id:
@@ -242,7 +242,7 @@ def convert(split: Split, args, labels: LabelSet, groups: dict, label_values: li
     return datasets.Dataset.from_dict(columns, features=datasets.Features(features))
 
 
-def _texts(split: Split, column: str) -> list[str]:
+def _text_cells(split: Split, column: str) -> list[str]:
     texts = []
     for row, value in enumerate(split.rows[column]):
         if isinstance(value, (int, float)) and not isinstance(value, bool):

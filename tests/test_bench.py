@@ -28,7 +28,8 @@ def test_bench_reports_the_table_and_json(tmp_path, data_dir):
         for key in ("samples_per_second", "useful_tokens_per_second", "padding_ratio", "mfu", "peak_memory_mb",
                     "eval_sentences_per_second", "step_s"):
             assert row[key] > 0, key
-        assert 0 < row["mfu"] < 1 and 0 <= row["padding_ratio"] < 1
+        # MFU is a ratio of two timings (a busy machine can push it past 1): its sign is asserted, not its size
+        assert row["mfu"] > 0 and 0 <= row["padding_ratio"] < 1
     # padding is a count, not a timing: the notebook pads every sentence to 64 tokens, the suite groups lengths
     assert report["rows"]["notebook"]["padding_ratio"] > 0.7 > report["rows"]["suite"]["padding_ratio"]
     assert "| notebook | fp32 |" in proc.stdout and "| suite |" in proc.stdout

@@ -1,25 +1,42 @@
 """Checkpoints and resuming (`cola.checkpoints`): bit-exact resume with freezing and class weights, the stored
-freeze setting, seeded repeats, early stopping."""
+freeze setting, seeded repeats, early stopping.
+
+On a tiny random BERT with dropout on (its RNG state is part of what a resume must restore): exactness does not
+depend on the model's size, and the packaged model made this module the slowest of the suite."""
 
 import json
 import shutil
 
 import pytest
 import torch
+from conftest import tiny_model
 from safetensors.torch import load_file
 
 import train
 
-COMMON = ["--model_name_or_path", "all-MiniLM-L6-v2", "--max_train_samples", "96", "--max_eval_samples", "64",
+OPTIONS = ["--max_train_samples", "96", "--max_eval_samples", "64",
           "--max_steps", "6", "--per_device_train_batch_size", "16", "--eval_strategy", "no", "--save_strategy", "steps",
           "--save_steps", "3", "--save_total_limit", "5", "--load_best_model_at_end", "false",
           "--train_sampling_strategy", "group_by_length", "--seed", "3"]
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, data_dir):
+def model_dir(tmp_path_factory, tokenizer):
+    path = tmp_path_factory.mktemp("tiny_bert_dropout")
+    tiny_model("bert", layers=3, dropout=0.1).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def common(model_dir):
+    return ["--model_name_or_path", str(model_dir), *OPTIONS]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, data_dir, common):
     root = tmp_path_factory.mktemp("resume")
-    argv = COMMON + ["--data_dir", str(data_dir), "--freeze", "2"]
+    argv = common + ["--data_dir", str(data_dir), "--freeze", "2"]
     assert train.main(argv + ["--output_dir", str(root / "whole")]) == 0
     assert train.main(argv + ["--output_dir", str(root / "again")]) == 0
     # The interrupted run: only its step-3 checkpoint exists; resume it without repeating --freeze.
@@ -59,8 +76,8 @@ def test_freeze_is_stored_and_reapplied(runs):
     assert [g["frozen"] for g in resumed["layer_groups"]][:3] == [True, True, False]
 
 
-def test_resuming_with_another_freeze_is_a_clear_error(runs, data_dir, capsys):
-    argv = COMMON + ["--data_dir", str(data_dir), "--output_dir", str(runs / "resumed"), "--freeze", "4",
+def test_resuming_with_another_freeze_is_a_clear_error(runs, data_dir, capsys, common):
+    argv = common + ["--data_dir", str(data_dir), "--output_dir", str(runs / "resumed"), "--freeze", "4",
                      "--resume_from_checkpoint", str(runs / "resumed" / "checkpoint-3")]
     assert train.main(argv) == 2
     err = capsys.readouterr().err.strip()
@@ -68,17 +85,17 @@ def test_resuming_with_another_freeze_is_a_clear_error(runs, data_dir, capsys):
                    "would hand the optimizer different parameters. Pass --freeze 2 or leave --freeze out")
 
 
-def test_resume_last_without_checkpoints(tmp_path, data_dir, capsys):
-    argv = COMMON + ["--data_dir", str(data_dir), "--output_dir", str(tmp_path), "--resume_from_checkpoint", "last"]
+def test_resume_last_without_checkpoints(tmp_path, data_dir, capsys, common):
+    argv = common + ["--data_dir", str(data_dir), "--output_dir", str(tmp_path), "--resume_from_checkpoint", "last"]
     assert train.main(argv) == 2
     assert capsys.readouterr().err.strip() == f"error: --resume_from_checkpoint last: no checkpoint-* folder in {tmp_path}"
-    assert train.main(COMMON + ["--data_dir", str(data_dir), "--output_dir", str(tmp_path),
+    assert train.main(common + ["--data_dir", str(data_dir), "--output_dir", str(tmp_path),
                                 "--resume_from_checkpoint", str(tmp_path / "nope")]) == 2
     assert "not a checkpoint folder" in capsys.readouterr().err
 
 
-def test_early_stopping_on_mcc(tmp_path, data_dir):
-    argv = ["--model_name_or_path", "all-MiniLM-L6-v2", "--data_dir", str(data_dir), "--output_dir", str(tmp_path),
+def test_early_stopping_on_mcc(tmp_path, data_dir, model_dir):
+    argv = ["--model_name_or_path", str(model_dir), "--data_dir", str(data_dir), "--output_dir", str(tmp_path),
             "--max_train_samples", "64", "--max_eval_samples", "32", "--max_steps", "40", "--per_device_train_batch_size", "16",
             "--learning_rate", "1e-7", "--eval_strategy", "steps", "--eval_steps", "1", "--save_strategy", "steps",
             "--save_steps", "1", "--save_total_limit", "40", "--early_stopping_patience", "2"]  # every state kept
@@ -104,9 +121,9 @@ def _copy_checkpoint(runs, tmp_path, name="resume"):
     return out
 
 
-def test_resuming_with_other_training_options_is_refused(runs, data_dir, tmp_path, capsys):
+def test_resuming_with_other_training_options_is_refused(runs, data_dir, tmp_path, capsys, common):
     out = _copy_checkpoint(runs, tmp_path)
-    argv = COMMON + ["--data_dir", str(data_dir), "--output_dir", str(out), "--resume_from_checkpoint", "last"]
+    argv = common + ["--data_dir", str(data_dir), "--output_dir", str(out), "--resume_from_checkpoint", "last"]
     assert train.main([*argv, "--learning_rate", "1e-3", "--max_train_samples", "80"]) == 2
     assert capsys.readouterr().err.strip() == (
         f"error: {out / 'checkpoint-3'} was written by a run with other settings (learning_rate, max_train_samples); "
@@ -117,13 +134,13 @@ def test_resuming_with_other_training_options_is_refused(runs, data_dir, tmp_pat
     assert all(torch.equal(whole[k], v) for k, v in _weights(out).items())
 
 
-def test_last_skips_a_checkpoint_cut_off_mid_write(runs, data_dir, tmp_path, caplog):
+def test_last_skips_a_checkpoint_cut_off_mid_write(runs, data_dir, tmp_path, caplog, common):
     out = _copy_checkpoint(runs, tmp_path)
     cut = out / "checkpoint-5"
     shutil.copytree(out / "checkpoint-3", cut)
     (cut / "cola_suite.json").unlink()  # written last: its absence marks a checkpoint that was never finished
     (cut / "optimizer.pt").write_bytes((cut / "optimizer.pt").read_bytes()[:1000])
-    argv = COMMON + ["--data_dir", str(data_dir), "--output_dir", str(out), "--resume_from_checkpoint", "last"]
+    argv = common + ["--data_dir", str(data_dir), "--output_dir", str(out), "--resume_from_checkpoint", "last"]
     with caplog.at_level("WARNING", logger="cola.checkpoints"):
         assert train.main(argv) == 0
     assert "Skipping incomplete checkpoint(s) checkpoint-5 (cut off while being written); resuming from checkpoint-3" \
@@ -140,17 +157,17 @@ def test_last_skips_a_checkpoint_cut_off_mid_write(runs, data_dir, tmp_path, cap
     (lambda c: (c / "model.safetensors").write_bytes((c / "model.safetensors").read_bytes()[:100]),
      "model.safetensors: not readable weights"),
 ])
-def test_a_damaged_checkpoint_is_a_one_line_error(runs, data_dir, tmp_path, capsys, damage, message):
+def test_a_damaged_checkpoint_is_a_one_line_error(runs, data_dir, tmp_path, capsys, damage, message, common):
     out = _copy_checkpoint(runs, tmp_path)
     damage(out / "checkpoint-3")
-    argv = COMMON + ["--data_dir", str(data_dir), "--output_dir", str(out), "--resume_from_checkpoint", "last"]
+    argv = common + ["--data_dir", str(data_dir), "--output_dir", str(out), "--resume_from_checkpoint", "last"]
     assert train.main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {out / 'checkpoint-3'}/") and message in err and len(err.strip().splitlines()) == 1
     assert "cannot be resumed exactly" in err
 
 
-def test_a_resumed_run_that_fails_leaves_run_config_as_it_was(runs, data_dir, tmp_path, monkeypatch):
+def test_a_resumed_run_that_fails_leaves_run_config_as_it_was(runs, data_dir, tmp_path, monkeypatch, common):
     from cola.trainer import ColaTrainer
 
     out = _copy_checkpoint(runs, tmp_path)
@@ -161,7 +178,7 @@ def test_a_resumed_run_that_fails_leaves_run_config_as_it_was(runs, data_dir, tm
         raise KeyboardInterrupt
 
     monkeypatch.setattr(ColaTrainer, "train", interrupted)
-    argv = COMMON + ["--data_dir", str(data_dir), "--output_dir", str(out), "--resume_from_checkpoint", "last",
+    argv = common + ["--data_dir", str(data_dir), "--output_dir", str(out), "--resume_from_checkpoint", "last",
                      "--logging_steps", "1"]  # an option that may change on resume, so the new config differs
     assert train.main(argv) == 130
     assert (out / "run_config.json").read_bytes() == before

@@ -58,10 +58,10 @@ def test_cached_run_equals_uncached_run(arch, n, tmp_path, tokenizer):
                                    gradient_accumulation_steps=2, layer_lr_decay=0.8)
     handle.remove()
 
-    assert cached.frozen_cache is not None and cached.frozen_cache_summary["used"]
-    assert plain.frozen_cache is None and plain.frozen_cache_summary == {"used": False, "reason": "--cache_frozen false"}
+    assert cached.frozen_cache is not None and cached.report.frozen_cache["used"]
+    assert plain.frozen_cache is None and plain.report.frozen_cache == {"used": False, "reason": "--cache_frozen false"}
     # Look-ups happened only while the cache was built: the probe (2 passes) plus one pass per cache batch.
-    cache_batches = -(-cached.frozen_cache_summary["distinct_sentences"] // 3)
+    cache_batches = -(-cached.report.frozen_cache["distinct_sentences"] // 3)
     assert len(lookups) == 2 + 1 + cache_batches  # + the forward-order probe on dummy inputs
     assert len(calls) >= 8  # the patched module was still called at each of the 8 micro-batches
     assert len(plain_losses) == 4
@@ -108,7 +108,7 @@ def test_cache_is_not_built_where_it_would_not_be_exact(tmp_path, tokenizer):
     ]:
         n = overrides.pop("freeze")
         trainer, _ = _train(tiny_model("bert", layers=2), tokenizer, tmp_path / reason, n, max_steps=1, **overrides)
-        assert trainer.frozen_cache is None and reason in trainer.frozen_cache_summary["reason"]
+        assert trainer.frozen_cache is None and reason in trainer.report.frozen_cache["reason"]
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
@@ -130,14 +130,14 @@ def test_an_architecture_that_cannot_be_cut_falls_back_or_is_refused(tmp_path, t
         return model
 
     trainer, _ = _train(scaled_embeddings(tiny_model("bert", layers=2)), tokenizer, tmp_path / "auto", 1, max_steps=1)
-    assert trainer.frozen_cache is None and "differ from the full model" in trainer.frozen_cache_summary["reason"]
+    assert trainer.frozen_cache is None and "differ from the full model" in trainer.report.frozen_cache["reason"]
     with pytest.raises(CliError, match="--cache_frozen: .*differ from the full model"):
         _train(scaled_embeddings(tiny_model("bert", layers=2)), tokenizer, tmp_path / "asked", 1, cache_frozen=True)
 
 
 def test_cache_larger_than_the_memory_allowed_lives_in_an_unlinked_file(tmp_path, tokenizer):
     trainer, losses = _train(tiny_model("bert", layers=2), tokenizer, tmp_path, 2, cache_frozen=True, cache_memory_gb=0)
-    assert "memory-mapped file" in trainer.frozen_cache_summary["where"]
+    assert "memory-mapped file" in trainer.report.frozen_cache["where"]
     assert not list((tmp_path / "out").glob(".frozen-cache-*"))  # unlinked as soon as it was mapped
     plain, plain_losses = _train(tiny_model("bert", layers=2), tokenizer, tmp_path / "p", 2, cache_frozen=False)
     torch.testing.assert_close(torch.tensor(losses), torch.tensor(plain_losses), rtol=1e-5, atol=1e-6)

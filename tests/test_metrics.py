@@ -12,7 +12,7 @@ from cola.metrics import build_compute_metrics, load_metric
 def test_metric_module_loads_by_path_and_matches_sklearn():
     rng = np.random.default_rng(0)
     refs, preds = rng.integers(0, 2, 200), rng.integers(0, 2, 200)
-    scores = load_metric().compute(predictions=preds, references=refs, label_names=LABEL_NAMES)
+    scores = load_metric().compute(predictions=preds, references=refs, class_names=LABEL_NAMES)
     assert scores["matthews_correlation"] == pytest.approx(matthews_corrcoef(refs, preds))
     assert scores["accuracy"] == pytest.approx((refs == preds).mean())
     assert scores["f1_macro"] == pytest.approx(f1_score(refs, preds, average="macro"))

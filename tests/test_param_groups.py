@@ -128,7 +128,7 @@ def test_trainer_optimizer_uses_the_groups_for_any_optim(optim, cls, tmp_path):
     assert [[id(p) for p in g["params"]] for g in optimizer.param_groups] == [[id(p) for p in g["params"]] for g in expected]
     decays = [0.05 if g["name"].endswith(".decay") else 0.0 for g in expected]
     assert [g["weight_decay"] for g in optimizer.param_groups] == decays
-    assert [row["name"] for row in trainer.param_group_table] == [g["name"] for g in expected]
+    assert [row["name"] for row in trainer.report.param_groups] == [g["name"] for g in expected]
 
 
 def lr_per_unit(groups):

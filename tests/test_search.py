@@ -261,7 +261,7 @@ def test_own_data_is_searched_on_the_whole_evaluation_set(tmp_path, tiny_bert_di
     (trial,) = load_study(tmp_path).trials
     folder = tmp_path / "search" / trial.user_attrs["folder"]
     per_seed = [json.loads((folder / f"seed_{s}" / "results.json").read_text()) for s in (1, 2)]
-    assert [r["data"]["label_names"] for r in per_seed] == [["billing", "login", "shipping"]] * 2
+    assert [r["data"]["class_names"] for r in per_seed] == [["billing", "login", "shipping"]] * 2
     assert trial.value == pytest.approx(sum(r["eval"]["matthews_correlation"] for r in per_seed) / 2)
     assert load_study(tmp_path).user_attrs["search"]["objective"] == "matthews_correlation"
 

@@ -57,7 +57,7 @@ def test_each_format_reads_the_same_three_class_rows(tmp_path, suffix):
     frame.loc[0, "text"] = '"Quoted," she said\tthen a tab; NA'  # quoting, a tab and "NA" survive every format
     data = load_data(own(write(frame, tmp_path / f"train{suffix}"), write(three_class_frame(2, 50), tmp_path / f"dev{suffix}"),
                          group_column="channel"), seed=0)
-    assert data.label_names == ("billing", "login", "shipping")  # sorted
+    assert data.class_names == ("billing", "login", "shipping")  # sorted
     assert data.train["text"] == frame["text"].tolist()
     assert data.train["labels"] == [["billing", "login", "shipping"].index(x) for x in frame["label"]]
     assert data.group_names == ("email", "phone") and data.train["group"] == [1, 1, 1, 0, 0, 0] * 2
@@ -68,15 +68,15 @@ def test_integer_labels_are_sorted_by_value_and_class_names_name_them(tmp_path):
     labels = [10, 2, 5, 2, 10, 5, 2, 10, 5]
     frame = pd.DataFrame({"text": [f"text {i}" for i in range(9)], "label": labels})
     data = load_data(own(write(frame, tmp_path / "t.jsonl"), eval_split="holdout", holdout_fraction=1 / 3), seed=0)
-    assert data.label_names == ("2", "5", "10")  # by value, not as strings ("10" < "2")
+    assert data.class_names == ("2", "5", "10")  # by value, not as strings ("10" < "2")
     by_text = dict(zip(frame["text"], labels))
     for split in (data.train, data.eval):  # the stratified hold-out keeps every text's class id
-        assert [data.label_names[i] for i in split["labels"]] == [str(by_text[t]) for t in split["text"]]
+        assert [data.class_names[i] for i in split["labels"]] == [str(by_text[t]) for t in split["text"]]
     assert sorted(data.eval["labels"]) == [0, 1, 2]
     frame = pd.DataFrame({"text": ["a b", "c d", "e f", "g h"], "label": [0, 1, 2, 1]})
     path = write(frame, tmp_path / "ids.jsonl")
     data = load_data(own(path, path, class_names=["neg", "neu", "pos"]), seed=0)
-    assert data.label_names == ("neg", "neu", "pos") and data.train["labels"] == [0, 1, 2, 1]
+    assert data.class_names == ("neg", "neu", "pos") and data.train["labels"] == [0, 1, 2, 1]
 
 
 def test_class_names_set_the_order_of_string_labels(tmp_path):
@@ -84,7 +84,7 @@ def test_class_names_set_the_order_of_string_labels(tmp_path):
     path = write(frame, tmp_path / "t.csv")
     assert load_data(own(path, path), seed=0).train["labels"] == [1, 0, 1]  # neg, pos: alphabetical
     data = load_data(own(path, path, class_names=["pos", "neg"]), seed=0)
-    assert data.label_names == ("pos", "neg") and data.train["labels"] == [0, 1, 0]
+    assert data.class_names == ("pos", "neg") and data.train["labels"] == [0, 1, 0]
 
 
 def test_pairs_are_encoded_together(tmp_path, tokenizer):
@@ -123,7 +123,7 @@ def test_a_hub_dataset_through_a_local_stand_in(tmp_path):
         datasets.Dataset.from_dict(rows, features=features).to_parquet(folder / f"{split}.parquet")
     args = DataArguments(dataset_name=str(folder), test_split="test", group_column="site")
     data = load_data(args, seed=0)
-    assert data.label_names == ("negative", "positive")  # the ClassLabel's own names
+    assert data.class_names == ("negative", "positive")  # the ClassLabel's own names
     assert data.group_names == ("app", "web_shop") and data.eval["group"] == [1, 0]  # by name, made key-safe
     assert data.train["labels"] == [0, 1, 1, 0] and len(data.eval) == 2
     assert len(data.test) == 2 and data.test_labelled is False
@@ -203,7 +203,7 @@ def test_a_file_that_is_not_utf8(tmp_path):
 def test_a_byte_order_mark_and_crlf_line_ends_are_read_as_text(tmp_path):
     (tmp_path / "excel.csv").write_bytes("\ufefftext,label\r\nhello there,a\r\nbye now,b\r\n".encode())
     data = load_data(own(tmp_path / "excel.csv", tmp_path / "excel.csv"), seed=0)
-    assert data.train["text"] == ["hello there", "bye now"] and data.label_names == ("a", "b")
+    assert data.train["text"] == ["hello there", "bye now"] and data.class_names == ("a", "b")
 
 
 def test_file_problems(tmp_path):
@@ -291,7 +291,7 @@ def test_cola_exported_to_csv_with_string_labels_gives_the_cola_paths_exact_metr
     assert {"eval", "eval_in_domain", "eval_out_of_domain"} <= own_data.keys()
     assert _metrics(own_data) == _metrics(cola)  # exact: the same sentences, labels, domains and seed
     assert own_data["class_weights"] == cola["class_weights"]
-    assert own_data["data"]["label_names"] == cola["data"]["label_names"] == ["unacceptable", "acceptable"]
+    assert own_data["data"]["class_names"] == cola["data"]["class_names"] == ["unacceptable", "acceptable"]
 
 
 def test_the_pair_path_gives_the_same_run_from_json_lines_and_parquet(exported, tiny_bert_dir, tmp_path, capsys):
@@ -302,7 +302,7 @@ def test_the_pair_path_gives_the_same_run_from_json_lines_and_parquet(exported, 
         assert train.main(_run_argv(tiny_bert_dir, tmp_path / suffix, *options)) == 0
         runs[suffix] = json.loads((tmp_path / suffix / "results.json").read_text())
     assert _metrics(runs["jsonl"]) == _metrics(runs["parquet"])
-    assert runs["jsonl"]["data"]["label_names"] == ["0", "1"]  # integer labels: their values, as names
+    assert runs["jsonl"]["data"]["class_names"] == ["0", "1"]  # integer labels: their values, as names
     assert runs["jsonl"]["config"]["text_pair_column"] == "source"
     card = (tmp_path / "jsonl" / "README.md").read_text()
     assert "fine-tuned to sort texts and text pairs into 2 classes" in card
@@ -341,7 +341,7 @@ def test_three_classes_reach_results_the_saved_model_and_predict(three_class_run
     out, _ = three_class_run
     results = json.loads((out / "results.json").read_text())
     names = ["billing", "login", "shipping"]
-    assert results["data"]["label_names"] == names and results["data"]["group_names"] == ["email", "phone"]
+    assert results["data"]["class_names"] == names and results["data"]["group_names"] == ["email", "phone"]
     assert len(results["class_weights"]) == 3
     assert {f"f1_{n}" for n in names} | {f"predicted_{n}" for n in names} <= results["eval"].keys()
     assert results["eval_email"]["n"] + results["eval_phone"]["n"] == results["eval"]["n"] == 18

@@ -14,7 +14,7 @@ _KWARGS_DESCRIPTION = """
 Args:
     predictions: predicted class ids (0..k-1).
     references: gold class ids.
-    label_names: the k class names in id order (default: CoLA's, unacceptable and acceptable).
+    class_names: the k class names in id order (default: CoLA's, unacceptable and acceptable).
 Returns:
     matthews_correlation (multi-class for k > 2), accuracy, f1_macro (over all k classes), f1_<name> per class, n,
     and predicted_<name> per class: the fraction predicted as that class (1 means a degenerate, single-class
@@ -34,8 +34,8 @@ class ClassificationScores(evaluate.Metric):
             features=datasets.Features({"predictions": datasets.Value("int64"), "references": datasets.Value("int64")}),
         )
 
-    def _compute(self, predictions, references, label_names=("unacceptable", "acceptable")):
-        ids = list(range(len(label_names)))
+    def _compute(self, predictions, references, class_names=("unacceptable", "acceptable")):
+        ids = list(range(len(class_names)))
         per_class = f1_score(references, predictions, labels=ids, average=None, zero_division=0)
         n = len(references)
         scores = {
@@ -43,8 +43,8 @@ class ClassificationScores(evaluate.Metric):
             "accuracy": float(accuracy_score(references, predictions)),
             "f1_macro": float(per_class.mean()),
         }
-        scores.update({f"f1_{name}": float(f1) for name, f1 in zip(label_names, per_class)})
+        scores.update({f"f1_{name}": float(f1) for name, f1 in zip(class_names, per_class)})
         scores["n"] = n
         predicted = [int(p) for p in predictions]
-        scores.update({f"predicted_{name}": predicted.count(i) / max(n, 1) for i, name in enumerate(label_names)})
+        scores.update({f"predicted_{name}": predicted.count(i) / max(n, 1) for i, name in enumerate(class_names)})
         return scores

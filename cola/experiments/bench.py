@@ -42,18 +42,25 @@ from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
-from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments, set_seed
+from transformers import (
+    AutoConfig,
+    AutoModelForSequenceClassification,
+    DataCollatorWithPadding,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+)
 
-from ..class_weights import class_weights_for
 from ..cola_tsv import EXPECTED_ROWS, LABEL_NAMES, TRAIN_FILE
 from ..columns import LABEL, TEXT
 from ..config import DataArguments
 from ..data import load_data, tokenize
 from ..errors import CliError, reports_errors
-from ..freezing import find_layer_groups, freeze_bottom
-from ..model import load_model_and_tokenizer
+from ..files import write_atomic
+from ..freezing import find_layer_groups
+from ..model import load_model_and_tokenizer, resolve_model_path
 from ..recipes import parse_args
-from ..trainer import build_trainer
+from ..run import build_run
 
 PROG = "cola.experiments.bench"
 # Suite rows with frozen groups: (how many: "half" of the groups or "deep", all but the top layer and the pooler;
@@ -147,7 +154,7 @@ class StepTimer(TrainerCallback):
 
 def _baseline_inputs(args):
     """Model, tokenizer and the raw and tokenized data for the two baseline rows (the suite row loads its own)."""
-    model, tokenizer = load_model_and_tokenizer(args.model, label_names=LABEL_NAMES)
+    model, tokenizer = load_model_and_tokenizer(args.model, class_names=LABEL_NAMES)
     # The whole file: length grouping sorts within windows sized from the dataset, as in a real run.
     data = load_data(DataArguments(data_dir=args.data_dir), seed=0)
     return model, tokenizer, data, tokenize(data, tokenizer, max_length=64)
@@ -210,36 +217,46 @@ def run_suite(args, device, row: str):
 
 
 def suite_trainer(args, device, row: str):
-    """train.py's own path: the same parser, loaders, class weights, freezing and `build_trainer`.
-
-    Only the bookkeeping differs from a real run (no checkpoints, no per-epoch evaluation, a fixed step count);
-    `--suite_args` adds train.py flags. Returns the trainer, its token counter and its step timer."""
-    flags = ["--model_name_or_path", args.model, "--output_dir", tempfile.mkdtemp(prefix="cola-bench-"),
-             "--per_device_train_batch_size", str(BATCH), "--max_steps", str(args.samples // BATCH), "--seed", "0",
-             "--report_to", "none", "--save_strategy", "no", "--eval_strategy", "no", "--load_best_model_at_end", "false",
-             "--disable_tqdm", "true", *(["--use_cpu"] if device == "cpu" else []),
-             *(["--data_dir", args.data_dir] if args.data_dir else [])]
-    config = parse_args(flags + shlex.split(args.suite_args))
-    training = config.training
-    set_seed(training.seed)
-    raw = load_data(config.data, seed=training.seed)
-    model, tokenizer = load_model_and_tokenizer(config.model.model_name_or_path, label_names=raw.label_names)
-    data = tokenize(raw, tokenizer, config.data.max_length)
-    class_weights = class_weights_for(data.train[LABEL], enabled=training.class_weights,
-                                      values=training.class_weight_values, num_labels=len(data.label_names))
-    layer_groups = find_layer_groups(model)
-    if row in FROZEN_ROWS:
-        how_many, options = FROZEN_ROWS[row]
-        training.freeze = len(layer_groups) // 2 if how_many == "half" else len(layer_groups) - 2
-        for name, value in options.items():
-            setattr(training, name, value)
-    freeze_bottom(layer_groups, training.freeze, method=training.freeze_method)
+    """train.py's own run, built by `cola.run.build_run` from train.py's parser: a row differs from a user's run
+    only by the flags it passes (no checkpoints, no per-epoch evaluation, a fixed step count, the row's freezing;
+    `--suite_args` adds more), all checked as train.py checks them. Returns the trainer, its token counter and its
+    step timer."""
     timer = StepTimer(device)
-    trainer = build_trainer(config, model=model, tokenizer=tokenizer, data=data, class_weights=class_weights,
-                            layer_groups=layer_groups, callbacks=(timer,))
+    trainer = build_run(parse_args(suite_argv(args, device, row)), callbacks=(timer,)).trainer
     # Counting tokens observes the collator train.py uses; it does not replace it.
     trainer.data_collator = counter = TokenCounter(trainer.data_collator)
     return trainer, counter, timer
+
+
+def suite_argv(args, device: str, row: str) -> list[str]:
+    """The train.py command line of a suite row."""
+    return ["--model_name_or_path", args.model, "--output_dir", tempfile.mkdtemp(prefix="cola-bench-"),
+            "--per_device_train_batch_size", str(BATCH), "--max_steps", str(args.samples // BATCH), "--seed", "0",
+            "--report_to", "none", "--save_strategy", "no", "--eval_strategy", "no", "--load_best_model_at_end", "false",
+            "--disable_tqdm", "true", *(["--use_cpu"] if device == "cpu" else []),
+            *(["--data_dir", args.data_dir] if args.data_dir else []), *row_flags(row, args.model),
+            *shlex.split(args.suite_args)]
+
+
+def row_flags(row: str, model: str) -> list[str]:
+    """The train.py flags that make a frozen row: how many groups (half, or all but the top layer and the pooler
+    for the deep freeze) and how they are frozen."""
+    if row not in FROZEN_ROWS:
+        return []
+    how_many, options = FROZEN_ROWS[row]
+    count = layer_group_count(model)
+    flags = ["--freeze", str(count // 2 if how_many == "half" else count - 2)]
+    for name, value in options.items():
+        flags += [f"--{name}", str(value).lower()]
+    return flags
+
+
+def layer_group_count(model: str) -> int:
+    """How many layer groups the model has, from its structure alone (built on the meta device: no weights)."""
+    path = resolve_model_path(model)
+    with torch.device("meta"):
+        skeleton = AutoModelForSequenceClassification.from_config(AutoConfig.from_pretrained(path))
+    return len(find_layer_groups(skeleton))
 
 
 def _timed_training(trainer, counter, timer, model, precision):
@@ -403,7 +420,7 @@ def main(argv=None) -> int:
         return 0
     check_options(args)
     report = run_benchmark(args)
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    write_atomic(args.out, json.dumps(report, indent=2) + "\n")
     print(format_table(report))
     print(f"\nJSON: {args.out}", file=sys.stderr)
     return 0

@@ -23,6 +23,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from ..errors import CliError, first_line, reports_errors
+from ..files import write_atomic
 from ..redact import command_line
 from ..results import RESULTS_FILE
 from .stats import aggregate, run_entry
@@ -61,22 +62,23 @@ def _row(run_dir: Path, results: dict) -> dict:
     if "runs" in results:
         runs, summary = results["runs"], results["aggregate"]
         first = run_dir / runs[0]["output_dir"] / RESULTS_FILE
-        layer_groups = json.loads(first.read_text())["layer_groups"] if first.is_file() else None
+        one_run = json.loads(first.read_text()) if first.is_file() else {}
     elif "eval" in results:
         runs = [run_entry(results["config"]["seed"], ".", results)]
-        summary, layer_groups = aggregate(runs), results.get("layer_groups")
+        summary, one_run = aggregate(runs), results
     else:
         raise CliError(f"{run_dir / RESULTS_FILE}: neither a single run nor a multi-seed run of train.py")
     config = results["config"]
+    plan = one_run.get("plan") or _plan_of_older_results(config, one_run.get("layer_groups"))
     return {
         "name": run_dir.name,
         "path": str(run_dir),
         "model": config["model_name_or_path"],
-        "freeze": config["freeze"],
-        "layer_groups": len(layer_groups) if layer_groups else None,
+        "freeze": len(plan["frozen_groups"]) if plan["frozen_groups"] is not None else config["freeze"],
+        "layer_groups": plan["layer_groups"],
         "class_weights": config["class_weights"],
         "layer_lr_decay": config.get("layer_lr_decay", 1.0),
-        "gradual_unfreeze_steps": config.get("gradual_unfreeze_steps"),
+        "gradual_unfreeze_steps": plan["unfreeze_every"],
         "epochs": config["num_train_epochs"],
         "learning_rate": config["learning_rate"],
         "head_lr_multiplier": config.get("head_lr_multiplier", 1.0),
@@ -90,6 +92,14 @@ def _row(run_dir: Path, results: dict) -> dict:
         # Seeds that took no optimizer step (train.py refuses to report those now; older results may hold them).
         "never_trained": [r["seed"] for r in runs if not r["train"].get("steps")],
     }
+
+
+def _plan_of_older_results(config: dict, layer_groups: list[dict] | None) -> dict:
+    """results.json files written before the `plan` section (or a sweep whose first seed's file is gone): what
+    trained, from the options they stored."""
+    return {"frozen_groups": [g["name"] for g in layer_groups][: config["freeze"]] if layer_groups else None,
+            "layer_groups": len(layer_groups) if layer_groups else None,
+            "unfreeze_every": config.get("gradual_unfreeze_steps")}
 
 
 def distinct_names(rows: list[dict]) -> list[dict]:
@@ -151,7 +161,8 @@ def markdown(rows: list[dict], command: str) -> str:
 
 
 def plot(rows: list[dict], path: Path) -> None:
-    figure(rows).savefig(path, dpi=120)
+    fig = figure(rows)
+    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
 
 
 def figure(rows: list[dict]) -> Figure:
@@ -207,8 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:
         raise CliError(f"cannot write to {args.out}: {error.strerror}") from None
     command = command_line(f"python -m {PROG}", sys.argv[1:] if argv is None else argv)
-    (out / "report.md").write_text(markdown(rows, command), encoding="utf-8")
-    (out / "report.json").write_text(json.dumps({"command": command, "runs": rows}, indent=2) + "\n", encoding="utf-8")
+    write_atomic(out / "report.md", markdown(rows, command))
+    write_atomic(out / "report.json", json.dumps({"command": command, "runs": rows}, indent=2) + "\n")
     plot(rows, out / "report.png")
     print(f"compared {len(rows)} runs: {out / 'report.md'}, {out / 'report.png'}, {out / 'report.json'}")
     return 0

@@ -22,12 +22,12 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
 import torch
 from transformers import TrainerCallback
 
 from ..errors import CliError, reports_errors
+from ..files import write_atomic
 from ..redact import command_line
 from .bench import ROWS, WARMUP_STEPS, suite_trainer
 
@@ -138,7 +138,7 @@ def main(argv=None) -> int:
         op["kind"] = next((kind_of(e) for e in profile.profiler.events() if e.name == op["name"]), None)
     print(format_breakdown(report))
     if args.out:
-        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+        write_atomic(args.out, json.dumps(report, indent=2) + "\n")
     return 0
 
 

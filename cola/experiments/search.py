@@ -46,6 +46,7 @@ from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
 from ..errors import CliError, first_line, reports_errors
+from ..files import write_atomic
 from ..output_dir import existing_run
 from ..recipes import RecipeParser, parse_args, resolved_config
 from ..redact import command_line, hide_url_passwords, scrub, url_password
@@ -219,7 +220,7 @@ class Search:
             raise TrialFailed(f"{folder} already exists; give this study its own --output_dir")
         folder.mkdir(parents=True)
         recipe = trial_recipe(self.fixed, params, f"trial {trial.number} of the search study '{self.study.study_name}'")
-        (folder / "recipe.json").write_text(json.dumps(recipe, indent=2) + "\n", encoding="utf-8")
+        write_atomic(folder / "recipe.json", json.dumps(recipe, indent=2) + "\n")
         name = f"{self.study.study_name}-{folder.name}"
         argv = ["--recipe", str(folder / "recipe.json"), "--seeds", *map(str, self.seeds), "--output_dir", str(folder),
                 "--run_name", name, "--disable_tqdm", "true"]

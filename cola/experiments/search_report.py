@@ -11,8 +11,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from datetime import datetime
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from matplotlib.figure import Figure
 from optuna.trial import TrialState
 
 from ..errors import first_line
+from ..files import write_atomic
 
 TOP = 10
 
@@ -49,11 +48,11 @@ def write_outputs(study: optuna.Study, output_dir: Path, *, fixed: dict, seeds: 
     rows = trial_rows(study)
     complete = sorted((r for r in rows if r["state"] == "COMPLETE"), key=lambda r: -r["value"])
     importances = param_importances(study)
-    _write(output_dir / "trials.json", json.dumps({
+    write_atomic(output_dir / "trials.json", json.dumps({
         "study": study.study_name, "command": command, "objective": objective, "seeds": seeds, "fixed": fixed,
         "importances": importances, "trials": rows,
     }, indent=2) + "\n")
-    _write(output_dir / "report.md", markdown(study.study_name, rows, complete, importances, fixed=fixed, seeds=seeds,
+    write_atomic(output_dir / "report.md", markdown(study.study_name, rows, complete, importances, fixed=fixed, seeds=seeds,
                                               objective=objective, command=command))
     if complete:
         best = complete[0]
@@ -61,12 +60,9 @@ def write_outputs(study: optuna.Study, output_dir: Path, *, fixed: dict, seeds: 
                        f"{objective} {best['value']:.4f} over seeds {' '.join(map(str, seeds))}"
                        + _ood_text(best) + f". Made by: {command}; report: {output_dir / 'report.md'}.")
         recipe = trial_recipe(fixed, best["params"], description) | {"output_dir": f"outputs/{study.study_name}-best"}
-        _write(output_dir / "best_recipe.json", json.dumps(recipe, indent=2) + "\n")
+        write_atomic(output_dir / "best_recipe.json", json.dumps(recipe, indent=2) + "\n")
     fig = figure(rows, objective)
-    fd, tmp = tempfile.mkstemp(dir=output_dir, prefix=".report-", suffix=".png")
-    os.close(fd)
-    fig.savefig(tmp, dpi=110)
-    os.replace(tmp, output_dir / "report.png")
+    write_atomic(output_dir / "report.png", lambda path: fig.savefig(path, dpi=110, format="png"))
 
 
 def param_importances(study: optuna.Study) -> dict | str:
@@ -179,13 +175,6 @@ def figure(rows: list[dict], objective: str) -> Figure:
 
 def _hours_between(start: str, end: str) -> float:
     return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds() / 3600
-
-
-def _write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def _failure(row: dict) -> str:

@@ -1,0 +1,61 @@
+"""Text in, files out: UTF-8 lines read with a one-line error, and the one writer every file the suite writes
+goes through.
+
+`write_atomic` writes a file whole or not at all (a temporary file in the same folder, renamed over the target),
+so a crash, a kill or a full disk never leaves a half-written results.json, run_config.json, model card or
+report for another tool to read. The file gets the permissions a plain `open()` would give it (0644 under the
+usual umask 022), not `mkstemp`'s private 0600: on a shared machine other users and a web server can read it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from .errors import CliError
+
+
+def decode_lines(raw: bytes, source: str) -> list[str]:
+    """UTF-8 bytes -> lines (a byte-order mark, CRLF line ends and a final newline allowed); a byte that is not
+    UTF-8 is a one-line error naming `source` and the line."""
+    lines = raw.removeprefix(b"\xef\xbb\xbf").split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()  # what follows the final newline
+    decoded = []
+    for lineno, line in enumerate(lines, start=1):
+        try:
+            decoded.append(line.decode("utf-8").removesuffix("\r"))
+        except UnicodeDecodeError as error:
+            bad = f"byte {line[error.start]:#04x} at offset {error.start}"
+            raise CliError(f"{source}:{lineno}: not UTF-8 text ({bad}); save the file as UTF-8") from None
+    return decoded
+
+
+def write_atomic(path: str | Path, content: str | bytes | Callable[[Path], None]) -> Path:
+    """Write `content` to `path` atomically: text (UTF-8), bytes, or a function that writes a file at the path it
+    is given (matplotlib's `savefig`, pandas' `to_csv`). Returns `path`."""
+    path = Path(path)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            if not callable(content):
+                f.write(content.encode("utf-8") if isinstance(content, str) else content)
+        if callable(content):
+            content(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _umask() -> int:
+    # The process's umask can only be read by setting it; set it straight back (the suite starts no threads that
+    # create files meanwhile).
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

@@ -1,0 +1,118 @@
+"""Which parameters train: one plan, built once from the options and the model's layer groups.
+
+The freezing options (`--freeze`, `--freeze_method`, `--frozen_eval_mode`, `--cache_frozen`,
+`--gradual_unfreeze_steps`) are read here and nowhere else. Everything that acts on what trains is handed the
+plan: the Trainer (which groups stay in eval mode, which get learning rate 0, when each group starts training),
+the frozen-prefix cache (whether to try it), checkpoints (the floor they store), results.json and the model card
+(what was frozen, and how). As Lightning's `BaseFinetuning` keeps one policy object beside small helpers that
+know no command line (here `cola.freezing`: `freeze_bottom`, `modules_of`, fastai's `freeze_to`), a new way of
+choosing what trains (adapters, say) arrives as one more function that returns such a plan.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from torch import nn
+
+from .errors import CliError
+from .freezing import LayerGroup, check_bottom_up, find_layer_groups, freeze_bottom, modules_of
+from .unfreezing import unfreeze_schedule
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """What trains, and how the rest is kept still. `floor`: the bottom groups that never train."""
+
+    groups: tuple[LayerGroup, ...]  # bottom to top (`cola.freezing.find_layer_groups`)
+    floor: int
+    method: str  # "requires_grad" (no gradients) or "lr0" (in the optimizer at learning rate 0)
+    eval_mode: bool  # the frozen groups in eval mode at every training step (no dropout)
+    cache: bool | None  # the frozen prefix run once before training: None whenever exact, True insists, False never
+    unfreeze_every: int | None  # gradual unfreezing: a group more every N optimizer steps, top-down to the floor
+
+    @property
+    def frozen_groups(self) -> tuple[LayerGroup, ...]:
+        return self.groups[: self.floor]
+
+    def apply(self) -> None:
+        """Set `requires_grad` on every layer group as planned (before the optimizer exists: it takes only the
+        parameters that require gradients)."""
+        freeze_bottom(list(self.groups), self.floor, method=self.method)
+
+    def why_not_cached(self) -> str | None:
+        """Why the frozen prefix is not run once before training; None when the cache should be tried."""
+        if self.cache is False:
+            return "--cache_frozen false"
+        if self.floor == 0:
+            return "nothing is frozen"
+        if self.method != "requires_grad":
+            return f"--freeze_method {self.method} keeps the frozen groups in the backward pass"
+        if not self.eval_mode:
+            return "--no-frozen-eval-mode: dropout in the frozen groups changes their output at every step"
+        if any(not g.frozen for g in self.frozen_groups):
+            return "the bottom groups are not frozen"
+        return None
+
+    def eval_mode_modules(self, model: nn.Module) -> list[nn.Module]:
+        """The modules switched back to eval mode at every training step (the Trainer's model.train() turns their
+        dropout on)."""
+        return modules_of(model, list(self.frozen_groups)) if self.eval_mode else []
+
+    def zero_lr_units(self) -> frozenset[str]:
+        """Layer groups the optimizer holds at learning rate 0 (`--freeze_method lr0`)."""
+        return frozenset(g.name for g in self.frozen_groups) if self.method == "lr0" else frozenset()
+
+    def unfreeze_schedule(self) -> dict[str, int | None] | None:
+        """Optimizer step at which each unit starts training (gradual unfreezing), or None."""
+        if not self.unfreeze_every:
+            return None
+        return unfreeze_schedule([g.name for g in self.groups], every=self.unfreeze_every, floor=self.floor)
+
+    def layer_group_table(self) -> list[dict]:
+        """results.json's `layer_groups`: a group is frozen when the plan keeps it still, whatever the method."""
+        return [{"name": g.name, "params": g.num_params, "frozen": i < self.floor} for i, g in enumerate(self.groups)]
+
+    def summary(self) -> dict:
+        """results.json's `plan`: what trains, in words other tools (compare, the model card) read."""
+        return {"frozen_groups": [g.name for g in self.frozen_groups], "layer_groups": len(self.groups),
+                "method": self.method, "frozen_eval_mode": self.eval_mode, "unfreeze_every": self.unfreeze_every}
+
+
+def supported_layer_groups(model, name: str) -> list[LayerGroup]:
+    """The model's layer groups, if it is an encoder whose groups run bottom-up (else a one-line error)."""
+    try:
+        groups = find_layer_groups(model)
+        check_bottom_up(model, groups)
+    except ValueError as error:
+        raise CliError(f"cannot fine-tune '{name}' ({model.config.model_type}): {error}. Supported: BERT, RoBERTa, "
+                       f"DistilBERT, ELECTRA and encoders built like them") from None
+    return groups
+
+
+def plan_from(args, groups: list[LayerGroup]) -> TrainingPlan:
+    """The plan the options ask for, on these layer groups; an out-of-range --freeze is a one-line error."""
+    if not 0 <= args.freeze <= len(groups):
+        names = ", ".join(g.name for g in groups)
+        raise CliError(f"--freeze {args.freeze} is out of range: this model has {len(groups)} layer groups ({names}); "
+                       f"use 0..{len(groups)}")
+    return TrainingPlan(groups=tuple(groups), floor=args.freeze, method=args.freeze_method,
+                        eval_mode=args.frozen_eval_mode, cache=args.cache_frozen,
+                        unfreeze_every=args.gradual_unfreeze_steps or None)
+
+
+def adopt_checkpoint_floor(args, stored: int | None, *, given: bool, checkpoint: str) -> None:
+    """A resumed run trains the groups its checkpoint trained (the optimizer state only fits those): the stored
+    floor is adopted, and a different one given explicitly is refused."""
+    if stored is None:
+        logger.warning("%s stores no freeze setting: resuming with --freeze %d as given", checkpoint, args.freeze)
+        return
+    if given and stored != args.freeze:
+        raise CliError(f"{checkpoint} was trained with --freeze {stored}; resuming with --freeze {args.freeze} would "
+                       f"hand the optimizer different parameters. Pass --freeze {stored} or leave --freeze out")
+    if stored != args.freeze:
+        logger.info("Resuming with the checkpoint's --freeze %d", stored)
+    args.freeze = stored
