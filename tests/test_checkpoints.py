@@ -76,12 +76,13 @@ def test_freeze_is_stored_and_reapplied(runs):
     assert [g["frozen"] for g in resumed["layer_groups"]][:3] == [True, True, False]
 
 
-def test_resuming_with_another_freeze_is_a_clear_error(runs, data_dir, capsys, common):
-    argv = common + ["--data_dir", str(data_dir), "--output_dir", str(runs / "resumed"), "--freeze", "4",
-                     "--resume_from_checkpoint", str(runs / "resumed" / "checkpoint-3")]
+def test_resuming_with_another_freeze_is_a_clear_error(runs, data_dir, tmp_path, capsys, common):
+    out = _copy_checkpoint(runs, tmp_path)
+    argv = common + ["--data_dir", str(data_dir), "--output_dir", str(out), "--freeze", "4",
+                     "--resume_from_checkpoint", str(out / "checkpoint-3")]
     assert train.main(argv) == 2
     err = capsys.readouterr().err.strip()
-    assert err == (f"error: {runs / 'resumed' / 'checkpoint-3'} was trained with --freeze 2; resuming with --freeze 4 "
+    assert err == (f"error: {out / 'checkpoint-3'} was trained with --freeze 2; resuming with --freeze 4 "
                    "would hand the optimizer different parameters. Pass --freeze 2 or leave --freeze out")
 
 
