@@ -1,9 +1,12 @@
 """The user's mistakes, and the one place that turns them into `error: ...` on stderr and an exit status.
 
-Library code raises `ValueError` (or lets a library's own error through); the code that knows which option or
-file the user gave words it as a `CliError`. Every command (train.py, `cola.predict`,
-`cola.experiments.compare`, `cola.experiments.bench`) wraps its `main` in `reports_errors`, so a bad input is
-one line and exit status 2, never a traceback.
+The rule: code that knows which option, file or folder the user gave raises `CliError`, with a message that
+names it; that is most of the core (config through the parser, recipes, data sources, the model loader, the plan,
+the output folder, checkpoints, the Trainer's start-up checks). Helpers that know no command line (layer groups,
+parameter groups, the loss, the search space's arithmetic) raise `ValueError` or their own exception, and the
+caller that knows the option words it as a `CliError`. Every command (train.py, `cola.predict` and the tools in
+`cola.experiments`) wraps its `main` in `reports_errors`, so a bad input is one line and exit status 2, never a
+traceback.
 """
 
 from __future__ import annotations

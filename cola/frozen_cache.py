@@ -19,6 +19,9 @@ An architecture whose frozen prefix cannot be cut this way (its forward does mor
 than pass one tensor along) fails the probe: an error when `--cache_frozen true` asked for the cache, a logged
 fall-back to the uncached run when it was left to the default.
 
+Whether a run tries the cache is the plan's call (`cola.plan.TrainingPlan.why_not_cached`); this module builds
+and replays it.
+
 A batch holding a sentence that is not in the cache (`trainer.predict` on new data) runs uncached.
 
 Memory: the size is known before the pass (distinct sentences' tokens x hidden size x bytes). Up to

@@ -1,4 +1,6 @@
-"""The Trainer a run trains with: `build_trainer` wires it once, for train.py and the benchmark alike.
+"""The Trainer a run trains with: `build_trainer` wires it once (called by `cola.run.build_run`, for train.py and
+the benchmark alike). It is handed what the run computed (the plan of what trains, the resolved configuration)
+and keeps the run's `RunReport` (param groups, the cache's summary, ...) for results.json, W&B and the card.
 
 `ColaTrainer` overrides three things of the Hugging Face Trainer:
 - the loss (`loss.py`): class-weighted cross-entropy normalised over the whole optimizer step, right under

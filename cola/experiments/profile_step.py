@@ -3,7 +3,7 @@
     python -m cola.experiments.profile_step --data_dir ../shared/cola/raw                      # the suite row
     python -m cola.experiments.profile_step --data_dir ../shared/cola/raw --row suite_freeze_cached --out p.json
 
-The row is built exactly as `cola.experiments.bench` builds it (train.py's parser, loaders and `build_trainer`).
+The row is built exactly as `cola.experiments.bench` builds it (train.py's parser and `cola.run.build_run`).
 After a few untimed steps, `--steps` steps run under the profiler. Every operator's own time (not counting the
 operators it calls) goes to one kind:
 - optimizer: anything inside the optimizer's step;
