@@ -22,7 +22,7 @@ import datasets
 
 from .columns import GROUP, LABEL, TEXT, TaskData
 from .errors import CliError
-from .files import decode_lines
+from .files import cache_dir, decode_lines
 
 logger = logging.getLogger(__name__)
 
@@ -52,11 +52,6 @@ def resolve_data_dir(data_dir: str | None) -> Path:
             raise CliError(f"{path}: {what} (from {source})")
         return path
     return download_cola()
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "cola-suite"
 
 
 def download_cola(url: str | None = None, cache: Path | None = None) -> Path:

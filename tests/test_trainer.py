@@ -14,11 +14,6 @@ from cola.recipes import parse_args
 from cola.trainer import ColaTrainer
 
 
-def test_length_grouping_is_the_default_and_turns_off():
-    assert parse_args([]).training.train_sampling_strategy == "group_by_length"
-    assert parse_args(["--train_sampling_strategy", "random"]).training.train_sampling_strategy == "random"
-
-
 def _padding_and_rows(data_dir, tokenizer, strategy):
     from cola.config import DataArguments
     from cola.data import load_data, tokenize
