@@ -1,14 +1,20 @@
 """Layer groups, found from the model's structure, and freezing the bottom N of them.
 
-Groups, bottom to top: `embeddings`, `layer_00` ... `layer_{L-1}`, `pooler` (when the model has one). The
-classification head is not a layer group and is never frozen. The list is discovered from modules, not from
-`bert.`-style name prefixes, so BERT, RoBERTa, DistilBERT and ELECTRA all work:
+Groups, bottom to top: `embeddings`, `layer_00` ... `layer_{L-1}`, then what runs after the layers: `pooler`
+(when the model has one) or a final norm (ModernBERT's `final_norm`). The classification head is not a layer
+group and is never frozen. The list is discovered from modules, not from `bert.`-style name prefixes:
 
-- the encoder layers are the model's `nn.ModuleList` with `num_hidden_layers` entries;
-- the pooler is the base model's `pooler` module, when present (DistilBERT and ELECTRA have none, and
-  RoBERTa's classification model is built without one);
-- every other base-model parameter sits below the encoder (embeddings, ELECTRA's `embeddings_project`), so it
-  belongs to `embeddings`.
+- the encoder layers are the model's `nn.ModuleList` with `num_hidden_layers` entries. ALBERT has one layer (per
+  layer group) that runs at every depth: its groups are `shared_layer` (`shared_layer_00`, ... for several), and
+  freezing it freezes every depth at once;
+- the base model's parts registered after the one that holds the layers run after them: the pooler, a final norm.
+  Each is a group of its own, named after it, on top;
+- every other base-model parameter sits below or beside the layers, and belongs to `embeddings`: the embeddings,
+  ELECTRA's `embeddings_project`, ALBERT's input projection, and the tables every layer reads (MPNet's relative
+  attention bias, DeBERTa's relative embeddings and their norm). Frozen with the embeddings, they are read by
+  the layers above as they are; the frozen-prefix cache leaves them running (`cola.frozen_cache`).
+
+`check_bottom_up` checks on one forward pass that the groups run in that order.
 
 Layer-wise LR decay, gradual unfreezing and the frozen-layer cache reuse these groups; freezing touches
 `requires_grad` and nothing else (with the lr0 method, not even that: the optimizer does it).
@@ -36,28 +42,32 @@ class LayerGroup:
         return all(not p.requires_grad for _, p in self.parameters)
 
 
+def place(group_name: str) -> str:
+    """Where a group sits: "embeddings", "layer" (`layer_NN`, ALBERT's `shared_layer...`) or "top" (what runs after
+    the layers: the pooler, a final norm; it feeds only the classifier)."""
+    if group_name == "embeddings":
+        return "embeddings"
+    return "layer" if group_name.startswith(("layer_", "shared_layer")) else "top"
+
+
 def find_layer_groups(model: nn.Module) -> list[LayerGroup]:
     base = model.base_model
     if base is model:
         raise ValueError(f"{type(model).__name__} has no separate base model: cannot tell the head from the encoder")
     prefix = _prefix_of(model, base)
-    layers_name, layers = _encoder_layers(base, model.config)
-    pooler = getattr(base, "pooler", None)
-
-    layer_groups = [LayerGroup(f"layer_{i:02d}", []) for i in range(len(layers))]
-    embeddings, pooler_group = LayerGroup("embeddings", []), LayerGroup("pooler", [])
-    layer_ids = {id(p): i for i, layer in enumerate(layers) for p in layer.parameters()}
-    pooler_ids = {id(p) for p in pooler.parameters()} if pooler is not None else set()
+    layers_name, layers, shared = _encoder_layers(base, model.config)
+    names = (["shared_layer"] if len(layers) == 1 else [f"shared_layer_{i:02d}" for i in range(len(layers))]) if shared \
+        else [f"layer_{i:02d}" for i in range(len(layers))]
+    layer_groups = [LayerGroup(name, []) for name in names]
+    embeddings = LayerGroup("embeddings", [])
+    tops = [LayerGroup(name, []) for name, _ in _after_layers(base, layers_name)]
+    owner = {id(p): layer_groups[i] for i, layer in enumerate(layers) for p in layer.parameters()}
+    owner |= {id(p): group for group, (_, child) in zip(tops, _after_layers(base, layers_name)) for p in child.parameters()}
     for name, param in base.named_parameters():
-        if id(param) in layer_ids:
-            layer_groups[layer_ids[id(param)]].parameters.append((prefix + name, param))
-        elif id(param) in pooler_ids:
-            pooler_group.parameters.append((prefix + name, param))
-        else:
-            embeddings.parameters.append((prefix + name, param))
+        owner.get(id(param), embeddings).parameters.append((prefix + name, param))
     if not embeddings.parameters:
         raise ValueError(f"no embedding parameters found outside {layers_name} in {type(base).__name__}")
-    return [embeddings, *layer_groups, *([pooler_group] if pooler_group.parameters else [])]
+    return [embeddings, *layer_groups, *(g for g in tops if g.parameters)]
 
 
 def check_bottom_up(model: nn.Module, groups: list[LayerGroup]) -> None:
@@ -140,14 +150,26 @@ def layer_group_table(groups: list[LayerGroup]) -> list[dict]:
     return [{"name": g.name, "params": g.num_params, "frozen": g.frozen} for g in groups]
 
 
-def _encoder_layers(base: nn.Module, config) -> tuple[str, nn.ModuleList]:
+def _encoder_layers(base: nn.Module, config) -> tuple[str, nn.ModuleList, bool]:
+    """(name, the ModuleList of encoder layers, whether each entry is shared by several depths: ALBERT)."""
     n_layers = getattr(config, "num_hidden_layers", None)
-    candidates = [(name, m) for name, m in base.named_modules() if isinstance(m, nn.ModuleList) and len(m) == n_layers]
-    if len(candidates) != 1:
-        raise ValueError(
-            f"expected one ModuleList of {n_layers} encoder layers in {type(base).__name__}, found {len(candidates)}"
-        )
-    return candidates[0]
+    lists = [(name, m) for name, m in base.named_modules() if isinstance(m, nn.ModuleList)]
+    candidates = [(name, m) for name, m in lists if len(m) == n_layers]
+    if len(candidates) == 1:
+        return (*candidates[0], False)
+    n_shared = getattr(config, "num_hidden_groups", None)  # ALBERT: layer groups, each run at several depths
+    shared = [(name, m) for name, m in lists if n_shared and len(m) == n_shared and n_shared < (n_layers or 0)]
+    if not candidates and shared:
+        return (*shared[0], True)  # the outermost such list: the layer groups, not the layers inside one
+    raise ValueError(f"expected one ModuleList of {n_layers} encoder layers in {type(base).__name__}, found {len(candidates)}")
+
+
+def _after_layers(base: nn.Module, layers_name: str) -> list[tuple[str, nn.Module]]:
+    """The base model's parts registered after the one that holds the layers, with parameters: they run on the
+    last layer's output (a pooler, a final norm). `check_bottom_up` confirms the order on a forward pass."""
+    children = list(base.named_children())
+    holder = next(i for i, (name, _) in enumerate(children) if layers_name == name or layers_name.startswith(name + "."))
+    return [(name, child) for name, child in children[holder + 1:] if any(True for _ in child.parameters())]
 
 
 def _prefix_of(model: nn.Module, base: nn.Module) -> str:

@@ -46,8 +46,8 @@ import psutil
 import torch
 from torch import nn
 
-from .errors import CliError
-from .freezing import LayerGroup, call_order, modules_of
+from .errors import CliError, first_line
+from .freezing import LayerGroup, modules_of, place
 
 logger = logging.getLogger(__name__)
 
@@ -73,10 +73,14 @@ class FrozenPrefixCache:
     def __init__(self, model: nn.Module, groups: list[LayerGroup], n_frozen: int):
         # A frozen pooler is not cached: it reads the last layer's output, which is then the cached tensor, and
         # costs one small matmul on the first token.
-        prefix = [g for g in groups[:n_frozen] if g.name != "pooler"]
+        prefix = [g for g in groups[:n_frozen] if place(g.name) != "top"]
         self.group_names = [g.name for g in prefix]
         # Module by module within each group: a whole frozen encoder would be one module that returns more than a tensor.
-        self.modules = _in_forward_order(model, [m for group in prefix for m in modules_of(model, [group])])
+        try:
+            self.modules, self.shapes, self.last_calls = _hidden_state_path(
+                model, [m for group in prefix for m in modules_of(model, [group])])
+        except Exception as error:  # noqa: BLE001 - whatever this architecture does, the answer is "not exact"
+            raise CacheNotExact(f"{type(model).__name__}: the frozen prefix could not be traced ({first_line(error)})") from None
         # The columns that identify a sentence: those of its model inputs that this model reads (the Trainer drops
         # the others, e.g. DistilBERT's token_type_ids, before a batch arrives).
         accepted = inspect.signature(model.forward).parameters
@@ -113,9 +117,13 @@ class FrozenPrefixCache:
     def _check_probe(self, model, features, collate, device) -> None:
         batch = _to_device(collate(features), device)
         expected = model(**batch).logits.float()
-        states = self._prefix_output(model, batch)
-        with self.replaying(states):
-            got = model(**batch).logits.float()
+        try:
+            states = self._prefix_output(model, batch)
+            with self.replaying(states):
+                got = model(**batch).logits.float()
+        except Exception as error:  # noqa: BLE001 - a forward that cannot take the cached states: not exact
+            raise CacheNotExact(f"{type(model).__name__}: the model's forward fails with the cached prefix "
+                                f"({first_line(error)})") from None
         scale = expected.abs().max().clamp_min(1.0)
         error = ((got - expected).abs().max() / scale).item()
         if not error <= PROBE_TOLERANCE:
@@ -129,8 +137,9 @@ class FrozenPrefixCache:
         captured = []
 
         def stop(_module, _inputs, output):
-            captured.append(output[0] if isinstance(output, tuple) else output)
-            raise _PrefixDone
+            captured.append(_first_tensor(output))
+            if len(captured) == self.last_calls:  # ALBERT's shared layer: its last depth
+                raise _PrefixDone
 
         hook = self.modules[-1].register_forward_hook(stop)
         try:
@@ -139,7 +148,7 @@ class FrozenPrefixCache:
             pass
         finally:
             hook.remove()
-        return captured[0]
+        return captured[-1]
 
     def _allocate(self, model, rows: dict, *, memory_gb: float, spill_dir: str) -> None:
         hidden = model.config.hidden_size
@@ -199,11 +208,13 @@ class FrozenPrefixCache:
 
     @contextlib.contextmanager
     def replaying(self, states: torch.Tensor):
-        """For one forward call: the first frozen module returns `states`, the later ones pass them along."""
+        """For one forward call: the first frozen module on the hidden states' path returns `states`, the later
+        ones pass them along, each in the shape of what it returns (a tensor, or a tuple led by it). Frozen
+        modules beside the path (a bias table every layer reads) run as they are."""
         first, *rest = self.modules
-        first.forward = lambda *args, **kwargs: states
-        for module in rest:
-            module.forward = _pass_along
+        first.forward = _returning(states, self.shapes[0])
+        for module, shape in zip(rest, self.shapes[1:]):
+            module.forward = _passing_along(shape)
         try:
             yield
         finally:
@@ -225,16 +236,73 @@ class _PrefixDone(Exception):
     """Raised by a hook after the last frozen module: the rest of the model need not run."""
 
 
-def _pass_along(hidden_states, *args, **kwargs):
-    return hidden_states
+def _first_tensor(value):
+    """The hidden states in what a module returns: the value itself, or the first item of a tuple or output."""
+    if torch.is_tensor(value):
+        return value
+    if isinstance(value, (tuple, list)) and value and torch.is_tensor(value[0]):
+        return value[0]
+    if hasattr(value, "to_tuple"):  # a ModelOutput
+        return _first_tensor(value.to_tuple())
+    return None
 
 
-def _in_forward_order(model: nn.Module, modules: list[nn.Module]) -> list[nn.Module]:
-    """`modules` sorted by when they first run in a forward pass of the model's dummy inputs."""
-    firsts = list(dict.fromkeys(call_order(model, modules)))
-    if len(firsts) != len(modules):
-        raise CacheNotExact("some frozen modules do not run in the model's forward pass")
-    return [modules[i] for i in firsts]
+def _shape_of(output) -> int | None:
+    """How a module returns its hidden states: None for a bare tensor, else the length of the tuple they lead."""
+    return len(output) if isinstance(output, (tuple, list)) else None
+
+
+def _shaped(states, shape: int | None):
+    return states if shape is None else (states, *([None] * (shape - 1)))
+
+
+def _returning(states, shape):
+    return lambda *args, **kwargs: _shaped(states, shape)
+
+
+def _passing_along(shape):
+    def forward(*args, **kwargs):
+        hidden = args[0] if args else kwargs.get("hidden_states", next(iter(kwargs.values())))
+        return _shaped(_first_tensor(hidden), shape)
+
+    return forward
+
+
+def _hidden_state_path(model: nn.Module, modules: list[nn.Module]) -> tuple[list[nn.Module], list, int]:
+    """Which of the frozen `modules` the hidden states flow through, in order, on one forward pass of the model's
+    dummy inputs: the first that runs, then each whose input is the previous one's output. The rest run beside the
+    path (MPNet's relative attention bias gets position buckets, DeBERTa's relative embeddings are read as a
+    weight) and are left alone. Returns the path, how each returns its states (see `_shape_of`), and how many
+    times the last one runs (once; ALBERT's shared layer at every depth)."""
+    calls: list[tuple[int, object, object]] = []
+
+    def recorder(i):
+        def record(_module, args, kwargs, output):
+            given = args[0] if args else kwargs.get("hidden_states", kwargs.get("input_ids"))
+            calls.append((i, given, output))
+        return record
+
+    hooks = [m.register_forward_hook(recorder(i), with_kwargs=True) for i, m in enumerate(modules)]
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            model.eval()(input_ids=model.dummy_inputs["input_ids"][:1].to(model.device))
+    finally:
+        model.train(was_training)
+        for hook in hooks:
+            hook.remove()
+    if not calls:
+        raise CacheNotExact("no frozen module runs in the model's forward pass")
+    path, shapes, current = [calls[0][0]], [_shape_of(calls[0][2])], _first_tensor(calls[0][2])
+    for i, given, output in calls[1:]:
+        if torch.is_tensor(given) and current is not None and (given is current or (
+                given.data_ptr() == current.data_ptr() and given.shape == current.shape)):
+            if i != path[-1]:
+                path.append(i)
+                shapes.append(_shape_of(output))
+            current = _first_tensor(output)
+    last_calls = sum(1 for i, given, _ in calls if i == path[-1])
+    return [modules[i] for i in path], shapes, last_calls
 
 
 def _distinct_rows(datasets, columns: list[str]) -> dict[bytes, dict]:

@@ -28,7 +28,7 @@ from fnmatch import fnmatch
 
 from torch import nn
 
-from .freezing import LayerGroup, head_parameters
+from .freezing import LayerGroup, head_parameters, place
 
 _NORM_TYPES = (nn.LayerNorm, nn.GroupNorm, nn.RMSNorm, nn.modules.batchnorm._BatchNorm, nn.LocalResponseNorm)
 
@@ -88,10 +88,10 @@ def layer_learning_rates(
         raise ValueError(f"layer_lr_decay must be in (0, 1], got {layer_lr_decay}")
     head_lr = lr * head_lr_multiplier
     rates = {"head": head_lr}
-    layers = [name for name in layer_group_names if name not in ("embeddings", "pooler")]
+    layers = [name for name in layer_group_names if place(name) == "layer"]
     for name in layer_group_names:
-        if name == "pooler":
-            rates[name] = head_lr  # the pooler feeds only the classifier: it is part of the head
+        if place(name) == "top":
+            rates[name] = head_lr  # the pooler (or a final norm) feeds only the classifier: it is part of the head
         elif name == "embeddings":
             rates[name] = lr * layer_lr_decay ** (len(layers) + 1)
         else:

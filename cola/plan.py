@@ -82,14 +82,26 @@ class TrainingPlan:
                 "method": self.method, "frozen_eval_mode": self.eval_mode, "unfreeze_every": self.unfreeze_every}
 
 
+SUPPORTED = ("BERT, RoBERTa, DistilBERT, ELECTRA, MPNet, DeBERTa(-v2/v3), ALBERT, XLM-RoBERTa, CamemBERT, ModernBERT, "
+             "MobileBERT, ERNIE and encoders built like them")
+
+
 def supported_layer_groups(model, name: str) -> list[LayerGroup]:
-    """The model's layer groups, if it is an encoder whose groups run bottom-up (else a one-line error)."""
+    """The model's layer groups, if it is an encoder whose groups run bottom-up (else a one-line error).
+
+    An encoder is a model type transformers can pretrain with a masked-LM head: a decoder (GPT-2, Llama) reads
+    left to right, and is not what the suite's questions are about."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+    kind = model.config.model_type
+    if kind not in MODEL_FOR_MASKED_LM_MAPPING_NAMES:
+        raise CliError(f"cannot fine-tune '{name}' ({kind}): not an encoder (transformers has no masked-LM model of this "
+                       f"type). Supported: {SUPPORTED}")
     try:
         groups = find_layer_groups(model)
         check_bottom_up(model, groups)
     except ValueError as error:
-        raise CliError(f"cannot fine-tune '{name}' ({model.config.model_type}): {error}. Supported: BERT, RoBERTa, "
-                       f"DistilBERT, ELECTRA and encoders built like them") from None
+        raise CliError(f"cannot fine-tune '{name}' ({kind}): {error}. Supported: {SUPPORTED}") from None
     return groups
 
 

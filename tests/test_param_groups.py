@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import ARCHITECTURES, tiny_model
+from conftest import ARCHITECTURES, MORE_ARCHITECTURES, tiny_model
 from torch import nn
 
 from cola.freezing import find_layer_groups, freeze_bottom
@@ -19,7 +19,7 @@ def by_param(groups):
     return {name: g for g in groups for name in g["param_names"]}
 
 
-@pytest.mark.parametrize("arch", ARCHITECTURES)
+@pytest.mark.parametrize("arch", ARCHITECTURES + MORE_ARCHITECTURES)
 def test_structure_decides_decay(arch):
     model = tiny_model(arch, layers=2)
     assignment = by_param(groups_for(model))
@@ -69,7 +69,7 @@ def test_user_patterns_exclude_from_decay():
     assert groups["bert.encoder.layer.1.attention.self.key.weight"]["name"] == "layer_01.decay"
 
 
-@pytest.mark.parametrize("arch", ARCHITECTURES)
+@pytest.mark.parametrize("arch", ARCHITECTURES + MORE_ARCHITECTURES)
 def test_frozen_parameters_are_in_no_group_and_partition_holds(arch):
     model = tiny_model(arch, layers=3)
     layer_groups = find_layer_groups(model)
