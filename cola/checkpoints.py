@@ -23,6 +23,7 @@ import re
 import zipfile
 from pathlib import Path
 
+import torch
 from safetensors import safe_open
 from transformers import TrainerCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
@@ -150,13 +151,21 @@ class SaveSuiteState(TrainerCallback):
         self.plan = plan
         self.resolved_config = resolved_config
 
-    def on_save(self, args, state, control, **kwargs):
+    def on_save(self, args, state, control, model=None, **kwargs):
         if state.is_world_process_zero:
             folder = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
+            if model is not None and not weights_are_finite(model):
+                # A diverged run's checkpoint is never marked complete: `last` never resumes from it.
+                logger.warning("%s holds NaN or infinite weights (the run diverged): not marked complete", folder.name)
+                return
             if folder.is_dir():
                 payload = {"freeze": self.plan.floor, "layer_groups": self.plan.layer_group_table(),
                            "config": self.resolved_config}
                 write_atomic(folder / SUITE_STATE_FILE, json.dumps(payload, indent=2) + "\n")  # the mark: whole or not at all
+
+
+def weights_are_finite(model) -> bool:
+    return all(bool(torch.isfinite(p).all()) for p in model.parameters())
 
 
 def _suite_state(checkpoint: str) -> dict | None:

@@ -22,7 +22,7 @@ import datasets
 
 from .columns import GROUP, LABEL, TEXT, TaskData
 from .errors import CliError
-from .files import cache_dir, decode_lines
+from .files import cache_dir, decode_lines, read_data_file
 
 logger = logging.getLogger(__name__)
 
@@ -98,14 +98,7 @@ def validate_tsv(path: Path) -> list[list[str]]:
     Read here, not by pandas, because pandas reports a short row as missing values, skips blank lines and decodes
     the whole file at once: only here do errors get the file's own line numbers.
     """
-    if path.is_dir():
-        raise CliError(f"{path}: a directory, not a file")
-    if not path.exists():
-        raise CliError(f"{path}: no such file")
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise CliError(f"{path}: cannot read it ({error.strerror})") from None
+    raw = read_data_file(path)
     rows = []
     for lineno, text in enumerate(decode_lines(raw, str(path)), start=1):
         fields = text.split("\t")

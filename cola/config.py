@@ -37,6 +37,11 @@ class ModelArguments:
     trust_remote_code: bool = field(
         default=False, metadata={"help": "Allow model code from the Hub to run. Off unless you ask."}
     )
+    license: str | None = field(
+        default=None,
+        metadata={"help": "The fine-tuned model's license in its card (a Hub license id such as apache-2.0, mit). "
+                          "Default: the base model's, where its folder's card says it; else none is claimed."},
+    )
 
 
 @dataclass

@@ -39,6 +39,21 @@ def decode_lines(raw: bytes, source: str) -> list[str]:
     return decoded
 
 
+def read_data_file(path: Path) -> bytes:
+    """A data file's bytes, or a one-line error: missing, a directory, or not a regular file (a FIFO or a device
+    would block the run, or be read once and be empty the second time)."""
+    if path.is_dir():
+        raise CliError(f"{path}: a directory, not a file")
+    if not path.exists():
+        raise CliError(f"{path}: no such file")
+    if not path.is_file():
+        raise CliError(f"{path}: not a regular file (a FIFO, a socket or a device); save the data to a file")
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise CliError(f"{path}: cannot read it ({error.strerror})") from None
+
+
 def write_atomic(path: str | Path, content: str | bytes | Callable[[Path], None]) -> Path:
     """Write `content` to `path` atomically: text (UTF-8), bytes, or a function that writes a file at the path it
     is given (matplotlib's `savefig`, pandas' `to_csv`). Returns `path`."""

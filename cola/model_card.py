@@ -15,7 +15,7 @@ from pathlib import Path
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from .files import write_atomic
-from .packaged import hub_id
+from .packaged import hub_id, packaged_model
 from .redact import command_line
 
 CARD_FILE = "README.md"
@@ -35,12 +35,16 @@ def model_card(results: dict, *, argv: tuple[str, ...], output_dir: str) -> str:
     config, data = results["config"], results["data"]
     base = config["model_name_or_path"]
     cola = not (config.get("train_file") or config.get("dataset_name"))
+    hub_dataset = config.get("dataset_name") if config.get("dataset_name") and not Path(config["dataset_name"]).is_dir() \
+        else None  # a local folder that `datasets` reads is no Hub id
+    # What the usage example loads: the Hub repository the run pushes to, else the folder.
+    where = config["hub_model_id"] if config.get("push_to_hub") and config.get("hub_model_id") else str(output_dir)
     metadata = ModelCardData(
         library_name="transformers", pipeline_tag="text-classification", tags=["text-classification", TAG],
-        base_model=hub_id(base),
-        datasets=[GLUE] if cola else ([config["dataset_name"]] if config.get("dataset_name") else None),
+        base_model=hub_id(base), license=config.get("license") or base_license(base),
+        datasets=[GLUE] if cola else ([hub_dataset] if hub_dataset else None),
         metrics=["matthews_correlation", "accuracy", "f1"], model_name=Path(output_dir).name,
-        eval_results=_eval_results(results, config, cola),
+        eval_results=_eval_results(results, config, cola, hub_dataset),
     )
     lines = [
         f"# {Path(output_dir).name}", "",
@@ -49,7 +53,7 @@ def model_card(results: dict, *, argv: tuple[str, ...], output_dir: str) -> str:
         "## Data", "",
         *_data_lines(config, data, cola), "",
         "## Evaluation", "",
-        *_score_table(results), "",
+        *_subset_line(config), *_score_table(results), "",
         *_per_class_lines(results, data["class_names"]),
         "## Training", "",
         *_training_lines(results, config), "",
@@ -60,7 +64,7 @@ def model_card(results: dict, *, argv: tuple[str, ...], output_dir: str) -> str:
         "This run was started with:", "", "```bash", command_line("python train.py", argv), "```", "",
         "## Use", "",
         "```python", "from transformers import pipeline", "",
-        f'classify = pipeline("text-classification", model="{output_dir}")',
+        f'classify = pipeline("text-classification", model="{where}")',
         _use_example(cola, pair=bool(config.get("text_pair_column"))),
         "```", "",
     ]
@@ -73,15 +77,32 @@ def _use_example(cola: bool, *, pair: bool) -> str:
     return 'print(classify("The book was written by John."))' if cola else 'print(classify("your text here"))'
 
 
+def base_license(name: str) -> str | None:
+    """The base model's license, where its folder's card (README.md metadata) says it: a local folder, or a
+    packaged model's. A Hub id is not looked up (no network at card time)."""
+    row = packaged_model(name)
+    folder = Path(row.folder()) if row else Path(name).expanduser()
+    card = folder / CARD_FILE
+    if not card.is_file():
+        return None
+    try:
+        return ModelCard.load(card).data.license
+    except Exception:  # noqa: BLE001 - a card that does not parse says nothing about the license
+        return None
+
+
 def write_model_card(card: str, output_dir: str | Path) -> Path:
     return write_atomic(Path(output_dir) / CARD_FILE, card)
 
 
-def _eval_results(results: dict, config: dict, cola: bool) -> list[EvalResult] | None:
-    """The model-index entries the Hub shows: only for data it can name (CoLA, a Hub dataset), not local files."""
+def _eval_results(results: dict, config: dict, cola: bool, hub_dataset: str | None) -> list[EvalResult] | None:
+    """The model-index entries the Hub shows: only for a whole split it can name (CoLA's validation set, a Hub
+    dataset's), never for local files or a subset (--max_eval_samples), which would claim a score on the split."""
+    if config.get("max_eval_samples"):
+        return None
     if cola and config["eval_split"] == "glue_dev":
         where = dict(dataset_type=GLUE, dataset_name="GLUE CoLA", dataset_config="cola", dataset_split="validation")
-    elif config.get("dataset_name") and config["eval_split"] == "glue_dev":
+    elif hub_dataset and config["eval_split"] == "glue_dev":
         where = dict(dataset_type=config["dataset_name"], dataset_name=config["dataset_name"],
                      dataset_config=config.get("dataset_config_name"), dataset_split=config["validation_split"])
     else:
@@ -118,6 +139,13 @@ def _data_lines(config: dict, data: dict, cola: bool) -> list[str]:
         f"- Texts cut to {config['max_length']} tokens: "
         + (", ".join(f"{k} {v:,}" for k, v in truncated.items()) if truncated else "none"),
     ]
+
+
+def _subset_line(config: dict) -> list[str]:
+    if not config.get("max_eval_samples"):
+        return []
+    return [f"On a random subset of {config['max_eval_samples']:,} evaluation rows (`--max_eval_samples`), not the whole "
+            "split: these scores are not the split's, and the card's metadata claims none.", ""]
 
 
 def _score_table(results: dict) -> list[str]:

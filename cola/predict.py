@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .checkpoints import weights_are_finite
 from .columns import LABEL, TEXT, TEXT_PAIR
 from .errors import CliError, reports_errors
 from .files import decode_lines, write_atomic
@@ -56,6 +57,9 @@ def load(model_dir: str):
     if not Path(model_dir).is_dir():
         raise CliError(f"{model_dir}: {'not a directory' if Path(model_dir).exists() else 'no such model directory'}")
     model, tokenizer = load_model_and_tokenizer(model_dir, class_names=None)
+    if not weights_are_finite(model):
+        raise CliError(f"{model_dir}: the model's weights hold NaN or infinite values (a run that diverged?); it cannot "
+                       f"classify anything")
     return model.eval(), tokenizer
 
 

@@ -27,6 +27,7 @@ from .model import check_max_length, load_model_and_tokenizer
 from .plan import TrainingPlan, adopt_checkpoint_floor, plan_from, supported_layer_groups
 from .recipes import resolved_config
 from .results import log_start_summary
+from .tracking import check_reporting
 from .trainer import ColaTrainer, build_trainer
 
 
@@ -59,6 +60,7 @@ def resume_point(config: RunConfig) -> tuple[str | None, dict]:
 def build_run(config: RunConfig, *, callbacks: tuple[TrainerCallback, ...] = ()) -> Run:
     """Everything up to the first training step. `callbacks` go to the Trainer after the run's own."""
     args = config.training
+    check_reporting(args)
     checkpoint, resolved = resume_point(config)
     raw = load_data(config.data, seed=args.seed)
     set_seed(args.seed)  # before loading: the classification head is initialised here
@@ -66,6 +68,7 @@ def build_run(config: RunConfig, *, callbacks: tuple[TrainerCallback, ...] = ())
                                                 trust_remote_code=config.model.trust_remote_code)
     check_max_length(model, config.data.max_length)
     data = tokenize(raw, tokenizer, config.data.max_length)
+    tokenizer.model_max_length = config.data.max_length  # saved with the model: a pipeline truncates as training did
     class_weights = class_weights_for(data.train[LABEL], enabled=args.class_weights, values=args.class_weight_values,
                                       num_labels=len(data.class_names))
     plan = plan_from(args, supported_layer_groups(model, config.model.model_name_or_path))

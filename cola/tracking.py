@@ -1,4 +1,5 @@
-"""Weights & Biases: offline when there are no credentials, and the suite's own tables beside the metrics.
+"""Where a run reports: Weights & Biases (offline when there are no credentials, the suite's own tables beside the
+metrics), the other `--report_to` integrations, and the Hub (`--push_to_hub`), each checked before any work.
 
 The Trainer's WandbCallback already logs the training loss, every eval metric (whole set and per domain) and
 the training arguments, which include the suite's options (freeze, class weights). This module adds the rest
@@ -16,9 +17,47 @@ from urllib.parse import urlparse
 
 from transformers import TrainerCallback
 
+from .errors import CliError, first_line
 from .param_groups import param_group_table
 
 logger = logging.getLogger(__name__)
+
+
+def check_reporting(args) -> None:
+    """Before any data or model is loaded: every `--report_to` integration is installed, and `--push_to_hub` has
+    credentials and reaches the Hub. Each failure is one line (the Trainer would fail later, with a traceback)."""
+    from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK, get_available_reporting_integrations
+
+    available = set(get_available_reporting_integrations())
+    for name in args.report_to or []:
+        if name not in INTEGRATION_TO_CALLBACK:
+            raise CliError(f"--report_to {name}: not an integration the Trainer knows (it knows: "
+                           f"{', '.join(sorted(INTEGRATION_TO_CALLBACK))})")
+        if name not in available:
+            package = {"comet_ml": "comet-ml", "azure_ml": "azureml-core"}.get(name, name)
+            raise CliError(f"--report_to {name}: {name} is not installed (pip install {package}), or leave it out")
+    if args.push_to_hub:
+        check_hub(args)
+
+
+def check_hub(args) -> None:
+    """`--push_to_hub` needs credentials and the Hub: asked once, now, so a run never trains for an hour and then
+    fails to upload (without network, huggingface_hub's error is a 30-line traceback)."""
+    import huggingface_hub
+    from huggingface_hub.errors import HfHubHTTPError
+
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() not in ("0", "false", "no", ""):
+        raise CliError("--push_to_hub with HF_HUB_OFFLINE set: the run could not upload; unset it, or leave --push_to_hub out")
+    token = args.hub_token or huggingface_hub.get_token()
+    if not token:
+        raise CliError("--push_to_hub needs Hub credentials: run `hf auth login` or set HF_TOKEN (or leave --push_to_hub out)")
+    try:
+        huggingface_hub.HfApi().whoami(token=token)
+    except HfHubHTTPError as error:
+        raise CliError(f"--push_to_hub: the Hub refused the credentials ({first_line(error)})") from None
+    except Exception as error:  # noqa: BLE001 - no network: requests' and httpx' errors differ by version
+        raise CliError(f"--push_to_hub: cannot reach the Hub ({type(error).__name__}); check the network, or leave "
+                       f"--push_to_hub out") from None
 
 
 def reports_to_wandb(args) -> bool:

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, TrainerCallback
 
-from .checkpoints import SaveSuiteState
+from .checkpoints import SaveSuiteState, weights_are_finite
 from .columns import GROUP, LABEL, NON_MODEL_COLUMNS
 from .config import RunConfig
 from .errors import CliError, first_line
@@ -106,8 +106,7 @@ def check_trained(state, training_loss: float, model) -> None:
         raise CliError("training took no optimizer step; no results.json or model was written", exit_code=1)
     losses = [(entry["step"], entry["loss"]) for entry in state.log_history if "loss" in entry]
     bad = next((step for step, loss in losses if not math.isfinite(loss)), None)
-    weights_broke = any(not torch.isfinite(p).all() for p in model.parameters())
-    if bad is not None or not math.isfinite(training_loss) or weights_broke:
+    if bad is not None or not math.isfinite(training_loss) or not weights_are_finite(model):
         where = f" by step {bad}" if bad is not None else ""
         raise CliError(f"training diverged: the loss or the weights became NaN or infinite{where} (a learning rate "
                        f"too high?); no results.json or model was written", exit_code=1)

@@ -35,7 +35,8 @@ def test_markdown_table_has_one_row_per_run(report, seed_sweep):
     rows = [line for line in text.splitlines() if line.startswith("| sweep |") or line.startswith("| seed_3 |")]
     assert len(rows) == 4  # the table and the per-seed list
     median = json.loads((seed_sweep / "results.json").read_text())["aggregate"]["matthews_correlation"]["median"]
-    assert f"| {median:.3f} |" in rows[0] and "| 3 | 1.0e-3 | 16 | last | 0/5 | on | off | off | 2 | 40 |" in rows[0]
+    # epochs: the 1 trained (--max_steps 3 of 16 on 48 sentences), not num_train_epochs' 3
+    assert f"| {median:.3f} |" in rows[0] and "| 1 | 1.0e-3 | 16 | last | 0/5 | on | off | off | 2 | 40 |" in rows[0]
     assert "python -m cola.experiments.compare" in text
 
 

@@ -9,7 +9,7 @@ from conftest import tiny_model, training_args
 from huggingface_hub import ModelCard
 
 import train
-from cola.model_card import TAG, is_suite_card
+from cola.model_card import TAG, is_suite_card, model_card
 from cola.output_dir import remove_run_files
 from cola.recipes import parse_args, resolved_config
 
@@ -19,14 +19,33 @@ def card(trained_run):
     return ModelCard.load(trained_run / "README.md"), json.loads((trained_run / "results.json").read_text())
 
 
-def test_metadata_names_the_base_model_the_data_and_the_scores(card):
+def test_metadata_names_the_base_model_the_data_and_the_scores(card, trained_run):
     loaded, results = card
     data = loaded.data
     assert TAG in data.tags and data.library_name == "transformers" and data.pipeline_tag == "text-classification"
     assert data.base_model == "sentence-transformers/all-MiniLM-L6-v2" and data.datasets == ["nyu-mll/glue"]
-    found = {r.metric_type: r.metric_value for r in data.eval_results}
-    assert found == {"matthews_correlation": results["eval"]["matthews_correlation"], "accuracy": results["eval"]["accuracy"]}
-    assert {(r.dataset_config, r.dataset_split) for r in data.eval_results} == {("cola", "validation")}
+    assert data.license == "apache-2.0"  # the packaged base model's own card says so
+    # evaluated on 120 of GLUE dev's 1043 sentences: no score is claimed for the split, and the text says why
+    assert data.eval_results is None and "On a random subset of 120 evaluation rows (`--max_eval_samples`)" in loaded.text
+    whole = {**results, "config": {**results["config"], "max_eval_samples": None}}
+    found = ModelCard(model_card(whole, argv=(), output_dir=str(trained_run))).data.eval_results
+    assert {r.metric_type: r.metric_value for r in found} == {
+        "matthews_correlation": results["eval"]["matthews_correlation"], "accuracy": results["eval"]["accuracy"]}
+    assert {(r.dataset_config, r.dataset_split) for r in found} == {("cola", "validation")}
+
+
+def test_license_option_hub_id_and_local_dataset_folders(card, trained_run, tmp_path):
+    _, results = card
+    config = {**results["config"], "license": "mit", "push_to_hub": True, "hub_model_id": "ana/cola-minilm"}
+    text = model_card({**results, "config": config}, argv=(), output_dir=str(trained_run))
+    loaded = ModelCard(text)
+    assert loaded.data.license == "mit" and 'pipeline("text-classification", model="ana/cola-minilm")' in text
+    local = {**config, "dataset_name": str(tmp_path), "train_file": None}  # a folder `datasets` reads: no Hub id
+    assert ModelCard(model_card({**results, "config": local}, argv=(), output_dir=str(trained_run))).data.datasets is None
+
+
+def test_the_saved_tokenizer_truncates_as_training_did(trained_run):
+    assert json.loads((trained_run / "tokenizer_config.json").read_text())["model_max_length"] == 64
 
 
 def test_body_states_data_labels_scores_freezing_lr_and_seed(card, trained_run):

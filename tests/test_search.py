@@ -320,6 +320,10 @@ def test_interrupted_trial_is_failed_queued_again_and_not_counted_twice(tmp_path
     assert [t.state.name for t in trials] == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]
     assert trials[2].params == trials[1].params  # the stopped point, run again as trial 2
     assert search.counted(trials) == 3 and len(fake.calls) == 2
+    # the link is in both outputs: trial 2 runs trial 1 again
+    rows = json.loads((tmp_path / "search" / "trials.json").read_text())["trials"]
+    assert [r["retry_of"] for r in rows] == [None, None, 1, None]
+    assert "| 2 | complete |" in (report := (tmp_path / "search" / "report.md").read_text()) and "| trial 1 |" in report
 
 
 def test_ctrl_c_before_any_trial_is_one_line(tmp_path, capsys, monkeypatch):

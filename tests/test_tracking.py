@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
+import train
+
 pytestmark = pytest.mark.slow  # each test runs train.py in a subprocess
 
 
@@ -110,3 +112,40 @@ def read_run(path):
         elif kind == "summary":
             summary.update({item.key or "/".join(item.nested_key): json.loads(item.value_json) for item in record.summary.update})
     return config, history, summary
+
+
+# --- integrations and the Hub, checked before any data or model is loaded ---
+
+def _cli(tmp_path, *extra):
+    """A run whose data folder does not exist: an error about the integration proves it came first."""
+    return ["--model_name_or_path", "all-MiniLM-L6-v2", "--data_dir", str(tmp_path / "no-data"), "--output_dir",
+            str(tmp_path / "run"), *extra]
+
+
+def test_a_report_to_integration_that_is_not_installed_is_one_line(tmp_path, capsys):
+    import importlib.util
+
+    missing = next(name for name in ("tensorboard", "neptune", "clearml", "mlflow") if importlib.util.find_spec(name) is None)
+    assert train.main(_cli(tmp_path, "--report_to", missing)) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: --report_to {missing}: {missing} is not installed (pip install {missing}), or leave it out\n"
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"HF_HUB_OFFLINE": "1"}, "error: --push_to_hub with HF_HUB_OFFLINE set: the run could not upload"),
+    ({"HF_HUB_OFFLINE": "0", "HF_TOKEN": ""}, "error: --push_to_hub needs Hub credentials: run `hf auth login` or set HF_TOKEN"),
+    ({"HF_HUB_OFFLINE": "0", "HF_TOKEN": "hf_not_a_real_token", "HF_ENDPOINT": "http://127.0.0.1:9"},
+     "error: --push_to_hub: cannot reach the Hub ("),
+])
+def test_push_to_hub_without_credentials_or_network_is_one_line(tmp_path, capsys, monkeypatch, env, message):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # no stored token
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    if "HF_ENDPOINT" in env:
+        import huggingface_hub.constants
+
+        monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", env["HF_ENDPOINT"])
+    assert train.main(_cli(tmp_path, "--push_to_hub", "--hub_model_id", "someone/cola")) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1 and "hf_not_a_real_token" not in err

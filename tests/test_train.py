@@ -153,10 +153,18 @@ def test_a_diverging_run_fails_and_is_not_reported(tmp_path, tiny_bert_dir, data
             "--max_train_samples", "64", "--max_eval_samples", "32", "--max_steps", "4", "--per_device_train_batch_size",
             "16", "--optim", "sgd", "--learning_rate", "1e30", "--logging_steps", "1", "--eval_strategy", "no",
             "--save_strategy", "no", "--load_best_model_at_end", "false", "--precision", "fp32"]
-    assert train.main(argv) == 1
+    assert train.main(argv + ["--save_strategy", "steps", "--save_steps", "2"]) == 1
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("error: training diverged: the loss or the weights became NaN or infinite by step ")
     assert not (out / "results.json").exists() and not (out / "model.safetensors").exists()
+    # its checkpoints hold the NaN weights: never marked complete, so never resumed; predict refuses them
+    checkpoints = sorted(out.glob("checkpoint-*"))
+    assert checkpoints and not any((c / "cola_suite.json").exists() for c in checkpoints)
+    from cola import predict
+
+    assert predict.main([str(checkpoints[-1]), "The book was written by John."]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (f"error: {checkpoints[-1]}: the model's weights hold NaN or "
+                                                        "infinite values (a run that diverged?); it cannot classify anything")
 
 
 def test_options_only_the_trainer_checks_are_one_line_errors(tmp_path, tiny_bert_dir, data_dir, capsys):
@@ -165,5 +173,5 @@ def test_options_only_the_trainer_checks_are_one_line_errors(tmp_path, tiny_bert
             "--max_train_samples", "32", "--max_eval_samples", "24", "--max_steps", "1", "--report_to", "nothing"]
     assert train.main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert err.startswith("error: the Trainer refused this configuration: nothing is not supported, only ")
+    assert err.startswith("error: --report_to nothing: not an integration the Trainer knows (it knows: ")
     assert not out.exists()  # a run that fails before writing anything leaves no folder

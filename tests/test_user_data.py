@@ -440,3 +440,15 @@ def test_resuming_an_own_data_run_is_exact_and_other_data_options_are_refused(tm
     assert [k for k in whole if not torch.equal(whole[k], again[k])] == []
     r_whole, r_again = (json.loads((tmp_path / name / "results.json").read_text()) for name in ("whole", "resumed"))
     assert _metrics(r_whole) == _metrics(r_again)
+
+
+def test_a_fifo_given_as_a_data_file_is_refused_not_waited_on(tmp_path, capsys):
+    import os
+
+    fifo = tmp_path / "train.csv"
+    os.mkfifo(fifo)  # reading it would block until someone writes
+    (tmp_path / "dev.csv").write_text("sentence,label\nhello,1\n")
+    argv = ["--train_file", str(fifo), "--validation_file", str(tmp_path / "dev.csv"), "--output_dir", str(tmp_path / "out")]
+    assert train.main(argv) == 2
+    assert capsys.readouterr().err == (f"error: {fifo}: not a regular file (a FIFO, a socket or a device); save the data "
+                                       "to a file\n")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -69,6 +70,7 @@ def _row(run_dir: Path, results: dict) -> dict:
     else:
         raise CliError(f"{run_dir / RESULTS_FILE}: neither a single run nor a multi-seed run of train.py")
     config = results["config"]
+    trained = [r["train"].get("epochs") for r in runs]  # max_steps or early stopping can end before num_train_epochs
     plan = one_run.get("plan") or _plan_of_older_results(config, one_run.get("layer_groups"))
     return {
         "name": run_dir.name,
@@ -79,7 +81,7 @@ def _row(run_dir: Path, results: dict) -> dict:
         "class_weights": config["class_weights"],
         "layer_lr_decay": config.get("layer_lr_decay", 1.0),
         "gradual_unfreeze_steps": plan["unfreeze_every"],
-        "epochs": config["num_train_epochs"],
+        "epochs": statistics.median(trained) if None not in trained else config["num_train_epochs"],
         "learning_rate": config["learning_rate"],
         "head_lr_multiplier": config.get("head_lr_multiplier", 1.0),
         "batch_size": config["per_device_train_batch_size"] * config.get("gradient_accumulation_steps", 1),

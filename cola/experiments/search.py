@@ -88,11 +88,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "as the study's first trial when they lie in the space)")
     parser.add_argument("--space", required=True, help="search space JSON (e.g. recipes/search/offline.json)")
     parser.add_argument("--trials", type=int, required=True, help="the study's target number of finished trials, all "
-                        "workers together; run the command again with a larger N to search further")
+                        "workers together; run the command again with a larger N to search further. With W workers the "
+                        "study can end with up to W-1 more: a worker checks the target when its trial ends, and the "
+                        "trials other workers have started run to their end")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="the seeds of every trial (default 1 2 3)")
     parser.add_argument("--study", help="study name (default: the space file's name)")
-    parser.add_argument("--storage", help="Optuna storage URL (default sqlite:///OUTPUT_DIR/search.db); a PostgreSQL or "
-                        "MySQL URL lets workers on several machines share the study")
+    parser.add_argument("--storage", help="Optuna storage URL (default sqlite:///OUTPUT_DIR/search.db). A database server "
+                        "lets workers on several machines share the study: postgresql://USER:PASSWORD@HOST/DB (driver "
+                        "psycopg: pip install -e \".[postgres]\"; postgresql+psycopg2://... for psycopg2), or "
+                        "mysql+pymysql://USER:PASSWORD@HOST/DB (pip install -e \".[mysql]\"). The password is never "
+                        "printed or written")
     parser.add_argument("--output_dir", help="where trial folders and the report go (default outputs/search/STUDY)")
     parser.add_argument("--objective", choices=list(OBJECTIVES),
                         help="the dev metric whose median over seeds scores a trial (default: in_domain_matthews_correlation "
@@ -352,6 +357,34 @@ def open_study(args, storage_url: str):
             time.sleep(1 + attempt)
 
 
+# The database kinds the README documents, the extra that installs a driver for each, and the module it gives.
+DRIVERS = {"postgresql": ("postgres", "psycopg"), "mysql": ("mysql", "pymysql")}
+
+
+def check_storage(storage_url: str, shown_url: str) -> None:
+    """Before anything is created: the storage URL parses and its driver is installed, else one line naming the
+    package to install (Optuna's own message, "Failed to import DB access module", names none)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        url = make_url(storage_url)
+        dialect = url.get_dialect()
+    except (ArgumentError, NoSuchModuleError, ValueError) as error:
+        raise CliError(scrub(f"--storage {shown_url}: not a database URL SQLAlchemy knows ({first_line(error)}); e.g. "
+                             f"sqlite:///search.db, postgresql://user:password@host/db, mysql+pymysql://user:password@host/db",
+                             url_password(storage_url))) from None
+    try:
+        dialect.import_dbapi()
+    except ImportError as error:
+        backend = url.get_backend_name()
+        extra, module = DRIVERS.get(backend, (None, error.name))
+        how = f'pip install -e ".[{extra}]" (it installs {module})' if extra else f"install the {error.name} package"
+        other = f", or name another driver in the URL ({backend}+psycopg2://...)" if backend == "postgresql" else ""
+        raise CliError(f"--storage {shown_url}: the {url.drivername} driver is not installed (no module "
+                       f"'{error.name}'): {how}{other}") from None
+
+
 def _open_error(storage_url: str, error: BaseException) -> str:
     # The URL's password never reaches the terminal, even where a driver's message quotes it.
     return scrub(f"cannot open the study in {storage_url}: {first_line(error)}", url_password(storage_url))
@@ -426,6 +459,7 @@ def search_command(argv: list[str] | None, launch) -> int:
     shown_url = hide_url_passwords(storage_url)  # what logs, errors and reports say: never the password
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # one line per trial comes from here, not Optuna's tracebacks
     try:
+        check_storage(storage_url, shown_url)
         study = open_study(args, storage_url)
     except CliError:
         if created and not any(output_dir.iterdir()):

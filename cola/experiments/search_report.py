@@ -39,6 +39,9 @@ def trial_rows(study: optuna.Study) -> list[dict]:
             "datetime_start": t.datetime_start.isoformat() if t.datetime_start else None,
             "datetime_complete": t.datetime_complete.isoformat() if t.datetime_complete else None,
             "duration_s": duration, **t.user_attrs,
+            # the trial this one runs again: stopped by Ctrl-C/SIGTERM (retry_of), or its worker died (Optuna's
+            # heartbeat retry records the failed trial's number)
+            "retry_of": t.user_attrs.get("retry_of", t.system_attrs.get("failed_trial")),
         })
     return rows
 
@@ -119,16 +122,17 @@ def markdown(name: str, rows: list[dict], complete: list[dict], importances, *, 
     if failed:
         lines += ["", "## Failed trials", "", "| trial | why |", "|---|---|"]
         lines += [f"| {r['number']} | {_failure(r)} |" for r in failed]
-    lines += ["", "## Every trial, in order", "", "| trial | state | score | best so far | minutes | worker |",
-              "|---|---|---|---|---|---|"]
+    lines += ["", "## Every trial, in order", "", "| trial | state | score | best so far | minutes | worker | runs again |",
+              "|---|---|---|---|---|---|---|"]
     best_so_far = None
     for r in rows:
         if r["state"] == "COMPLETE":
             best_so_far = r["value"] if best_so_far is None else max(best_so_far, r["value"])
         score = f"{r['value']:.4f}" if r["value"] is not None else "-"
         minutes = f"{r['duration_s'] / 60:.1f}" if r["duration_s"] is not None else "-"
+        again = "-" if r.get("retry_of") is None else f"trial {r['retry_of']}"
         lines.append(f"| {r['number']} | {r['state'].lower()} | {score} | "
-                     f"{'-' if best_so_far is None else f'{best_so_far:.4f}'} | {minutes} | {r.get('worker', '-')} |")
+                     f"{'-' if best_so_far is None else f'{best_so_far:.4f}'} | {minutes} | {r.get('worker', '-')} | {again} |")
     return "\n".join(lines) + "\n"
 
 
