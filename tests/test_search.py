@@ -526,3 +526,86 @@ def test_a_dead_workers_trial_is_reclaimed_even_when_the_target_is_reached(tmp_p
     trials = load_study(tmp_path).trials
     assert [t.state.name for t in trials] == ["COMPLETE", "FAIL", "WAITING"] and not fake.calls
     assert trials[2].params == trials[1].params
+
+
+# --- a real PostgreSQL server (pgserver: the server's binaries in a pip package, on a Unix socket in a temporary
+# folder, so nothing listens on the network) ---
+
+@pytest.fixture(scope="module")
+def postgres(tmp_path_factory):
+    """A running server and a role with a password; each test gets its own database (`database(name)`)."""
+    pgserver = pytest.importorskip("pgserver")
+    import psycopg
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
+    admin = server.get_uri()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE ana LOGIN PASSWORD '{PASSWORD}'")
+    socket_dir = admin.split("host=")[1]
+
+    def database(name: str) -> str:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name} OWNER ana")
+        return f"postgresql://ana:{PASSWORD}@/{name}?host={socket_dir}"
+
+    yield database
+    server.cleanup()
+
+
+def test_a_study_on_postgres_fails_a_dead_workers_trial_and_continues(tmp_path, postgres, monkeypatch, caplog):
+    """Against the real server: a dead worker's trial is failed and run again, a continued study keeps its trials,
+    and the password appears in no log line or file."""
+    url = postgres("dead_worker")
+    monkeypatch.setattr(search, "HEARTBEAT_S", 1)
+    monkeypatch.setattr(search, "STALE_AFTER_S", 1)
+    with caplog.at_level(logging.INFO):
+        assert run_search(tmp_path, FakeTrain(), "--storage", url, trials=1) == 0
+        study = optuna.load_study(study_name="s", storage=url)
+        dead = study.ask({name: load_space(tmp_path / "space.json")[name] for name in SPACE})
+        study._storage.record_heartbeat(dead._trial_id)  # its worker's last sign of life
+        time.sleep(2.5)
+        assert run_search(tmp_path, FakeTrain(), "--storage", url, trials=2) == 0  # continues: target 2
+        assert run_search(tmp_path, FakeTrain(), "--storage", url, trials=3) == 0  # and again, further
+    trials = optuna.load_study(study_name="s", storage=url).trials
+    assert [t.state.name for t in trials] == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]
+    assert trials[2].params == trials[1].params and search.counted(trials) == 3
+    rows = json.loads((tmp_path / "search" / "trials.json").read_text())["trials"]
+    assert rows[2]["retry_of"] == 1 and "| trial 1 |" in (tmp_path / "search" / "report.md").read_text()
+    written = "".join(p.read_text() for p in (tmp_path / "search").rglob("*") if p.suffix in (".json", ".md", ".log"))
+    assert PASSWORD not in caplog.text + written and "postgresql://ana:***@/dead_worker" in caplog.text
+
+
+@pytest.mark.slow
+def test_two_workers_share_one_postgres_study(tmp_path, tiny_bert_dir, data_dir, postgres):
+    """Two CLI worker processes on one study on the server: every trial number and folder is used once."""
+    url = postgres("two_workers")
+    space = write_json(tmp_path / "space.json", {"learning_rate": {"type": "float", "low": 1e-3, "high": 1e-2, "log": True}})
+    out = tmp_path / "search"
+    argv = [sys.executable, "-m", "cola.experiments.search", "--space", str(space), "--trials", "3", "--seeds", "1",
+            "--study", "shared", "--output_dir", str(out), "--storage", url, "--model_name_or_path", str(tiny_bert_dir),
+            "--data_dir", str(data_dir), "--max_train_samples", "32", "--max_eval_samples", "40", "--max_steps", "2",
+            "--per_device_train_batch_size", "16", "--save_strategy", "no", "--eval_strategy", "no",
+            "--load_best_model_at_end", "false"]
+    workers = [subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+               for _ in range(2)]
+    logs = [w.communicate(timeout=600)[0] for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], logs
+    study = optuna.load_study(study_name="shared", storage=url)
+    numbers = [t.number for t in study.trials]
+    assert all(t.state.name == "COMPLETE" for t in study.trials)
+    assert 3 <= len(numbers) <= 4 and sorted(numbers) == list(range(len(numbers)))  # at most workers - 1 more
+    assert len({t.user_attrs["worker"] for t in study.trials}) == 2
+    assert sorted(p.name for p in out.glob("trial_*")) == [f"trial_{n:04d}" for n in numbers]
+    assert PASSWORD not in "".join(logs) and all("postgresql://ana:***@" in log for log in logs)
+
+
+def test_a_missing_driver_names_the_package_to_install(tmp_path, capsys):
+    import importlib.util
+
+    if importlib.util.find_spec("pymysql"):
+        pytest.skip("pymysql is installed here")
+    assert run_search(tmp_path, FakeTrain(), "--storage", f"mysql+pymysql://ana:{PASSWORD}@127.0.0.1/cola") == 2
+    err = capsys.readouterr().err
+    assert err == ("error: --storage mysql+pymysql://ana:***@127.0.0.1/cola: the mysql+pymysql driver is not installed "
+                   "(no module 'pymysql'): pip install -e \".[mysql]\"\n")
+    assert not (tmp_path / "search").exists()

@@ -357,8 +357,11 @@ def open_study(args, storage_url: str):
             time.sleep(1 + attempt)
 
 
-# The database kinds the README documents, the extra that installs a driver for each, and the module it gives.
-DRIVERS = {"postgresql": ("postgres", "psycopg"), "mysql": ("mysql", "pymysql")}
+# The drivers the extras install (postgresql:// uses psycopg by default; MySQL through mysql+pymysql://), and the pip
+# package of the other driver modules SQLAlchemy may ask for.
+EXTRAS = {"psycopg": "postgres", "pymysql": "mysql"}
+DRIVER_PACKAGES = {"psycopg": "psycopg[binary]", "psycopg2": "psycopg2-binary", "pymysql": "pymysql",
+                   "MySQLdb": "mysqlclient", "asyncpg": "asyncpg"}
 
 
 def check_storage(storage_url: str, shown_url: str) -> None:
@@ -371,18 +374,19 @@ def check_storage(storage_url: str, shown_url: str) -> None:
         url = make_url(storage_url)
         dialect = url.get_dialect()
     except (ArgumentError, NoSuchModuleError, ValueError) as error:
-        raise CliError(scrub(f"--storage {shown_url}: not a database URL SQLAlchemy knows ({first_line(error)}); e.g. "
-                             f"sqlite:///search.db, postgresql://user:password@host/db, mysql+pymysql://user:password@host/db",
-                             url_password(storage_url))) from None
+        why = scrub(first_line(error), url_password(storage_url))
+        raise CliError(f"--storage {shown_url}: not a database URL SQLAlchemy knows ({why}); e.g. sqlite:///search.db, "
+                       f"postgresql://USER:PASSWORD@HOST/DB, mysql+pymysql://USER:PASSWORD@HOST/DB") from None
     try:
         dialect.import_dbapi()
     except ImportError as error:
-        backend = url.get_backend_name()
-        extra, module = DRIVERS.get(backend, (None, error.name))
-        how = f'pip install -e ".[{extra}]" (it installs {module})' if extra else f"install the {error.name} package"
-        other = f", or name another driver in the URL ({backend}+psycopg2://...)" if backend == "postgresql" else ""
-        raise CliError(f"--storage {shown_url}: the {url.drivername} driver is not installed (no module "
-                       f"'{error.name}'): {how}{other}") from None
+        module = (error.name or "?").split(".")[0]
+        how = (f'pip install -e ".[{EXTRAS[module]}]"' if module in EXTRAS else
+               f"pip install {DRIVER_PACKAGES.get(module, module)}")
+        also = ' (or mysql+pymysql://..., with pip install -e ".[mysql]")' if url.get_backend_name() == "mysql" and \
+            module != "pymysql" else ""
+        raise CliError(f"--storage {shown_url}: the {url.drivername} driver is not installed (no module '{module}'): "
+                       f"{how}{also}") from None
 
 
 def _open_error(storage_url: str, error: BaseException) -> str:
