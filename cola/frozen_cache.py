@@ -47,7 +47,7 @@ import torch
 from torch import nn
 
 from .errors import CliError, first_line
-from .freezing import LayerGroup, modules_of, place
+from .freezing import LayerGroup, dummy_forward, modules_of, place
 
 logger = logging.getLogger(__name__)
 
@@ -283,12 +283,9 @@ def _hidden_state_path(model: nn.Module, modules: list[nn.Module]) -> tuple[list
         return record
 
     hooks = [m.register_forward_hook(recorder(i), with_kwargs=True) for i, m in enumerate(modules)]
-    was_training = model.training
     try:
-        with torch.no_grad():
-            model.eval()(input_ids=model.dummy_inputs["input_ids"][:1].to(model.device))
+        dummy_forward(model)
     finally:
-        model.train(was_training)
         for hook in hooks:
             hook.remove()
     if not calls:

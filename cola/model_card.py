@@ -17,8 +17,8 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from .files import write_atomic
 from .packaged import hub_id, packaged_model
 from .redact import command_line
+from .run_files import CARD_FILE
 
-CARD_FILE = "README.md"
 TAG = "cola-suite"
 GLUE = "nyu-mll/glue"  # CoLA's home on the Hub (the GLUE benchmark's cola configuration)
 

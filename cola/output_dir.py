@@ -35,16 +35,15 @@ from pathlib import Path
 from .checkpoints import checkpoint_folders
 from .errors import CliError
 from .files import write_atomic
-from .model_card import CARD_FILE, is_suite_card
+from .model_card import is_suite_card
+from .run_files import CARD_FILE, LOCK_FILE, RECORD_FILE, RESOLVED_CONFIG_FILE, RESULTS_FILE, TEST_PREDICTIONS_FILE, WEIGHTS_FILES
 
-LOCK_FILE = ".cola-suite.lock"
-RECORD_FILE = ".cola-suite-run.json"  # what was in the folder before the run, and what the run added
 # Files that mean "a run finished here": its results, or a saved model.
-FINISHED_MARKERS = ("results.json", "model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
+FINISHED_MARKERS = (RESULTS_FILE, *WEIGHTS_FILES)
 # What a run writes into its folder: what --overwrite_run deletes of a run that was killed before its record was
 # complete (README.md only when it is the suite's model card: a user's own README is never deleted or written over).
 RUN_FILES = (
-    *FINISHED_MARKERS, "run_config.json", "test_predictions.csv", CARD_FILE, "config.json", "training_args.bin",
+    *FINISHED_MARKERS, RESOLVED_CONFIG_FILE, TEST_PREDICTIONS_FILE, CARD_FILE, "config.json", "training_args.bin",
     "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "vocab.json", "merges.txt",
     "added_tokens.json", "trainer_state.json",
 )
@@ -127,14 +126,14 @@ def _check_claim(path: Path, *, resuming: bool, overwrite: bool, sweep: bool) ->
     if not sweep and held_sweep:
         raise CliError(f"{path} holds a sweep of seeds: continue it with the same --seeds and --resume_from_checkpoint "
                        f"last")
-    if not sweep and (path / "results.json").is_file():
+    if not sweep and (path / RESULTS_FILE).is_file():
         raise CliError(f"{path} holds a finished run (results.json): there is nothing to continue; train another run "
                        f"in a fresh --output_dir, or replace this one with --overwrite_run")
 
 
 def _holds_sweep(path: Path) -> bool:
     """Whether the run in `path` is a sweep of seeds: its run_config.json (written first) or results.json says so."""
-    for name in ("results.json", "run_config.json"):
+    for name in (RESULTS_FILE, RESOLVED_CONFIG_FILE):
         try:
             if json.loads((path / name).read_text(encoding="utf-8")).get("seeds"):
                 return True

@@ -23,6 +23,7 @@ from .columns import LABEL, TEXT, TEXT_PAIR
 from .errors import CliError, reports_errors
 from .files import decode_lines, write_atomic
 from .model import check_max_length, load_model_and_tokenizer
+from .run_files import TEST_PREDICTIONS_FILE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,7 +87,6 @@ def predict(model, tokenizer, sentences: list[str], *, batch_size: int = 64, max
             yield model.config.id2label[i], p, sentence
 
 
-TEST_PREDICTIONS_FILE = "test_predictions.csv"
 
 
 def predict_test_split(trainer, data, output_dir: str | Path) -> dict | None:

@@ -24,8 +24,7 @@ from transformers import HfArgumentParser
 from .config import ARGUMENT_CLASSES, ColaTrainingArguments, RunConfig
 from .errors import CliError, first_line
 from .files import write_atomic
-
-RESOLVED_CONFIG_FILE = "run_config.json"
+from .run_files import RESOLVED_CONFIG_FILE
 
 # Keys that transformers 5 renamed or removed, with the spelling to use now.
 RENAMED_KEYS = {

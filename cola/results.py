@@ -42,10 +42,10 @@ from pathlib import Path
 
 from .files import write_atomic
 from .metrics import metric_names
+from .run_files import RESULTS_FILE
 
 logger = logging.getLogger(__name__)
 
-RESULTS_FILE = "results.json"
 # results.json key -> compute_metrics key ("loss" is the exact per-example cross-entropy, see metrics.py)
 _VERSIONED = ("torch", "transformers", "datasets", "accelerate", "evaluate", "scikit-learn")
 

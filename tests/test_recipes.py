@@ -9,7 +9,8 @@ import pytest
 from conftest import REPO
 
 from cola.errors import CliError
-from cola.recipes import RESOLVED_CONFIG_FILE, RecipeParser, load_recipe, parse_args, resolved_config, write_resolved_config
+from cola.recipes import RecipeParser, load_recipe, parse_args, resolved_config, write_resolved_config
+from cola.run_files import RESOLVED_CONFIG_FILE
 
 RECIPES = sorted((REPO / "recipes").glob("*.json"))  # recipes/search/ holds search spaces (tests/test_search.py)
 

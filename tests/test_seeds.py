@@ -107,3 +107,10 @@ def test_bad_seeds(capsys):
     with pytest.raises(SystemExit) as exit_info:  # argparse's own usage error
         train.main(["--seeds"])
     assert exit_info.value.code == 2 and "--seeds: expected at least one argument" in capsys.readouterr().err
+
+
+def test_each_seeds_card_quotes_the_command_that_runs_it_alone(seed_sweep):
+    card = (seed_sweep / "seed_3" / "README.md").read_text()
+    started = card.split("This run was started with:")[1].split("```bash\n")[1].split("\n")[0]
+    assert started.startswith("python train.py --model_name_or_path ") and "--seeds" not in started
+    assert started.endswith(f"--seed 3 --output_dir {seed_sweep / 'seed_3'}")

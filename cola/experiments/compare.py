@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 from ..errors import CliError, first_line, reports_errors
 from ..files import write_atomic
 from ..redact import command_line
-from ..results import RESULTS_FILE
+from ..run_files import RESULTS_FILE
 from .stats import aggregate, run_entry
 
 PROG = "cola.experiments.compare"

@@ -50,7 +50,7 @@ from ..files import write_atomic
 from ..output_dir import existing_run
 from ..recipes import RecipeParser, parse_args, resolved_config
 from ..redact import command_line, hide_url_passwords, scrub, url_password
-from ..results import RESULTS_FILE
+from ..run_files import RESULTS_FILE
 from .search_report import trial_recipe, write_outputs
 from .search_space import SEARCH_MANAGED, as_sampled, load_space
 

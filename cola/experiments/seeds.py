@@ -26,7 +26,8 @@ from ..config import RunConfig
 from ..errors import CliError
 from ..output_dir import claim_output_dir
 from ..recipes import resolved_config, write_resolved_config
-from ..results import RESULTS_FILE, versions, write_results
+from ..results import versions, write_results
+from ..run_files import RESULTS_FILE
 from ..tracking import group_wandb_runs
 from .stats import aggregate, run_entry
 
@@ -39,7 +40,23 @@ def sub_run_config(config: RunConfig, seed: int) -> RunConfig:
     top = Path(config.training.output_dir)
     args.seed, args.seeds, args.output_dir = seed, None, str(top / f"seed_{seed}")
     args.run_name = f"{config.training.run_name or top.name}-seed_{seed}"
-    return RunConfig(model=config.model, data=config.data, training=args, recipe=config.recipe, explicit=config.explicit)
+    # The command that runs this seed alone (its model card quotes it): the sweep's, for one seed and folder.
+    argv = (*_without(config.argv, ("--seeds", "--seed", "--output_dir", "--output-dir")), "--seed", str(seed),
+            "--output_dir", args.output_dir)
+    return RunConfig(model=config.model, data=config.data, training=args, recipe=config.recipe, explicit=config.explicit,
+                     argv=argv)
+
+
+def _without(argv, options) -> list[str]:
+    """`argv` less the given options and their values (`--seeds 1 2 3`, `--output_dir=x`)."""
+    kept, skipping = [], False
+    for word in argv:
+        if skipping and not word.startswith("--"):
+            continue
+        skipping = word in options
+        if not skipping and word.split("=", 1)[0] not in options:
+            kept.append(word)
+    return kept
 
 
 def run_seeds(config: RunConfig, run_one) -> int:
