@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 # batches, never what is trained or in what order.
 RESUME_MAY_DIFFER = frozenset({
     "description", "resume_from_checkpoint", "overwrite_run", "output_dir", "run_name", "report_to", "disable_tqdm",
-    "logging_steps", "logging_strategy", "logging_first_step", "logging_dir", "logging_nan_inf_filter",
+    "logging_steps", "logging_strategy", "logging_first_step", "logging_dir", "logging_nan_inf_filter", "log_on_each_node",
     "save_total_limit", "per_device_eval_batch_size", "dataloader_num_workers", "dataloader_persistent_workers",
     "dataloader_prefetch_factor", "push_to_hub", "hub_model_id", "hub_strategy", "hub_private_repo",
     "hub_token",  # a credential (run_config.json no longer holds it; older ones hold a placeholder)

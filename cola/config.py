@@ -300,6 +300,11 @@ class ColaTrainingArguments(TrainingArguments):
             "choices": ["random", "sequential", "group_by_length", "batch_rebalance"],
         },
     )
+    log_on_each_node: bool = field(
+        default=False,
+        metadata={"help": "Log from the main process of every node. Off: one process of the whole run speaks (the "
+                          "start summary, the metrics), however many nodes it spans."},
+    )
     ddp_find_unused_parameters: bool | None = field(
         default=False,
         metadata={

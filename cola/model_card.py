@@ -180,12 +180,15 @@ def _training_lines(results: dict, config: dict) -> list[str]:
         lr.append(f"gradual unfreezing every {plan['unfreeze_every']} steps")
     weights = results.get("class_weights")
     train = results["train"]
+    dist = results.get("distributed") or {"world_size": 1}
     return [
         f"- Freezing: {freezing}" + ("; frozen layers run once and cached" if cache.get("used") else ""),
         f"- Learning rate: {', '.join(lr)}; weight decay {config['weight_decay']:g} (biases and norms exempt)",
         f"- Trainable parameters: {results['trainable_parameters']:,} of {results['total_parameters']:,}",
         f"- Class weights: {'none' if weights is None else ', '.join(f'{w:.4f}' for w in weights)}",
-        f"- Batch size {config['per_device_train_batch_size']} x {config['gradient_accumulation_steps']} accumulation, "
+        f"- Batch size {config['per_device_train_batch_size']} x {config['gradient_accumulation_steps']} accumulation"
+        + (f" x {dist['world_size']} processes on {dist['nodes']} node(s) = {dist['global_batch']} per step"
+           if dist["world_size"] > 1 else "") + ", "
         f"{train['epochs']:g} epochs ({train['steps']} steps), precision {results['precision']['used']}",
         f"- Seed: {config['seed']}; best checkpoint chosen on {config['metric_for_best_model']}"
         if config.get("load_best_model_at_end") else f"- Seed: {config['seed']}",

@@ -49,8 +49,10 @@ def fit_to_hardware(requested: str, *, bf16: bool, fp16: bool, use_cpu: bool, pi
     else:
         precision = requested
     gpu = torch.cuda.is_available()
-    if precision == "bf16" and not use_cpu:
-        # TrainingArguments only allows bf16 off-GPU when told it is on the CPU; with no GPU that is all it means.
-        use_cpu = not gpu
+    # With no accelerator the run is on the CPU whether or not --use_cpu says so; saying it matters: TrainingArguments
+    # only allows bf16 off-GPU when told, and a torchrun/accelerate launch of several CPU processes (several nodes)
+    # only forms its process group for the Trainer when told (without it, each node trained alone).
+    accelerator = gpu or getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    use_cpu = use_cpu or not accelerator
     # Pinning only speeds up copies to a GPU.
     return HardwareFit(precision=precision, use_cpu=use_cpu, pin_memory=pin_memory and gpu and not use_cpu)

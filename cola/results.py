@@ -18,6 +18,7 @@ place), so a half-finished run never leaves a results file behind. Its schema:
     param_groups            [{name, weight_decay, lr, params: [parameter names]}], head first; lr = initial rate
     plan                    {frozen_groups: [names], layer_groups: n, method, frozen_eval_mode, unfreeze_every}: what
                               trained (`cola.plan`)
+    distributed             {world_size, nodes, processes_per_node, global_batch}: processes x batch x accumulation
     unfreeze_after_steps    {group: optimizer steps before it trains (null below --freeze)}, or null
     frozen_cache            {used: true, groups, sentences, distinct_sentences, bytes, where, build_seconds}, or
                               {used: false, reason}: whether the frozen groups ran once (cola.frozen_cache)
@@ -35,6 +36,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import platform
 from dataclasses import dataclass
 from importlib import metadata
@@ -64,6 +66,15 @@ class RunReport:
     total_parameters: int
     precision: dict  # {requested, used}
     plan: dict  # TrainingPlan.summary()
+    distributed: dict  # distributed_section(): processes, nodes, the global batch
+
+
+def distributed_section(args) -> dict:
+    """How many processes trained, on how many nodes, and the batch one optimizer step saw across all of them."""
+    world = args.world_size
+    per_node = max(1, min(world, int(os.environ.get("LOCAL_WORLD_SIZE", world))))  # set by torchrun and accelerate
+    return {"world_size": world, "nodes": max(1, world // per_node), "processes_per_node": per_node,
+            "global_batch": args.per_device_train_batch_size * args.gradient_accumulation_steps * world}
 
 
 def count_parameters(model) -> tuple[int, int]:
@@ -72,7 +83,7 @@ def count_parameters(model) -> tuple[int, int]:
     return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
 
 
-def log_start_summary(*, model_name, model, data, class_weights, plan) -> None:
+def log_start_summary(*, model_name, model, data, class_weights, plan, args) -> None:
     counts = data.class_counts()
     trainable, total = count_parameters(model)
     logger.info("Model: %s (%s), %s of %s parameters trainable", model_name, type(model).__name__, f"{trainable:,}", f"{total:,}")
@@ -82,6 +93,10 @@ def log_start_summary(*, model_name, model, data, class_weights, plan) -> None:
         ", ".join(f"{name} {n} ({n / max(sum(counts), 1):.1%})" for name, n in zip(data.class_names, counts)),
     )
     logger.info("Class weights: %s", "none" if class_weights is None else ", ".join(f"{w:.4f}" for w in class_weights))
+    dist = distributed_section(args)
+    logger.info("Processes: %d on %d node(s); global batch %d (%d per process x %d accumulation x %d processes)",
+                dist["world_size"], dist["nodes"], dist["global_batch"], args.per_device_train_batch_size,
+                args.gradient_accumulation_steps, dist["world_size"])
     logger.info("Layer groups (bottom to top):")
     still = "frozen" if plan.method == "requires_grad" else f"frozen ({plan.method})"
     for row in plan.layer_group_table():

@@ -74,7 +74,7 @@ def build_run(config: RunConfig, *, callbacks: tuple[TrainerCallback, ...] = ())
     plan = plan_from(args, supported_layer_groups(model, config.model.model_name_or_path))
     plan.apply()
     log_start_summary(model_name=config.model.model_name_or_path, model=model, data=data, class_weights=class_weights,
-                      plan=plan)
+                      plan=plan, args=args)
     trainer = build_trainer(config, model=model, tokenizer=tokenizer, data=data, class_weights=class_weights,
                             plan=plan, resolved=resolved, callbacks=callbacks)
     return Run(config=config, resolved=resolved, checkpoint=checkpoint, data=data, model=model, tokenizer=tokenizer,

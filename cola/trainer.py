@@ -38,7 +38,7 @@ from .metrics import build_compute_metrics, check_metric_for_best_model
 from .model_card import write_model_card
 from .param_groups import build_param_groups, param_group_table
 from .plan import TrainingPlan, plan_from
-from .results import RunReport, count_parameters
+from .results import RunReport, count_parameters, distributed_section
 from .tracking import SuiteTablesToWandb, prepare_wandb, reports_to_wandb
 from .unfreezing import LogUnfreezing, gate_scheduler
 
@@ -135,7 +135,7 @@ class ColaTrainer(Trainer):
             class_weights=class_weights, layer_groups=self.plan.layer_group_table(), param_groups=[],
             unfreeze_after_steps=self.unfreeze_schedule, frozen_cache={}, trainable_parameters=trainable,
             total_parameters=total, precision={"requested": self.args.requested["precision"], "used": self.args.precision},
-            plan=self.plan.summary(),
+            plan=self.plan.summary(), distributed=distributed_section(self.args),
         )
         self.frozen_cache, self.report.frozen_cache = self._build_frozen_cache()
 

@@ -103,3 +103,32 @@ def test_two_processes_on_own_data_with_pairs_groups_and_a_test_file(tmp_path, t
     assert predictions["ddp"]["text"].tolist() == rows(17, 200)["body"].tolist()
     assert predictions["ddp"]["text_pair"].tolist() == rows(17, 200)["reply"].tolist()
     assert predictions["ddp"]["probability"].tolist() == pytest.approx(predictions["single"]["probability"].tolist(), abs=1e-4)
+
+
+def test_two_nodes_on_localhost_train_as_one_run(tmp_path, tiny_bert_dir, data_dir):
+    """torchrun on two "nodes" (one process each, both on 127.0.0.1, one output folder as on a cluster's shared
+    disk) and no --use_cpu: one run of world size 2 (before, each node trained alone and the second was refused the
+    folder), one results.json, each dev sentence evaluated once, the weights of one process with the same global
+    batch, and one process speaking."""
+    common = ["train.py", "--model_name_or_path", str(tiny_bert_dir), "--data_dir", str(data_dir), "--max_train_samples",
+              "64", "--max_eval_samples", "101", "--max_steps", "2", "--freeze", "2", "--eval_strategy", "no",
+              "--save_strategy", "no", "--load_best_model_at_end", "false", *SGD]
+    nodes = [subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--node_rank", str(rank),
+                               "--nproc_per_node", "1", "--master_addr", "127.0.0.1", "--master_port", "29541", *common,
+                               "--output_dir", str(tmp_path / "two_nodes"), "--per_device_train_batch_size", "8"],
+                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for rank in (0, 1)]
+    logs = [node.communicate(timeout=600)[0] for node in nodes]
+    assert [node.returncode for node in nodes] == [0, 0], [log[-3000:] for log in logs]
+    single = subprocess.run([sys.executable, *common, "--output_dir", str(tmp_path / "single"),
+                             "--per_device_train_batch_size", "16", "--cache_frozen", "false"],
+                            cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert single.returncode == 0, single.stderr[-3000:]
+    results = json.loads((tmp_path / "two_nodes" / "results.json").read_text())
+    assert results["distributed"] == {"world_size": 2, "nodes": 2, "processes_per_node": 1, "global_batch": 16}
+    assert results["eval"]["n"] == 101 and results["train"]["steps"] == 2
+    w_nodes, w_single = (load_file(tmp_path / out / "model.safetensors") for out in ("two_nodes", "single"))
+    for name, value in w_single.items():
+        torch.testing.assert_close(w_nodes[name], value, rtol=1e-4, atol=1e-6, msg=name)
+    assert sum(log.count("Layer groups (bottom to top)") for log in logs) == 1  # the main node's main process only
+    assert "global batch 16 (8 per process x 1 accumulation x 2 processes)" in logs[0]
+    assert "x 2 processes on 2 node(s) = 16 per step" in (tmp_path / "two_nodes" / "README.md").read_text()

@@ -19,6 +19,9 @@ common=(--model_name_or_path all-mpnet-base-v2 --data_dir "$DATA" --max_length 6
 
 for freeze in 0 7 10 12; do
   python train.py "${common[@]}" --output_dir "$OUT/freeze${freeze}" --freeze "$freeze"
-  done_rows=$(for f in 0 7 10 12; do [ -f "$OUT/freeze$f/results.json" ] && echo "$OUT/freeze$f"; done)
-  python -m cola.experiments.compare $done_rows --out docs/grid_base/report
+  finished=()
+  for f in 0 7 10 12; do
+    if [ -f "$OUT/freeze$f/results.json" ]; then finished+=("$OUT/freeze$f"); fi
+  done
+  python -m cola.experiments.compare "${finished[@]}" --out docs/grid_base/report
 done
