@@ -40,7 +40,16 @@ def decode_lines(raw: bytes, source: str) -> list[str]:
 
 
 def read_data_file(path: Path) -> bytes:
-    """A data file's bytes, or a one-line error: missing, a directory, or not a regular file (a FIFO or a device
+    """A data file's bytes (`check_data_file` first), or a one-line error naming why it cannot be read."""
+    check_data_file(path)
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise CliError(f"{path}: cannot read it ({error.strerror})") from None
+
+
+def check_data_file(path: Path) -> None:
+    """A one-line error for a data file that is missing, a directory, or not a regular file (a FIFO or a device
     would block the run, or be read once and be empty the second time)."""
     if path.is_dir():
         raise CliError(f"{path}: a directory, not a file")
@@ -48,10 +57,6 @@ def read_data_file(path: Path) -> bytes:
         raise CliError(f"{path}: no such file")
     if not path.is_file():
         raise CliError(f"{path}: not a regular file (a FIFO, a socket or a device); save the data to a file")
-    try:
-        return path.read_bytes()
-    except OSError as error:
-        raise CliError(f"{path}: cannot read it ({error.strerror})") from None
 
 
 def write_atomic(path: str | Path, content: str | bytes | Callable[[Path], None]) -> Path:

@@ -60,9 +60,10 @@ def find_layer_groups(model: nn.Module) -> list[LayerGroup]:
         else [f"layer_{i:02d}" for i in range(len(layers))]
     layer_groups = [LayerGroup(name, []) for name in names]
     embeddings = LayerGroup("embeddings", [])
-    tops = [LayerGroup(name, []) for name, _ in _after_layers(base, layers_name)]
+    after = _after_layers(base, layers_name)
+    tops = [LayerGroup(name, []) for name, _ in after]
     owner = {id(p): layer_groups[i] for i, layer in enumerate(layers) for p in layer.parameters()}
-    owner |= {id(p): group for group, (_, child) in zip(tops, _after_layers(base, layers_name)) for p in child.parameters()}
+    owner |= {id(p): group for group, (_, child) in zip(tops, after) for p in child.parameters()}
     for name, param in base.named_parameters():
         owner.get(id(param), embeddings).parameters.append((prefix + name, param))
     if not embeddings.parameters:
@@ -151,10 +152,6 @@ def modules_of(model: nn.Module, groups: list[LayerGroup]) -> list[nn.Module]:
 
     visit(model)
     return found
-
-
-def layer_group_table(groups: list[LayerGroup]) -> list[dict]:
-    return [{"name": g.name, "params": g.num_params, "frozen": g.frozen} for g in groups]
 
 
 def _encoder_layers(base: nn.Module, config) -> tuple[str, nn.ModuleList, bool]:

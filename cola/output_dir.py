@@ -212,10 +212,10 @@ def _locked(path: Path):
 def remove_run_files(path: Path) -> list[str]:
     """Delete what the run in `path` wrote, by its record (see the module's docstring); leave anything else.
     Returns the names deleted."""
-    if not path.is_dir() or existing_run(path) is None and _record(path) is None:
-        return []
-    record = _record(path)
+    record = _record(path) if path.is_dir() else None
     if record is None:
+        if not path.is_dir() or existing_run(path) is None:
+            return []
         raise CliError(f"{path} holds a run without the suite's record of what it wrote ({RECORD_FILE}; an older "
                        f"version of the suite made it, or it is not a run): --overwrite_run deletes nothing it cannot "
                        f"tell is the run's; move its files away or choose another --output_dir")

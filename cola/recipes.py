@@ -24,6 +24,7 @@ from transformers import HfArgumentParser
 from .config import ARGUMENT_CLASSES, ColaTrainingArguments, RunConfig
 from .errors import CliError, first_line
 from .files import write_atomic
+from .redact import is_secret_option
 from .run_files import RESOLVED_CONFIG_FILE
 
 # Keys that transformers 5 renamed or removed, with the spelling to use now.
@@ -118,7 +119,7 @@ def load_recipe(path: str | Path) -> dict:
     pop_description(path, data)
     options = option_types()
     for key, value in list(data.items()):
-        if _is_secret(key):
+        if is_secret_option(key):
             if value != _token_placeholder(key):  # the placeholder older run_config.json files hold: no token at all
                 raise CliError(f"{path}: '{key}' holds a credential; keep it out of files (set HF_TOKEN or run "
                                f"`hf auth login`)")
@@ -198,7 +199,7 @@ def resolved_config(config: RunConfig) -> dict:
         "description": f"resolved configuration of a run (recipe: {config.recipe or 'none'})",
         **{key: value for key, value in values.items()
            if key in options and key != "recipe" and key not in COMMAND_LINE_ONLY and key not in NOT_USED
-           and not _is_secret(key)},
+           and not is_secret_option(key)},
     }
 
 
@@ -218,10 +219,6 @@ def option_types() -> dict[str, tuple[object, tuple]]:
             if f.init and not f.name.startswith("_"):
                 options[f.name] = (hints[f.name], tuple(f.metadata.get("choices", ())))
     return options
-
-
-def _is_secret(option: str) -> bool:
-    return option.endswith("_token") and option.startswith("hub")  # hub_token: a credential, not configuration
 
 
 def _token_placeholder(option: str) -> str:

@@ -14,7 +14,11 @@ MASK = "***"
 # scheme://user:password@host... : the password is whatever lies between the user's ':' and the last '@' before
 # the host (a password may itself hold ':' or an unencoded '@'), on one whitespace-free token.
 _URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*):(?P<password>[^\s]*)@")
-_SECRET_OPTION = re.compile(r"^--[A-Za-z0-9_\-]*token$")  # --hub_token (TrainingArguments), --token
+
+
+def is_secret_option(name: str) -> bool:
+    """Whether an option's value is a credential: `hub_token` (TrainingArguments), `token`; with or without --."""
+    return name.lstrip("-").replace("-", "_").endswith("token")
 
 
 def hide_url_passwords(text: str) -> str:
@@ -37,7 +41,7 @@ def redact_argv(argv) -> list[str]:
             hide_next = False
             continue
         name, eq, _ = word.partition("=")
-        if _SECRET_OPTION.match(name):
+        if name.startswith("--") and is_secret_option(name):
             words.append(f"{name}={MASK}" if eq else name)
             hide_next = not eq
             continue

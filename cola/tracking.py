@@ -18,7 +18,6 @@ from urllib.parse import urlparse
 from transformers import TrainerCallback
 
 from .errors import CliError, first_line
-from .param_groups import param_group_table
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +122,7 @@ class SuiteTablesToWandb(TrainerCallback):
         if wandb.run is None:
             return
         layer_groups = self.report.layer_groups
-        param_groups = param_group_table(optimizer.param_groups) if optimizer is not None else []
+        param_groups = self.report.param_groups  # set when the optimizer was built, before training begins
         wandb.run.config.update(
             {
                 "suite": self.resolved_config,

@@ -27,7 +27,7 @@ import datasets
 
 from .columns import GROUP, LABEL, TEXT, TEXT_PAIR, TaskData
 from .errors import CliError, first_line
-from .files import decode_lines, read_data_file
+from .files import check_data_file, decode_lines, read_data_file
 
 logger = logging.getLogger(__name__)
 
@@ -112,10 +112,11 @@ def read_file(name: str, path_text: str) -> Split:
     path = Path(path_text).expanduser()
     if path.suffix.lower() not in FORMATS:
         raise CliError(f"{path}: cannot tell its format from the name; use .csv, .tsv, .jsonl, .json or .parquet")
-    raw = read_data_file(path)
     builder, options = FORMATS[path.suffix.lower()]
-    if builder != "parquet":
-        decode_lines(raw, str(path))  # a byte that is not UTF-8: a one-line error naming its line
+    if builder == "parquet":
+        check_data_file(path)
+    else:
+        decode_lines(read_data_file(path), str(path))  # a byte that is not UTF-8: a one-line error naming its line
     # A throw-away cache: the rows are read now, as the file is now, and kept in memory; nothing is cached under a
     # key of the file's name or date that an edited file could be mistaken for.
     with tempfile.TemporaryDirectory(prefix="cola-data-") as cache:

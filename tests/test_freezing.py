@@ -4,7 +4,7 @@ import pytest
 import torch
 from conftest import ARCHITECTURES, MORE_ARCHITECTURES, tiny_model
 
-from cola.freezing import check_bottom_up, find_layer_groups, freeze_bottom, head_parameters, layer_group_table
+from cola.freezing import check_bottom_up, find_layer_groups, freeze_bottom, head_parameters
 
 EXPECTED = {
     # arch: (embedding parameter that must be in `embeddings`, has pooler, head parameter prefix)
@@ -74,7 +74,7 @@ def test_freeze_bottom_sets_exact_states(arch, n):
     for i, group in enumerate(groups):
         assert all(p.requires_grad == (i >= n) for _, p in group.parameters), group.name
     assert all(p.requires_grad for _, p in head_parameters(model, groups))
-    assert [row["frozen"] for row in layer_group_table(groups)] == [i < n for i in range(len(groups))]
+    assert [g.frozen for g in groups] == [i < n for i in range(len(groups))]
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES + MORE_ARCHITECTURES)
@@ -94,14 +94,6 @@ def test_out_of_range_names_the_valid_range():
         with pytest.raises(ValueError, match=rf"^{n} is out of range: this model has 4 layer groups "
                                            r"\(embeddings, layer_00, layer_01, pooler\); use 0..4"):
             freeze_bottom(groups, n)
-
-
-def test_layer_group_table_counts_parameters():
-    model = tiny_model("bert", layers=2)
-    table = layer_group_table(find_layer_groups(model))
-    assert table[0] == {"name": "embeddings", "params": (30522 + 128 + 2) * 32 + 2 * 32, "frozen": False}
-    assert table[-1] == {"name": "pooler", "params": 32 * 32 + 32, "frozen": False}
-    assert sum(r["params"] for r in table) + 32 * 2 + 2 == sum(p.numel() for p in model.parameters())
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES)

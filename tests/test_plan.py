@@ -32,6 +32,14 @@ def test_apply_freezes_exactly_the_floor(arch):
     assert modules and {id(p) for m in modules for p in m.parameters()} == frozen_ids
 
 
+def test_layer_group_table_counts_parameters():
+    model, plan = _plan(freeze=0)
+    table = plan.layer_group_table()
+    assert table[0] == {"name": "embeddings", "params": (30522 + 128 + 2) * 32 + 2 * 32, "frozen": False}
+    assert table[-1] == {"name": "pooler", "params": 32 * 32 + 32, "frozen": False}
+    assert sum(r["params"] for r in table) + 32 * 2 + 2 == sum(p.numel() for p in model.parameters())
+
+
 def test_lr0_keeps_every_group_trainable_but_reports_the_floor_frozen():
     model, plan = _plan(freeze=2, freeze_method="lr0")
     plan.apply()

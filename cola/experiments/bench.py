@@ -63,8 +63,8 @@ from ..recipes import parse_args
 from ..run import build_run
 
 PROG = "cola.experiments.bench"
-# Suite rows with frozen groups: (how many: "half" of the groups or "deep", all but the top layer and the pooler;
-# the options that differ from train.py's defaults).
+# Suite rows with frozen groups: (how many: "half", the embeddings and half the layers, or "deep", the embeddings and
+# every layer but the top one (`row_flags`); the options that differ from train.py's defaults).
 FROZEN_ROWS = {
     "suite_freeze": ("half", {"cache_frozen": False}),
     "suite_freeze_cached": ("half", {"cache_frozen": True}),
@@ -404,9 +404,7 @@ def check_options(args) -> None:
                        f"give a file in an existing, writable folder")
     try:
         parse_args(shlex.split(args.suite_args) + ["--model_name_or_path", args.model, "--output_dir", "unused"])
-    except ValueError as error:  # shlex: an unclosed quote
-        raise CliError(f"--suite_args: {error}") from None
-    except CliError as error:
+    except (ValueError, CliError) as error:  # ValueError: shlex's, an unclosed quote
         raise CliError(f"--suite_args: {error}") from None
     except SystemExit:  # argparse's own usage error, already printed
         raise CliError(f"--suite_args {args.suite_args!r} is not a valid train.py command line") from None
