@@ -349,6 +349,8 @@ class ColaTrainingArguments(TrainingArguments):
 
     def __post_init__(self):
         self._check_ranges()  # first: the Trainer's own checks would word some of these less plainly, or miss them
+        if problem := launch_problem(os.environ):
+            raise ValueError(problem)
         # Before the parent turns bf16/fp16 into its mixed-precision setting. The user's own values are kept in
         # `requested`: run_config.json stores those, so 'auto' stays 'auto' when the run is replayed elsewhere.
         self.requested = {name: getattr(self, name) for name in HARDWARE_OPTIONS}
@@ -424,6 +426,25 @@ class ColaTrainingArguments(TrainingArguments):
             raise ValueError("--overwrite_run deletes the checkpoints --resume_from_checkpoint would continue; give one")
         if self.bf16 and self.fp16:
             raise ValueError("--bf16 and --fp16 contradict each other; give one (or --precision)")
+
+
+def launch_problem(environ) -> str | None:
+    """Why this process would train alone when its launcher asked for several, or None.
+
+    `accelerate launch --cpu` (and, on a machine without several GPUs, `accelerate launch` without --multi_gpu) runs
+    its single-process launcher even with --num_machines/--num_processes above 1: it sets MASTER_ADDR but starts one
+    plain process per machine, with no rank or world size, so each machine would train alone on all the data (and
+    the second to reach a shared output folder would be refused). torchrun, accelerate's --multi_gpu launcher
+    (which runs torchrun, on CPUs too) and mpirun set the world size; a process with none of them and accelerate's
+    MASTER_ADDR was asked to be one of several.
+    """
+    launched_by_accelerate = "ACCELERATE_MIXED_PRECISION" in environ and "MASTER_ADDR" in environ
+    ranked = any(name in environ for name in ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"))
+    if launched_by_accelerate and not ranked:
+        return ("accelerate launch asked for several processes but started this one alone (its single-process "
+                "launcher forms no process group, so each would train on its own): add --multi_gpu, which runs "
+                "torchrun on CPUs too, or launch with torchrun")
+    return None
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 import pytest
 
+from cola.config import launch_problem
 from cola.errors import CliError
 from cola.recipes import parse_args
 
@@ -56,3 +57,22 @@ def test_read_folders_name_what_the_run_reads(tmp_path):
                          "--validation_file", str(tmp_path / "v.csv")])
     assert config.read_folders() == {"the base model": str(tmp_path / "m"), "the CoLA data": None,
                                      "--train_file": str(tmp_path / "d"), "--validation_file": str(tmp_path)}
+
+
+@pytest.mark.parametrize("environ, alone", [
+    ({"ACCELERATE_MIXED_PRECISION": "no", "MASTER_ADDR": "10.0.0.1"}, True),  # accelerate --cpu, 2 machines
+    ({"ACCELERATE_MIXED_PRECISION": "no"}, False),  # accelerate, one process: nothing asked for more
+    ({"ACCELERATE_MIXED_PRECISION": "no", "MASTER_ADDR": "10.0.0.1", "WORLD_SIZE": "4"}, False),  # --multi_gpu
+    ({"ACCELERATE_MIXED_PRECISION": "no", "MASTER_ADDR": "10.0.0.1", "PMI_SIZE": "4"}, False),  # mpirun hostfile
+    ({"MASTER_ADDR": "10.0.0.1"}, False),  # a plain python train.py in a shell that exports MASTER_ADDR
+])
+def test_a_launch_that_forms_no_process_group_is_refused(environ, alone):
+    assert (launch_problem(environ) is not None) == alone
+
+
+def test_the_launch_check_is_a_one_line_error(monkeypatch):
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "no")
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    with pytest.raises(CliError, match="accelerate launch asked for several processes"):
+        parse_args([])

@@ -132,3 +132,31 @@ def test_two_nodes_on_localhost_train_as_one_run(tmp_path, tiny_bert_dir, data_d
     assert sum(log.count("Layer groups (bottom to top)") for log in logs) == 1  # the main node's main process only
     assert "global batch 16 (8 per process x 1 accumulation x 2 processes)" in logs[0]
     assert "x 2 processes on 2 node(s) = 16 per step" in (tmp_path / "two_nodes" / "README.md").read_text()
+
+
+def test_accelerate_across_machines(tmp_path, tiny_bert_dir, data_dir):
+    """`accelerate launch --cpu --num_machines 2` starts one lone process per machine: refused in one line before any
+    work. With --multi_gpu (torchrun underneath, on CPUs too) the two "machines" train as one run."""
+    common = ["train.py", "--model_name_or_path", str(tiny_bert_dir), "--data_dir", str(data_dir), "--max_train_samples",
+              "64", "--max_eval_samples", "101", "--max_steps", "2", "--freeze", "2", "--eval_strategy", "no",
+              "--save_strategy", "no", "--load_best_model_at_end", "false", "--per_device_train_batch_size", "8", *SGD]
+
+    def launch(how, rank, port, out):
+        return [sys.executable, "-m", "accelerate.commands.launch", how, "--num_machines", "2", "--num_processes", "2",
+                "--machine_rank", str(rank), "--main_process_ip", "127.0.0.1", "--main_process_port", str(port),
+                *common, "--output_dir", str(out)]
+
+    alone = subprocess.run(launch("--cpu", 0, 29551, tmp_path / "alone"), cwd=REPO, capture_output=True, text=True,
+                           timeout=600)
+    assert alone.returncode != 0
+    refused = [line for line in alone.stderr.splitlines() if line.startswith("error:")]
+    assert len(refused) == 1 and "accelerate launch asked for several processes" in refused[0]
+    assert "--multi_gpu" in refused[0] and not (tmp_path / "alone").exists()
+
+    nodes = [subprocess.Popen(launch("--multi_gpu", rank, 29552, tmp_path / "together"), cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for rank in (0, 1)]
+    logs = [node.communicate(timeout=600)[0] for node in nodes]
+    assert [node.returncode for node in nodes] == [0, 0], [log[-3000:] for log in logs]
+    results = json.loads((tmp_path / "together" / "results.json").read_text())
+    assert results["distributed"] == {"world_size": 2, "nodes": 2, "processes_per_node": 1, "global_batch": 16}
+    assert results["eval"]["n"] == 101 and results["train"]["steps"] == 2
