@@ -8,7 +8,8 @@ that text. Hub: `--dataset_name` (a Hub id, or a local folder `datasets.load_dat
 
 Every file is read whole before any model is loaded, and each problem is a one-line error naming the file (or
 split), the row (the N-th data row, header not counted) and the column: a missing column, an empty text, a label
-the training split does not have, fewer than two classes, an empty split, a file that is not UTF-8.
+the training split does not have, fewer than two classes, an empty split, a file that is not UTF-8, a cell
+starting with a double quote that CSV quoting would read otherwise than it was written (`check_quoting`).
 
 Labels may be integers or strings. The label set is read from the training split (sorted: numbers by value,
 strings alphabetically) unless `--class_names` gives it: then string labels must be among those names (class id =
@@ -18,6 +19,8 @@ names. Rows whose label is -1 in a `ClassLabel` column are unlabelled (GLUE's te
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import re
 import tempfile
@@ -115,8 +118,9 @@ def read_file(name: str, path_text: str) -> Split:
     builder, options = FORMATS[path.suffix.lower()]
     if builder == "parquet":
         check_data_file(path)
-    else:
-        decode_lines(read_data_file(path), str(path))  # a byte that is not UTF-8: a one-line error naming its line
+    else:  # a byte that is not UTF-8: a one-line error naming its line
+        lines = decode_lines(read_data_file(path), str(path))
+        check_quoting(lines, str(path), options.get("sep", ","))
     # A throw-away cache: the rows are read now, as the file is now, and kept in memory; nothing is cached under a
     # key of the file's name or date that an edited file could be mistaken for.
     with tempfile.TemporaryDirectory(prefix="cola-data-") as cache:
@@ -129,6 +133,34 @@ def read_file(name: str, path_text: str) -> Split:
             cause = error.__cause__ or error.__context__ or error
             raise CliError(f"{path}: cannot read it as {path.suffix.lower()[1:].upper()} ({first_line(cause)})") from None
     return Split(name, rows, str(path))
+
+
+def check_quoting(lines: list[str], source: str, separator: str) -> None:
+    """A one-line error where CSV quoting would merge rows or drop characters without a word.
+
+    The reader follows CSV quoting, in TSV files too: a cell that starts with a double quote runs to the next quote.
+    In a file written by joining cells with tabs, `"Yes," he said.` loses its quotes and `"Hello.` swallows every row
+    up to the next quote. Python's csv module in strict mode names both (a quote not followed by the separator, a
+    quote never closed); a quoted TSV cell that spans lines and holds tabs is the rows it swallowed.
+    """
+    reader = csv.reader(io.StringIO("\n".join(lines) + "\n"), delimiter=separator, strict=True)
+    fix = ("quote the cell and double the quotes inside it (pandas' to_csv writes \"\"\"Yes,\"\" he said.\"), "
+           "or do not start a cell with a quote")
+    while True:
+        start = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            what = ("the quote closing it is followed by more text" if "expected after" in str(error) else
+                    "it is never closed (it would swallow every row after it)")
+            raise CliError(f"{source}:{start}: a cell starts with a double quote, so it is read as quoted (CSV rules, "
+                           f"in TSV files too), and {what}; {fix}") from None
+        if separator == "\t" and any("\n" in cell and "\t" in cell for cell in cells):
+            raise CliError(f"{source}:{start}: a quoted cell runs over lines {start}-{reader.line_num} and holds tabs: "
+                           f"a double quote at its start swallowed the rows after it; {fix} (a text that really "
+                           f"holds line breaks and tabs: use .jsonl or .parquet)")
 
 
 def read_hub(key: str, name: str, config: str | None, split: str) -> Split:

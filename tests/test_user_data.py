@@ -206,6 +206,29 @@ def test_a_byte_order_mark_and_crlf_line_ends_are_read_as_text(tmp_path):
     assert data.train["text"] == ["hello there", "bye now"] and data.class_names == ("a", "b")
 
 
+# A TSV written by joining cells with tabs, not by a CSV writer: a text starting with a quote is read as a quoted cell.
+@pytest.mark.parametrize("lines, line, message", [
+    (["ok fine\t1", '"Yes," he said.\t0'], 3, "the quote closing it is followed by more text"),
+    (['"Hello there.\t1', "ok\t0", "fine\t1"], 2, "it is never closed (it would swallow every row after it)"),
+    (['"Hello there.\t1', "ok\t0", 'and left."\t1', "fine\t0"], 2, "a quoted cell runs over lines 2-4 and holds tabs"),
+])
+def test_a_tsv_cell_starting_with_a_quote_never_merges_rows_silently(tmp_path, lines, line, message):
+    path = tmp_path / "hand.tsv"
+    path.write_text("\n".join(["text\tlabel", *lines]) + "\n")
+    with pytest.raises(CliError) as error:
+        load_data(own(path, path), seed=0)
+    assert str(error.value).startswith(f"{path}:{line}: ") and message in str(error.value)
+
+
+def test_quoted_cells_as_a_csv_writer_writes_them_are_read_as_written(tmp_path):
+    texts = ['"Yes," he said.', 'He said "hi"', "a tab\there", "two\nlines", "a, comma"]
+    frame = pd.DataFrame({"text": texts, "label": ["a", "b", "a", "b", "a"]})
+    for suffix in (".csv", ".tsv"):
+        path = tmp_path / f"written{suffix}"
+        write(frame, path)
+        assert load_data(own(path, path), seed=0).train["text"] == texts
+
+
 def test_file_problems(tmp_path):
     (tmp_path / "train.txt").write_text("text,label\n")
     with pytest.raises(CliError, match=r"train.txt: cannot tell its format from the name; use .csv, .tsv, .jsonl"):
