@@ -111,3 +111,30 @@ def test_a_file_given_as_a_run_folder(tmp_path, capsys):
     stray.write_text("{}")
     assert compare.main([str(stray), "--out", str(tmp_path / "r")]) == 2
     assert capsys.readouterr().err == f"error: {stray}: not a directory (give the output_dir of a train.py run)\n"
+
+
+def test_runs_on_different_data_are_named_and_flagged(seed_sweep, tmp_path):
+    """CoLA read from two folders is one data set; a run on your own files is another, and the report says so."""
+    import shutil
+
+    cola_a, cola_b, own = (tmp_path / name for name in ("cola_a", "cola_b", "own"))
+    for run in (cola_a, cola_b, own):
+        shutil.copytree(seed_sweep / "seed_3", run)
+    for run, source in ((cola_b, "CoLA (/elsewhere/cola/raw)"), (own, "data/train.csv, data/dev.csv")):
+        results = json.loads((run / "results.json").read_text())
+        results["data"]["source"] = source
+        (run / "results.json").write_text(json.dumps(results))
+    same = tmp_path / "same"
+    assert compare.main([str(cola_a), str(cola_b), "--out", str(same)]) == 0
+    text = (same / "report.md").read_text()
+    assert text.startswith("# Runs compared on CoLA\n") and "different data" not in text
+    assert "| data |" not in text
+    mixed = tmp_path / "mixed"
+    assert compare.main([str(cola_a), str(own), "--out", str(mixed)]) == 0
+    text = (mixed / "report.md").read_text()
+    assert text.startswith("# Runs compared (on different data)\n")
+    assert "different data** (CoLA; data/train.csv, data/dev.csv)" in text
+    assert "| run | model | data | epochs |" in text
+    own_row = next(line for line in text.splitlines() if line.startswith("| own |"))
+    assert "| data/train.csv, data/dev.csv | 1 |" in own_row
+    assert [r["data"] for r in json.loads((mixed / "report.json").read_text())["runs"]] == ["CoLA", "data/train.csv, data/dev.csv"]

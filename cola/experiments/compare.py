@@ -5,7 +5,8 @@
 Each RUN_DIR is what train.py wrote: a multi-seed run (`--seeds`: results.json with `runs`) or a single run
 (results.json with `eval`, treated as one seed). Writes to --out:
 
-- report.md: per run its model, epochs, peak LR (and the head's multiplier), batch size per device, which checkpoint
+- report.md: the data the runs share in its title (CoLA, wherever read from; your files or Hub dataset), or a
+  data column and a warning when they differ; per run its model, epochs, peak LR (and the head's multiplier), batch size per device, which checkpoint
   is evaluated, freeze, class weights, layer-wise LR decay, gradual unfreezing, MCC median and interquartile range
   over seeds, in- and out-of-domain MCC, accuracy, degenerate runs, train time and samples/s;
   then every seed's MCC;
@@ -76,6 +77,7 @@ def _row(run_dir: Path, results: dict) -> dict:
         "name": run_dir.name,
         "path": str(run_dir),
         "model": config["model_name_or_path"],
+        "data": data_name(one_run.get("data", {}).get("source"), config),
         "freeze": len(plan["frozen_groups"]) if plan["frozen_groups"] is not None else config["freeze"],
         "layer_groups": plan["layer_groups"],
         "class_weights": config["class_weights"],
@@ -104,6 +106,14 @@ def _plan_of_older_results(config: dict, layer_groups: list[dict] | None) -> dic
             "unfreeze_every": config.get("gradual_unfreeze_steps")}
 
 
+def data_name(source: str | None, config: dict) -> str:
+    """What a run trained and was evaluated on, as the report names it: "CoLA" wherever its TSVs were read from (the
+    folder differs between machines, not the data); your files or Hub dataset as train.py described them."""
+    if source is None:  # results.json files written before the data section
+        source = "CoLA" if not (config.get("train_file") or config.get("dataset_name")) else "your data"
+    return "CoLA" if source.startswith("CoLA") else source
+
+
 def distinct_names(rows: list[dict]) -> list[dict]:
     """Rows whose folders share a name are told apart by as many parent folders as it takes."""
     depth = 1
@@ -124,19 +134,23 @@ def checkpoint_choice(config: dict) -> str:
 
 
 def markdown(rows: list[dict], command: str) -> str:
+    data = sorted({row["data"] for row in rows})
+    mixed = len(data) > 1
     lines = [
-        "# CoLA runs compared",
+        f"# Runs compared on {data[0]}" if not mixed else "# Runs compared (on different data)",
         "",
+        *([f"**These runs trained and were evaluated on different data** ({'; '.join(data)}): compare scores "
+           "within one data set only.", ""] if mixed else []),
         f"Made by `{command}`. MCC and accuracy on each run's evaluation set (eval n sentences); median over "
         "seeds, IQR = first to third quartile. Freeze: frozen of all layer groups. Degenerate: runs that predict a "
         "single class (MCC 0). Batch: per device, times gradient accumulation. Checkpoint: the run's last, or its best "
         "on the named dev metric (a best-of choice flatters the set it was chosen on). A run marked NEVER TRAINED "
         "took no optimizer step in the seeds named: its scores are the untrained model's.",
         "",
-        "| run | model | epochs | LR | batch | checkpoint | freeze | class weights | LR decay | gradual unfreezing | seeds "
-        "| eval n | MCC median | MCC IQR | in-domain MCC | out-of-domain MCC | accuracy | degenerate | train s/run "
-        "| samples/s |",
-        "|---" * 20 + "|",
+        "| run | model | " + ("data | " if mixed else "") + "epochs | LR | batch | checkpoint | freeze | class weights "
+        "| LR decay | gradual unfreezing | seeds | eval n | MCC median | MCC IQR | in-domain MCC | out-of-domain MCC "
+        "| accuracy | degenerate | train s/run | samples/s |",
+        "|---" * (21 if mixed else 20) + "|",
     ]
     for row in rows:
         agg = row["aggregate"]
@@ -145,7 +159,7 @@ def markdown(rows: list[dict], command: str) -> str:
         name = row["name"] + (f" (NEVER TRAINED: seed {', '.join(map(str, row['never_trained']))})"
                               if row.get("never_trained") else "")
         cells = [
-            name, row["model"], f"{row['epochs']:g}", _learning_rate(row), str(row["batch_size"]), row["checkpoint"],
+            name, row["model"], *([row["data"]] if mixed else []), f"{row['epochs']:g}", _learning_rate(row), str(row["batch_size"]), row["checkpoint"],
             freeze, "on" if row["class_weights"] else "off",
             "off" if row["layer_lr_decay"] == 1 else f"{row['layer_lr_decay']:g}",
             f"every {row['gradual_unfreeze_steps']} steps" if row["gradual_unfreeze_steps"] else "off",
@@ -187,7 +201,8 @@ def figure(rows: list[dict]) -> Figure:
     ax_time.barh(list(positions), [row["aggregate"]["train_runtime_s"]["median"] for row in rows], color="tab:gray")
     ax_time.set_xlabel("training time per run (s, median)")
     ax_time.grid(axis="x", alpha=0.3)
-    fig.suptitle("CoLA: MCC per configuration and time per run")
+    data = sorted({row["data"] for row in rows})
+    fig.suptitle(f"{data[0] if len(data) == 1 else 'Different data'}: MCC per configuration and time per run")
     fig.tight_layout()
     return fig
 
