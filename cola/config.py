@@ -7,6 +7,7 @@ run_config.json) is `cola.recipes`; how `--precision auto` is decided is `cola.p
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 from dataclasses import dataclass, field, fields
@@ -417,6 +418,14 @@ class ColaTrainingArguments(TrainingArguments):
             raise ValueError(f"max_grad_norm must be 0 (no clipping) or more, got {self.max_grad_norm}")
         if self.dataloader_num_workers < 0:
             raise ValueError(f"dataloader_num_workers must be 0 or more, got {self.dataloader_num_workers}")
+        if self.dataloader_prefetch_factor is not None and self.dataloader_prefetch_factor < 1:
+            raise ValueError(f"dataloader_prefetch_factor must be 1 or more, got {self.dataloader_prefetch_factor}")
+        # Packages the Trainer imports only when it starts (a traceback then); the optimizer's are checked by
+        # cola.trainer.check_optimizer_and_schedule.
+        for option, package, install in (("deepspeed", "deepspeed", "deepspeed"),
+                                         ("use_liger_kernel", "liger_kernel", "liger-kernel")):
+            if getattr(self, option) and importlib.util.find_spec(package) is None:
+                raise ValueError(f"--{option} needs the {install} package: pip install {install}")
         if self.class_weight_values is not None and not all(math.isfinite(w) for w in self.class_weight_values):
             raise ValueError(f"class_weight_values must be finite numbers, got {self.class_weight_values}")
         for seed in [self.seed, *(self.seeds or [])]:

@@ -28,7 +28,7 @@ from .plan import TrainingPlan, adopt_checkpoint_floor, plan_from, supported_lay
 from .recipes import resolved_config
 from .results import log_start_summary
 from .tracking import check_reporting
-from .trainer import ColaTrainer, build_trainer
+from .trainer import ColaTrainer, build_trainer, check_optimizer_and_schedule
 
 
 @dataclass
@@ -61,6 +61,7 @@ def build_run(config: RunConfig, *, callbacks: tuple[TrainerCallback, ...] = ())
     """Everything up to the first training step. `callbacks` go to the Trainer after the run's own."""
     args = config.training
     check_reporting(args)
+    check_optimizer_and_schedule(args)
     checkpoint, resolved = resume_point(config)
     raw = load_data(config.data, seed=args.seed)
     set_seed(args.seed)  # before loading: the classification head is initialised here

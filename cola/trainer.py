@@ -20,12 +20,13 @@ Trainer is told both facts explicitly: the model takes no loss kwargs, and the l
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 
 import torch
 import torch.nn.functional as F
-from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, TrainerCallback
+from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, TrainerCallback, get_scheduler
 
 from .checkpoints import SaveSuiteState, weights_are_finite
 from .columns import GROUP, LABEL, NON_MODEL_COLUMNS
@@ -43,6 +44,36 @@ from .tracking import SuiteTablesToWandb, prepare_wandb, reports_to_wandb
 from .unfreezing import LogUnfreezing, gate_scheduler
 
 logger = logging.getLogger(__name__)
+
+
+def check_optimizer_and_schedule(args) -> None:
+    """The optimizer and the LR schedule the run asks for, built once on a stand-in parameter before any data or
+    model loads: a package an optimizer needs (bitsandbytes, torchao, schedulefree, ...) that is not installed, or
+    `--lr_scheduler_kwargs` the schedule does not take, is a one-line error now, not a traceback when training starts.
+    Optimizers that need the model itself (GaLore, LOMO, ...) are checked again when it is there."""
+    optim = getattr(args.optim, "value", args.optim)  # the name the user gave, not the enum's
+    try:
+        optimizer_cls, optimizer_kwargs = Trainer.get_optimizer_cls_and_kwargs(args)
+    except (ImportError, ValueError) as error:
+        raise CliError(f"--optim {optim}: {first_line(error)}") from None
+    refuse_own_groups(optim, optimizer_kwargs)
+    stand_in = [torch.zeros(1, requires_grad=True)]
+    try:
+        optimizer = optimizer_cls(stand_in, **optimizer_kwargs)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise CliError(f"--optim {optim} (with --optim_args {args.optim_args!r}): {first_line(error)}") from None
+    try:
+        get_scheduler(args.lr_scheduler_type, optimizer=optimizer, num_warmup_steps=1, num_training_steps=10,
+                      scheduler_specific_kwargs=args.lr_scheduler_kwargs)
+    except (TypeError, ValueError) as error:
+        kwargs = f" with --lr_scheduler_kwargs {json.dumps(args.lr_scheduler_kwargs)}" if args.lr_scheduler_kwargs else ""
+        raise CliError(f"--lr_scheduler_type {args.lr_scheduler_type.value}{kwargs}: {first_line(error)}") from None
+
+
+def refuse_own_groups(optim: str, optimizer_kwargs: dict) -> None:
+    """The suite hands the optimizer its named parameter groups; an optimizer that builds its own cannot take them."""
+    if {"params", "model", "optimizer_dict"} & optimizer_kwargs.keys():
+        raise CliError(f"--optim {optim} builds its own parameter groups; the suite cannot use it")
 
 
 def build_trainer(
@@ -216,8 +247,7 @@ class ColaTrainer(Trainer):
             zero_lr_units=self.plan.zero_lr_units(),
         )
         optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
-        if {"params", "model", "optimizer_dict"} & optimizer_kwargs.keys():
-            raise CliError(f"--optim {self.args.optim} builds its own parameter groups; the suite cannot use it")
+        refuse_own_groups(getattr(self.args.optim, "value", self.args.optim), optimizer_kwargs)
         self.optimizer = optimizer_cls(groups, **optimizer_kwargs)
         self.report.param_groups = param_group_table(groups)  # results.json keeps every parameter's name
         logger.info("Optimizer %s with %d parameter groups:", optimizer_cls.__name__, len(groups))

@@ -137,4 +137,5 @@ def test_runs_on_different_data_are_named_and_flagged(seed_sweep, tmp_path):
     assert "| run | model | data | epochs |" in text
     own_row = next(line for line in text.splitlines() if line.startswith("| own |"))
     assert "| data/train.csv, data/dev.csv | 1 |" in own_row
-    assert [r["data"] for r in json.loads((mixed / "report.json").read_text())["runs"]] == ["CoLA", "data/train.csv, data/dev.csv"]
+    rows = json.loads((mixed / "report.json").read_text())["runs"]
+    assert [r["data"] for r in rows] == ["CoLA", "data/train.csv, data/dev.csv"]

@@ -175,3 +175,34 @@ def test_options_only_the_trainer_checks_are_one_line_errors(tmp_path, tiny_bert
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("error: --report_to nothing: not an integration the Trainer knows (it knows: ")
     assert not out.exists()  # a run that fails before writing anything leaves no folder
+
+
+# Each was a traceback when training started (after the data and the model had loaded); the packages named are
+# not installed here (the test skips a case whose package is).
+@pytest.mark.parametrize("extra, package, message", [
+    (["--optim", "adamw_bnb_8bit"], "bitsandbytes",
+     "error: --optim adamw_bnb_8bit: You need to install `bitsandbytes` in order to use bitsandbytes optimizers"),
+    (["--optim", "schedule_free_adamw"], "schedulefree",
+     "error: --optim schedule_free_adamw: You need to install `schedulefree`"),
+    (["--deepspeed", "ds.json"], "deepspeed", "error: --deepspeed needs the deepspeed package: pip install deepspeed"),
+    (["--use_liger_kernel", "true"], "liger_kernel", "error: --use_liger_kernel needs the liger-kernel package"),
+    (["--lr_scheduler_type", "cosine", "--lr_scheduler_kwargs", '{"cycles": 2}'], None,
+     'error: --lr_scheduler_type cosine with --lr_scheduler_kwargs {"cycles": 2}: get_cosine_schedule_with_warmup() '
+     "got an unexpected keyword argument 'cycles'"),
+    (["--lr_scheduler_type", "cosine_with_min_lr"], None,
+     "error: --lr_scheduler_type cosine_with_min_lr: One of min_lr or min_lr_rate should be set"),
+    (["--dataloader_num_workers", "2", "--dataloader_prefetch_factor", "0"], None,
+     "error: dataloader_prefetch_factor must be 1 or more, got 0"),
+])
+def test_a_library_failure_at_start_up_is_one_line_before_any_work(tmp_path, capsys, extra, package, message):
+    import importlib.util
+
+    if package and importlib.util.find_spec(package) is not None:
+        pytest.skip(f"{package} is installed here")
+    # The data folder does not exist: an error about the option proves it was checked before the data was read.
+    argv = ["--model_name_or_path", "all-MiniLM-L6-v2", "--data_dir", str(tmp_path / "no-data"),
+            "--output_dir", str(tmp_path / "run"), *extra]
+    assert train.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1
+    assert not (tmp_path / "run").exists()

@@ -6,7 +6,8 @@ Each RUN_DIR is what train.py wrote: a multi-seed run (`--seeds`: results.json w
 (results.json with `eval`, treated as one seed). Writes to --out:
 
 - report.md: the data the runs share in its title (CoLA, wherever read from; your files or Hub dataset), or a
-  data column and a warning when they differ; per run its model, epochs, peak LR (and the head's multiplier), batch size per device, which checkpoint
+  data column and a warning when they differ; per run its model, epochs, peak LR (and the head's multiplier),
+  batch size per device, which checkpoint
   is evaluated, freeze, class weights, layer-wise LR decay, gradual unfreezing, MCC median and interquartile range
   over seeds, in- and out-of-domain MCC, accuracy, degenerate runs, train time and samples/s;
   then every seed's MCC;
@@ -159,7 +160,8 @@ def markdown(rows: list[dict], command: str) -> str:
         name = row["name"] + (f" (NEVER TRAINED: seed {', '.join(map(str, row['never_trained']))})"
                               if row.get("never_trained") else "")
         cells = [
-            name, row["model"], *([row["data"]] if mixed else []), f"{row['epochs']:g}", _learning_rate(row), str(row["batch_size"]), row["checkpoint"],
+            name, row["model"], *([row["data"]] if mixed else []), f"{row['epochs']:g}", _learning_rate(row),
+            str(row["batch_size"]), row["checkpoint"],
             freeze, "on" if row["class_weights"] else "off",
             "off" if row["layer_lr_decay"] == 1 else f"{row['layer_lr_decay']:g}",
             f"every {row['gradual_unfreeze_steps']} steps" if row["gradual_unfreeze_steps"] else "off",
