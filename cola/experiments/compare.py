@@ -7,9 +7,9 @@ Each RUN_DIR is what train.py wrote: a multi-seed run (`--seeds`: results.json w
 
 - report.md: the data the runs share in its title (CoLA, wherever read from; your files or Hub dataset), or a
   data column and a warning when they differ; per run its model, epochs, peak LR (and the head's multiplier),
-  batch size per device, which checkpoint
-  is evaluated, freeze, class weights, layer-wise LR decay, gradual unfreezing, MCC median and interquartile range
-  over seeds, in- and out-of-domain MCC, accuracy, degenerate runs, train time and samples/s;
+  batch size per device, which checkpoint is evaluated, freeze, class weights, layer-wise LR decay, gradual
+  unfreezing, MCC median and interquartile range over seeds, in- and out-of-domain MCC, accuracy, degenerate runs,
+  train time and samples/s;
   then every seed's MCC;
 - report.png: MCC per configuration (each seed a dot, the median a bar) and the median training time per run;
 - report.json: the same rows, for other tools.
