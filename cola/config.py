@@ -257,6 +257,33 @@ class ColaTrainingArguments(TrainingArguments):
             "per-group LR multipliers (0 until a group's turn), so DDP and resuming stay exact."
         },
     )
+    lora_r: int = field(
+        default=0,
+        metadata={
+            "help": "LoRA (low-rank adapters, Hu et al. 2021): the rank of the adapters put beside the target linear "
+            "layers of every encoder layer above the --freeze floor; 0 = off. With LoRA the base weights of the "
+            "embeddings and of those layers stay still; the adapters, the pooler and the head train. The saved model "
+            "has the adapters merged in (a plain model); OUTPUT_DIR/adapter holds the adapter for PEFT. Not with "
+            "--gradual_unfreeze_steps or --freeze_method lr0.",
+        },
+    )
+    lora_alpha: float = field(
+        default=8.0,
+        metadata={"help": "LoRA's scale: an adapter's update is multiplied by alpha / r (Hu et al.'s GLUE runs: r 8, "
+                          "alpha 8). Unused when --lora_r is 0."},
+    )
+    lora_dropout: float = field(
+        default=0.0, metadata={"help": "Dropout on the adapters' input, in [0, 1). Unused when --lora_r is 0."}
+    )
+    lora_target_modules: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "The linear layers (by their last name) that get adapters, e.g. 'query value'. Default: the "
+            "attention's query and value projections of the model type (q_lin v_lin for DistilBERT, q v for MPNet, "
+            "query_proj value_proj for DeBERTa-v2, the fused Wqkv for ModernBERT); 'all-linear': every linear layer "
+            "of the encoder layers. Unused when --lora_r is 0.",
+        },
+    )
     seeds: list[int] | None = field(
         default=None,
         metadata={
@@ -374,6 +401,17 @@ class ColaTrainingArguments(TrainingArguments):
             raise ValueError(f"head_lr_multiplier must be positive, got {self.head_lr_multiplier}")
         if self.gradual_unfreeze_steps is not None and self.gradual_unfreeze_steps < 1:
             raise ValueError(f"gradual_unfreeze_steps must be a positive number of steps, got {self.gradual_unfreeze_steps}")
+        if self.lora_r < 0:
+            raise ValueError(f"lora_r must be 0 (off) or more, got {self.lora_r}")
+        if not (math.isfinite(self.lora_alpha) and self.lora_alpha > 0):
+            raise ValueError(f"lora_alpha must be a positive number, got {self.lora_alpha}")
+        if not 0 <= self.lora_dropout < 1:
+            raise ValueError(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
+        if self.lora_r and self.gradual_unfreeze_steps:
+            raise ValueError("lora_r and gradual_unfreeze_steps do not combine: with LoRA no base weight of a layer "
+                             "trains, so there is nothing to unfreeze gradually; give one")
+        if self.lora_r and self.freeze_method != "requires_grad":
+            raise ValueError("lora_r needs --freeze_method requires_grad: LoRA holds the base weights without gradients")
         if self.cache_frozen:  # asked for explicitly: say why it cannot be exact instead of quietly not caching
             if self.freeze == 0:
                 raise ValueError("cache_frozen needs frozen layers to cache: give --freeze N (N > 0)")

@@ -181,10 +181,16 @@ def _training_lines(results: dict, config: dict) -> list[str]:
     weights = results.get("class_weights")
     train = results["train"]
     dist = results.get("distributed") or {"world_size": 1}
+    lora = plan.get("lora")
+    share = results["trainable_parameters"] / max(results["total_parameters"], 1)
     return [
         f"- Freezing: {freezing}" + ("; frozen layers run once and cached" if cache.get("used") else ""),
+        *([f"- LoRA: rank {lora['r']}, alpha {lora['alpha']:g}, dropout {lora['dropout']:g}, on "
+           f"{' '.join(lora['target_modules'])} ({lora['adapted_layers']} linear layers above the frozen groups, "
+           f"{lora['adapter_parameters']:,} adapter parameters); the base weights stay as they were, the head and "
+           "pooler train. This model has the adapters merged in; `adapter/` holds the adapter for PEFT"] if lora else []),
         f"- Learning rate: {', '.join(lr)}; weight decay {config['weight_decay']:g} (biases and norms exempt)",
-        f"- Trainable parameters: {results['trainable_parameters']:,} of {results['total_parameters']:,}",
+        f"- Trainable parameters: {results['trainable_parameters']:,} of {results['total_parameters']:,} ({share:.2%})",
         f"- Class weights: {'none' if weights is None else ', '.join(f'{w:.4f}' for w in weights)}",
         f"- Batch size {config['per_device_train_batch_size']} x {config['gradient_accumulation_steps']} accumulation"
         + (f" x {dist['world_size']} processes on {dist['nodes']} node(s) = {dist['global_batch']} per step"

@@ -36,7 +36,16 @@ from .checkpoints import checkpoint_folders
 from .errors import CliError
 from .files import write_atomic
 from .model_card import is_suite_card
-from .run_files import CARD_FILE, LOCK_FILE, RECORD_FILE, RESOLVED_CONFIG_FILE, RESULTS_FILE, TEST_PREDICTIONS_FILE, WEIGHTS_FILES
+from .run_files import (
+    ADAPTER_DIR,
+    CARD_FILE,
+    LOCK_FILE,
+    RECORD_FILE,
+    RESOLVED_CONFIG_FILE,
+    RESULTS_FILE,
+    TEST_PREDICTIONS_FILE,
+    WEIGHTS_FILES,
+)
 
 # Files that mean "a run finished here": its results, or a saved model.
 FINISHED_MARKERS = (RESULTS_FILE, *WEIGHTS_FILES)
@@ -47,7 +56,7 @@ RUN_FILES = (
     "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "vocab.json", "merges.txt",
     "added_tokens.json", "trainer_state.json",
 )
-RUN_FOLDERS = ("checkpoint-*", "seed_*", "wandb")
+RUN_FOLDERS = ("checkpoint-*", "seed_*", "wandb", ADAPTER_DIR)
 
 
 def ensure_writable(output_dir: str | Path) -> None:

@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from torch import nn
 
 from .errors import CliError
 from .freezing import LayerGroup, check_bottom_up, find_layer_groups, freeze_bottom, modules_of
 from .unfreezing import unfreeze_schedule
+
+if TYPE_CHECKING:
+    from .lora import Adapters
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +37,7 @@ class TrainingPlan:
     eval_mode: bool  # the frozen groups in eval mode at every training step (no dropout)
     cache: bool | None  # the frozen prefix run once before training: None whenever exact, True insists, False never
     unfreeze_every: int | None  # gradual unfreezing: a group more every N optimizer steps, top-down to the floor
+    adapters: Adapters | None = None  # LoRA (`cola.lora.lora_plan`): above the floor only the adapters train
 
     @property
     def frozen_groups(self) -> tuple[LayerGroup, ...]:
@@ -42,6 +47,8 @@ class TrainingPlan:
         """Set `requires_grad` on every layer group as planned (before the optimizer exists: it takes only the
         parameters that require gradients)."""
         freeze_bottom(list(self.groups), self.floor, method=self.method)
+        if self.adapters:
+            self.adapters.hold(self.groups)
 
     def why_not_cached(self) -> str | None:
         """Why the frozen prefix is not run once before training; None when the cache should be tried."""
@@ -74,12 +81,18 @@ class TrainingPlan:
 
     def layer_group_table(self) -> list[dict]:
         """results.json's `layer_groups`: a group is frozen when the plan keeps it still, whatever the method."""
-        return [{"name": g.name, "params": g.num_params, "frozen": i < self.floor} for i, g in enumerate(self.groups)]
+        rows = [{"name": g.name, "params": g.num_params, "frozen": i < self.floor} for i, g in enumerate(self.groups)]
+        if self.adapters:  # LoRA: the groups whose base weights are held still, and the adapters they carry
+            for row, group in zip(rows, self.groups):
+                if group.name in self.adapters.held:
+                    row["lora_adapter_params"] = self.adapters.parameters_in(group)
+        return rows
 
     def summary(self) -> dict:
         """results.json's `plan`: what trains, in words other tools (compare, the model card) read."""
         return {"frozen_groups": [g.name for g in self.frozen_groups], "layer_groups": len(self.groups),
-                "method": self.method, "frozen_eval_mode": self.eval_mode, "unfreeze_every": self.unfreeze_every}
+                "method": self.method, "frozen_eval_mode": self.eval_mode, "unfreeze_every": self.unfreeze_every,
+                "lora": self.adapters.summary() if self.adapters else None}
 
 
 SUPPORTED = ("BERT, RoBERTa, DistilBERT, ELECTRA, MPNet, DeBERTa(-v2/v3), ALBERT, XLM-RoBERTa, CamemBERT, ModernBERT, "

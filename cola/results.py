@@ -86,7 +86,13 @@ def count_parameters(model) -> tuple[int, int]:
 def log_start_summary(*, model_name, model, data, class_weights, plan, args) -> None:
     counts = data.class_counts()
     trainable, total = count_parameters(model)
-    logger.info("Model: %s (%s), %s of %s parameters trainable", model_name, type(model).__name__, f"{trainable:,}", f"{total:,}")
+    logger.info("Model: %s (%s), %s of %s parameters trainable (%.2f%%)", model_name, type(model).__name__,
+                f"{trainable:,}", f"{total:,}", 100 * trainable / max(total, 1))
+    if plan.adapters:
+        lora = plan.adapters
+        logger.info("LoRA: rank %d, alpha %g, dropout %g, on %s: %d linear layers above the floor, %s adapter "
+                    "parameters; base weights of %s held", lora.r, lora.alpha, lora.dropout, " ".join(lora.target_names),
+                    len(lora.modules), f"{lora.parameters:,}", ", ".join(lora.held))
     logger.info("Data: %s; train %d examples, eval %d %s", data.source, len(data.train), len(data.eval), data.group_sizes())
     logger.info(
         "Class balance (train): %s",
@@ -100,7 +106,10 @@ def log_start_summary(*, model_name, model, data, class_weights, plan, args) -> 
     logger.info("Layer groups (bottom to top):")
     still = "frozen" if plan.method == "requires_grad" else f"frozen ({plan.method})"
     for row in plan.layer_group_table():
-        logger.info("  %-12s %12s params  %s", row["name"], f"{row['params']:,}", still if row["frozen"] else "trainable")
+        state = still if row["frozen"] else "trainable"
+        if "lora_adapter_params" in row:
+            state = f"held; LoRA adapters ({row['lora_adapter_params']:,}) train"
+        logger.info("  %-12s %12s params  %s", row["name"], f"{row['params']:,}", state)
 
 
 def build_results(report: RunReport, *, eval_metrics: dict, test_metrics: dict | None, data, train_output,

@@ -23,6 +23,7 @@ from .class_weights import class_weights_for
 from .columns import LABEL, TaskData
 from .config import RunConfig
 from .data import load_data, tokenize
+from .lora import lora_plan
 from .model import check_max_length, load_model_and_tokenizer
 from .plan import TrainingPlan, adopt_checkpoint_floor, plan_from, supported_layer_groups
 from .recipes import resolved_config
@@ -72,7 +73,9 @@ def build_run(config: RunConfig, *, callbacks: tuple[TrainerCallback, ...] = ())
     tokenizer.model_max_length = config.data.max_length  # saved with the model: a pipeline truncates as training did
     class_weights = class_weights_for(data.train[LABEL], enabled=args.class_weights, values=args.class_weight_values,
                                       num_labels=len(data.class_names))
-    plan = plan_from(args, supported_layer_groups(model, config.model.model_name_or_path))
+    groups = supported_layer_groups(model, config.model.model_name_or_path)
+    plan = (lora_plan(args, model, groups, base_model=config.model.model_name_or_path) if args.lora_r
+            else plan_from(args, groups))
     plan.apply()
     log_start_summary(model_name=config.model.model_name_or_path, model=model, data=data, class_weights=class_weights,
                       plan=plan, args=args)

@@ -11,3 +11,4 @@ LOCK_FILE = ".cola-suite.lock"  # held while a run works in the folder (cola.out
 RECORD_FILE = ".cola-suite-run.json"  # what was there before the run, and what it added (cola.output_dir)
 # The saved model's weights (written by the Trainer): with results.json, what says a run finished here.
 WEIGHTS_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
+ADAPTER_DIR = "adapter"  # a LoRA run's adapter, beside the merged model (cola.lora)

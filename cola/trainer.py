@@ -23,6 +23,7 @@ import contextlib
 import json
 import logging
 import math
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -34,6 +35,7 @@ from .config import RunConfig
 from .errors import CliError, first_line
 from .freezing import find_layer_groups
 from .frozen_cache import CacheNotExact, FrozenPrefixCache
+from .lora import merged_copy, save_adapter
 from .loss import example_weights, step_loss
 from .metrics import build_compute_metrics, check_metric_for_best_model
 from .model_card import write_model_card
@@ -259,6 +261,24 @@ class ColaTrainer(Trainer):
             order = ", ".join(f"{name} after {step}" for name, step in self.unfreeze_schedule.items() if step is not None)
             logger.info("Gradual unfreezing, optimizer steps before each group trains: %s", order)
         return self.optimizer
+
+    # --- saving ---
+
+    def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
+        """A LoRA run's output folder gets a plain model (the adapters merged in) and, in `adapter/`, the adapter
+        for PEFT; its checkpoints keep the model as it trains (adapters apart), which resuming needs."""
+        output_dir = output_dir or self.args.output_dir
+        adapters = self.plan.adapters
+        if adapters is None or Path(output_dir).resolve() != Path(self.args.output_dir).resolve():
+            return super()._save(output_dir, state_dict)
+        model = self.accelerator.unwrap_model(self.model)
+        if self.args.should_save:
+            save_adapter(model, adapters, output_dir)
+        trained, self.model = self.model, merged_copy(model)
+        try:
+            super()._save(output_dir)
+        finally:
+            self.model = trained
 
     # --- the model card ---
 

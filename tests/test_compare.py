@@ -29,14 +29,17 @@ def test_report_rows_come_from_the_results(report, seed_sweep):
 def test_markdown_table_has_one_row_per_run(report, seed_sweep):
     text = (report / "report.md").read_text()
     header = next(line for line in text.splitlines() if line.startswith("| run | model"))
-    for column in ("epochs", "LR", "batch", "checkpoint", "eval n", "freeze", "class weights", "LR decay", "MCC median",
+    for column in ("epochs", "LR", "batch", "checkpoint", "eval n", "freeze", "class weights", "LR decay", "trainable params",
+                   "MCC median",
                    "MCC IQR", "accuracy", "degenerate", "train s/run", "samples/s"):
         assert f"| {column} |" in header, column
     rows = [line for line in text.splitlines() if line.startswith("| sweep |") or line.startswith("| seed_3 |")]
     assert len(rows) == 4  # the table and the per-seed list
     median = json.loads((seed_sweep / "results.json").read_text())["aggregate"]["matthews_correlation"]["median"]
     # epochs: the 1 trained (--max_steps 3 of 16 on 48 sentences), not num_train_epochs' 3
-    assert f"| {median:.3f} |" in rows[0] and "| 1 | 1.0e-3 | 16 | last | 0/5 | on | off | off | 2 | 40 |" in rows[0]
+    trainable = json.loads((seed_sweep / "seed_3" / "results.json").read_text())["trainable_parameters"]
+    assert f"| {median:.3f} |" in rows[0]
+    assert f"| 1 | 1.0e-3 | 16 | last | 0/5 | on | off | off | {trainable:,} | 2 | 40 |" in rows[0]
     assert "python -m cola.experiments.compare" in text
 
 

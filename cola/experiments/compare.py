@@ -7,9 +7,9 @@ Each RUN_DIR is what train.py wrote: a multi-seed run (`--seeds`: results.json w
 
 - report.md: the data the runs share in its title (CoLA, wherever read from; your files or Hub dataset), or a
   data column and a warning when they differ; per run its model, epochs, peak LR (and the head's multiplier),
-  batch size per device, which checkpoint is evaluated, freeze, class weights, layer-wise LR decay, gradual
-  unfreezing, MCC median and interquartile range over seeds, in- and out-of-domain MCC, accuracy, degenerate runs,
-  train time and samples/s;
+  batch size per device, which checkpoint is evaluated, freeze (and LoRA's rank and targets), class weights,
+  layer-wise LR decay, gradual unfreezing, trainable parameters, MCC median and interquartile range over seeds,
+  in- and out-of-domain MCC, accuracy, degenerate runs, train time and samples/s;
   then every seed's MCC;
 - report.png: MCC per configuration (each seed a dot, the median a bar) and the median training time per run;
 - report.json: the same rows, for other tools.
@@ -81,6 +81,8 @@ def _row(run_dir: Path, results: dict) -> dict:
         "data": data_name(one_run.get("data", {}).get("source"), config),
         "freeze": len(plan["frozen_groups"]) if plan["frozen_groups"] is not None else config["freeze"],
         "layer_groups": plan["layer_groups"],
+        "lora": plan.get("lora"),
+        "trainable_parameters": one_run.get("trainable_parameters"),
         "class_weights": config["class_weights"],
         "layer_lr_decay": config.get("layer_lr_decay", 1.0),
         "gradual_unfreeze_steps": plan["unfreeze_every"],
@@ -149,14 +151,17 @@ def markdown(rows: list[dict], command: str) -> str:
         "took no optimizer step in the seeds named: its scores are the untrained model's.",
         "",
         "| run | model | " + ("data | " if mixed else "") + "epochs | LR | batch | checkpoint | freeze | class weights "
-        "| LR decay | gradual unfreezing | seeds | eval n | MCC median | MCC IQR | in-domain MCC | out-of-domain MCC "
+        "| LR decay | gradual unfreezing | trainable params | seeds | eval n | MCC median | MCC IQR | in-domain MCC | out-of-domain MCC "
         "| accuracy | degenerate | train s/run | samples/s |",
-        "|---" * (21 if mixed else 20) + "|",
+        "|---" * (22 if mixed else 21) + "|",
     ]
     for row in rows:
         agg = row["aggregate"]
         agg_mcc = agg["matthews_correlation"]
         freeze = f"{row['freeze']}/{row['layer_groups']}" if row["layer_groups"] else str(row["freeze"])
+        if row.get("lora"):
+            freeze += f" + LoRA r{row['lora']['r']} ({' '.join(row['lora']['target_modules'])})"
+        trainable = f"{row['trainable_parameters']:,}" if row.get("trainable_parameters") is not None else "n/a"
         name = row["name"] + (f" (NEVER TRAINED: seed {', '.join(map(str, row['never_trained']))})"
                               if row.get("never_trained") else "")
         cells = [
@@ -164,7 +169,7 @@ def markdown(rows: list[dict], command: str) -> str:
             str(row["batch_size"]), row["checkpoint"],
             freeze, "on" if row["class_weights"] else "off",
             "off" if row["layer_lr_decay"] == 1 else f"{row['layer_lr_decay']:g}",
-            f"every {row['gradual_unfreeze_steps']} steps" if row["gradual_unfreeze_steps"] else "off",
+            f"every {row['gradual_unfreeze_steps']} steps" if row["gradual_unfreeze_steps"] else "off", trainable,
             str(len(row["seeds"])), str(row["eval_n"]), f"{agg_mcc['median']:.3f}", f"{agg_mcc['q1']:.3f}–{agg_mcc['q3']:.3f}",
             _domain(agg, "in_domain"), _domain(agg, "out_of_domain"), f"{agg['accuracy']['median']:.3f}",
             f"{row['degenerate']}/{len(row['seeds'])}", f"{agg['train_runtime_s']['median']:.1f}",
