@@ -97,7 +97,12 @@ def lora_plan(args, model: nn.Module, groups: list[LayerGroup], *, base_model: s
     modules = target_modules(model, above, wanted)
     config = LoraConfig(r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
                         target_modules=list(modules), bias="none")
+    wanted_grad = {id(param): param.requires_grad for param in model.parameters()}
     inject_adapter_in_model(config, model)
+    # PEFT turns every gradient but the adapters' off; the plan says what trains (the head, above all), so each
+    # parameter gets back the flag it had, and `TrainingPlan.apply` sets them.
+    for param in model.parameters():
+        param.requires_grad_(wanted_grad.get(id(param), True))
     groups = find_layer_groups(model)  # again: the adapters' parameters belong to their layer's group
     first_top = max(groups.index(g) for g in groups if g.name.startswith(("layer_", "shared_layer"))) + 1
     held = tuple(g.name for g in groups[plan.floor:first_top])

@@ -33,7 +33,11 @@ def _train(launcher, out, model_dir, data_dir, batch, accumulation, extra=()):
 GRADUAL = ["--gradual_unfreeze_steps", "1", "--layer_lr_decay", "0.5"]
 
 
-@pytest.mark.parametrize("extra", [[], GRADUAL], ids=["plain", "gradual_unfreezing"])
+# LoRA above the floor (2: embeddings, layer_00): adapters in layers 1 and 2, merged into the saved weights.
+LORA = ["--lora_r", "4", "--lora_alpha", "16"]
+
+
+@pytest.mark.parametrize("extra", [[], GRADUAL, LORA], ids=["plain", "gradual_unfreezing", "lora"])
 def test_two_processes_match_one(tmp_path, tiny_bert_dir, data_dir, extra):
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533"]
     ddp = _train(torchrun, tmp_path / "ddp", tiny_bert_dir, data_dir, batch=8, accumulation=2, extra=extra)
@@ -48,12 +52,15 @@ def test_two_processes_match_one(tmp_path, tiny_bert_dir, data_dir, extra):
         torch.testing.assert_close(w_ddp[name], value, rtol=1e-4, atol=1e-6, msg=name)
         if name.startswith(("bert.embeddings.", "bert.encoder.layer.0.")):
             assert torch.equal(w_ddp[name], initial[name]), f"{name} is frozen but moved under DDP"
-        if extra and name.startswith(("bert.encoder.layer.1.", "bert.encoder.layer.2.")):
+        if extra == GRADUAL and name.startswith(("bert.encoder.layer.1.", "bert.encoder.layer.2.")):
             assert torch.equal(w_ddp[name], initial[name]), f"{name} moved before its turn under DDP"
         if not torch.equal(value, initial[name]):
             moved.add(name)
-    if extra:
-        assert moved == {"classifier.weight", "classifier.bias", "bert.pooler.dense.weight", "bert.pooler.dense.bias"}
+    head = {"classifier.weight", "classifier.bias", "bert.pooler.dense.weight", "bert.pooler.dense.bias"}
+    if extra == GRADUAL:
+        assert moved == head
+    elif extra == LORA:  # the merged adapters: query and value weights of layers 1 and 2, nothing else of theirs
+        assert moved == head | {f"bert.encoder.layer.{i}.attention.self.{m}.weight" for i in (1, 2) for m in ("query", "value")}
     else:
         assert len(moved) > 10
 

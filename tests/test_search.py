@@ -144,9 +144,16 @@ def test_shipped_spaces_load_and_start_from_their_recipes():
         assert {"learning_rate", "num_train_epochs", "per_device_train_batch_size", "warmup_steps", "weight_decay",
                 "freeze", "layer_lr_decay", "head_lr_multiplier", "class_weights", "label_smoothing_factor"} <= space.keys()
         assert load_recipe(REPO / "recipes" / recipe)  # the starting recipe named in the space's description exists
-    offline = load_space(REPO / "recipes" / "search" / "offline.json")
-    base = resolved_config(parse_args(["--recipe", str(REPO / "recipes" / "best_offline.json")]))
-    assert all(as_sampled(d, base[name])[0] for name, d in offline.items())  # so its first trial is the recipe itself
+    for space_file, recipe in [("offline.json", "best_offline.json"), ("base.json", "half_base.json")]:
+        space = load_space(REPO / "recipes" / "search" / space_file)
+        start = resolved_config(parse_args(["--recipe", str(REPO / "recipes" / recipe)]))
+        assert all(as_sampled(d, start[name])[0] for name, d in space.items())  # its first trial is the recipe itself
+
+
+def test_a_space_may_search_lora(tmp_path):
+    space = load_space(write_json(tmp_path / "lora.json", {
+        "lora_r": {"type": "categorical", "choices": [4, 8, 16]}, "lora_alpha": {"type": "float", "low": 4, "high": 32}}))
+    assert space["lora_r"].choices == (4, 8, 16) and space["lora_alpha"].high == 32
 
 
 def test_as_sampled():
