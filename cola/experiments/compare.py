@@ -151,8 +151,8 @@ def markdown(rows: list[dict], command: str) -> str:
         "took no optimizer step in the seeds named: its scores are the untrained model's.",
         "",
         "| run | model | " + ("data | " if mixed else "") + "epochs | LR | batch | checkpoint | freeze | class weights "
-        "| LR decay | gradual unfreezing | trainable params | seeds | eval n | MCC median | MCC IQR | in-domain MCC | out-of-domain MCC "
-        "| accuracy | degenerate | train s/run | samples/s |",
+        "| LR decay | gradual unfreezing | trainable params | seeds | eval n | MCC median | MCC IQR | in-domain MCC "
+        "| out-of-domain MCC | accuracy | degenerate | train s/run | samples/s |",
         "|---" * (22 if mixed else 21) + "|",
     ]
     for row in rows:
