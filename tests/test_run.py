@@ -2,6 +2,7 @@
 build the same Trainer for the same options, and the builder's order (data before the model, the plan applied
 before the optimizer) holds."""
 
+import pytest
 import torch
 
 from cola.experiments import bench
@@ -30,15 +31,23 @@ def _same_trainers(a, b):
         [type(c) for c in b.callback_handler.callbacks]  # the bench adds its step timer last
 
 
-def test_a_bench_row_builds_the_trainer_train_py_builds(tiny_bert_dir, data_dir):
+@pytest.mark.parametrize("name", ["suite_freeze_cached", "suite_lora_half_cached"])
+def test_a_bench_row_builds_the_trainer_train_py_builds(tiny_bert_dir, data_dir, name):
     args = bench.build_parser().parse_args(["--model", str(tiny_bert_dir), "--data_dir", str(data_dir), "--samples", "128",
                                             "--suite_args", "--max_train_samples 48 --max_eval_samples 32"])
-    row, counter, timer = bench.suite_trainer(args, "cpu", "suite_freeze_cached")
+    row, counter, timer = bench.suite_trainer(args, "cpu", name)
     # the row's half (the embeddings and half the layers: 1 + 3 // 2 of the tiny BERT's), cached
     assert row.plan.floor == 2 and row.report.frozen_cache["used"]
-    users = build_run(parse_args(bench.suite_argv(args, "cpu", "suite_freeze_cached"))).trainer
+    assert (row.plan.adapters is not None) == ("lora" in name)
+    users = build_run(parse_args(bench.suite_argv(args, "cpu", name))).trainer
     _same_trainers(row, users)
     assert row.data_collator is counter and counter.collate.__class__ is users.data_collator.__class__
+
+
+def test_the_lora_rows_flags():
+    model = "all-MiniLM-L6-v2"  # 6 layers: the half is the embeddings and 3 layers
+    assert bench.row_flags("suite_lora", model) == ["--freeze", "0", "--lora_r", "8"]
+    assert bench.row_flags("suite_lora_half_cached", model) == ["--freeze", "4", "--lora_r", "8", "--cache_frozen", "true"]
 
 
 def test_bench_rows_are_refused_as_train_py_refuses(tiny_bert_dir, data_dir):

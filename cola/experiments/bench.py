@@ -16,7 +16,10 @@ training sentences (`--samples`, drawn by each row's own sampler from the whole 
                 cache pass is reported on its own and amortised over the quick recipe's 10 epochs;
 - suite_freeze_lr0: the same half frozen by learning rate 0 (`--freeze_method lr0`): the full backward is paid;
 - suite_deep_freeze, suite_deep_freeze_cached: the notebook's deep freeze (the embeddings and every layer but the
-                top one: 6 of all-MiniLM-L6-v2's 8 groups, 12 of all-mpnet-base-v2's 13), uncached and cached.
+                top one: 6 of all-MiniLM-L6-v2's 8 groups, 12 of all-mpnet-base-v2's 13), uncached and cached;
+- suite_lora:   LoRA rank 8 on the attention's query and value of every layer (`--lora_r 8`), nothing frozen
+                below the adapters (the embeddings are held, not cached);
+- suite_lora_half_cached: LoRA rank 8 above the cached frozen half (the suite_freeze_cached row plus adapters).
 
 Each row runs in its own process (so its peak memory is its own), repeats are interleaved (row 1, 2, 3, 4,
 1, 2, ...) so drift of the machine hits every row alike, and the first steps of each run are not timed.
@@ -63,16 +66,18 @@ from ..recipes import parse_args
 from ..run import build_run
 
 PROG = "cola.experiments.bench"
-# Suite rows with frozen groups: (how many: "half", the embeddings and half the layers, or "deep", the embeddings and
-# every layer but the top one (`row_flags`); the options that differ from train.py's defaults).
-FROZEN_ROWS = {
+# Suite rows that differ from train.py's defaults: (how many groups are frozen: "none"; "half", the embeddings and
+# half the layers; or "deep", the embeddings and every layer but the top one (`row_flags`); the other options).
+VARIANT_ROWS = {
     "suite_freeze": ("half", {"cache_frozen": False}),
     "suite_freeze_cached": ("half", {"cache_frozen": True}),
     "suite_freeze_lr0": ("half", {"freeze_method": "lr0"}),
     "suite_deep_freeze": ("deep", {"cache_frozen": False}),
     "suite_deep_freeze_cached": ("deep", {"cache_frozen": True}),
+    "suite_lora": ("none", {"lora_r": 8}),
+    "suite_lora_half_cached": ("half", {"lora_r": 8, "cache_frozen": True}),
 }
-ROWS = ("notebook", "trainer", "suite", *FROZEN_ROWS)
+ROWS = ("notebook", "trainer", "suite", *VARIANT_ROWS)
 QUICK_EPOCHS = 10  # the quick recipe's budget, over which a cache pass is amortised
 BATCH = 32
 WARMUP_STEPS = 3
@@ -96,18 +101,23 @@ def matmul_peak(dtype_name: str, device: str, size: int = 2048, seconds: float =
     return 2 * size**3 * n / (time.perf_counter() - start)
 
 
-def flops_per_token(model, *, mean_length: float, trainable_fraction: float, forward_fraction: float = 1.0) -> float:
-    """Training FLOPs per useful token: forward 2N (+ attention), backward 2x forward for trainable layers only.
+def flops_per_token(model, *, mean_length: float, trainable_fraction: float, forward_fraction: float = 1.0,
+                    reached_fraction: float | None = None) -> float:
+    """Training FLOPs per useful token: forward 2N (+ attention); backward 1x forward for the gradients of the
+    activations wherever the backward pass reaches, 1x forward for the gradients of the trainable weights.
 
     N counts the encoder's matmul weights (embeddings are look-ups). With the bottom layers frozen the backward
-    stops at the first trainable layer, so it only costs the top `trainable_fraction` of the encoder; with the
-    frozen layers cached, the forward pass too runs only the top `forward_fraction`.
+    stops at the first trainable layer, so it reaches the top `trainable_fraction` of the encoder (for a frozen
+    row both shares are that); with LoRA it reaches every layer above the floor (`reached_fraction`) while only the
+    adapters' weights take gradients. With the frozen layers cached, the forward pass too runs only the top
+    `forward_fraction`.
     """
     config = model.config
     n_matmul = sum(p.numel() for p in matmul_weights(model))
     attention = 4 * config.num_hidden_layers * mean_length * config.hidden_size
     forward = 2 * n_matmul + attention
-    return forward * (forward_fraction + 2 * trainable_fraction)
+    reached = trainable_fraction if reached_fraction is None else reached_fraction
+    return forward * (forward_fraction + reached + trainable_fraction)
 
 
 def matmul_weights(model) -> list:
@@ -239,13 +249,14 @@ def suite_argv(args, device: str, row: str) -> list[str]:
 
 
 def row_flags(row: str, model: str) -> list[str]:
-    """The train.py flags that make a frozen row: how many groups (the embeddings and the bottom half of the layers,
-    as the notebook's 6 of 12; or, for the deep freeze, the embeddings and every layer but the top one) and how."""
-    if row not in FROZEN_ROWS:
+    """The train.py flags that make a variant row: how many groups are frozen (none; the embeddings and the bottom
+    half of the layers, as the notebook's 6 of 12; or, for the deep freeze, the embeddings and every layer but the top
+    one), how, and LoRA's rank where the row has adapters."""
+    if row not in VARIANT_ROWS:
         return []
-    how_many, options = FROZEN_ROWS[row]
-    layers = encoder_layer_count(model)
-    flags = ["--freeze", str(1 + layers // 2 if how_many == "half" else layers)]
+    how_many, options = VARIANT_ROWS[row]
+    layers = encoder_layer_count(model) if how_many != "none" else 0
+    flags = ["--freeze", str({"none": 0, "half": 1 + layers // 2, "deep": layers}[how_many])]
     for name, value in options.items():
         flags += [f"--{name}", str(value).lower()]
     return flags
@@ -268,7 +279,12 @@ def _timed_training(trainer, counter, timer, model, precision):
     weights = getattr(trainer, "class_weights", None)  # the suite's loss has them; the plain Trainer's has none
     cache = getattr(trainer, "frozen_cache", None)
     train["cache_build_s"] = cache.seconds if cache else 0.0
-    train["forward_fraction"] = trainable if cache else 1.0  # cached: only the trainable groups run forward
+    plan = getattr(trainer, "plan", None)
+    if plan is not None and plan.adapters:  # the backward pass runs through every layer above the floor
+        above = {id(p) for group in plan.groups[: plan.floor] for _, p in group.parameters}
+        reached = sum(p.numel() for p in matmul if id(p) not in above) / sum(p.numel() for p in matmul)
+        train["reached_fraction"] = reached
+    train["forward_fraction"] = train.get("reached_fraction", trainable) if cache else 1.0  # cached: the rest runs
     return model, train, eval_metrics["eval_samples_per_second"], precision, trainable, (
         None if weights is None else weights.tolist())
 
@@ -297,7 +313,7 @@ def worker(args) -> dict:
     else:
         model, train, eval_sps, precision, trainable, weights = run_suite(args, device, args.worker)
     flops = flops_per_token(model, mean_length=train["mean_length"], trainable_fraction=trainable,
-                            forward_fraction=train.get("forward_fraction", 1.0))
+                            forward_fraction=train.get("forward_fraction", 1.0), reached_fraction=train.get("reached_fraction"))
     return {"row": args.worker, "precision": precision, **train,
             "model_flops_per_second": flops * train["useful_tokens_per_second"], "eval_sentences_per_second": eval_sps,
             "peak_memory_mb": peak_memory_mb(device), "device": device, "class_weights": weights,
