@@ -28,6 +28,7 @@ from safetensors import safe_open
 from transformers import TrainerCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
+from .config import option_defaults
 from .errors import CliError, first_line
 from .files import write_atomic
 from .run_files import SUITE_STATE_FILE
@@ -138,10 +139,14 @@ def check_same_run(checkpoint: str, wanted: dict) -> None:
 
 
 def config_differences(stored: dict, wanted: dict) -> list[str]:
-    """The options whose values differ between two resolved configurations, less those that may differ."""
+    """The options whose values differ between two resolved configurations, less those that may differ.
+
+    An option the stored configuration lacks was added to the suite after that run: the run behaved as its default,
+    so it differs only if the wanted value is not the default (a checkpoint or finished seed stays usable)."""
     wanted = json.loads(json.dumps(wanted))  # as stored: tuples become lists
-    return sorted(key for key in stored.keys() | wanted.keys()
-                  if key not in RESUME_MAY_DIFFER and stored.get(key) != wanted.get(key))
+    defaults = json.loads(json.dumps(option_defaults(), default=str))
+    return sorted(key for key in stored.keys() | wanted.keys() if key not in RESUME_MAY_DIFFER
+                  and stored.get(key, defaults.get(key)) != wanted.get(key))
 
 
 class SaveSuiteState(TrainerCallback):

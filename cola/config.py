@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 
 from transformers import TrainingArguments
 from transformers.trainer_utils import IntervalStrategy, SaveStrategy
@@ -473,6 +473,12 @@ class ColaTrainingArguments(TrainingArguments):
             raise ValueError("--overwrite_run deletes the checkpoints --resume_from_checkpoint would continue; give one")
         if self.bf16 and self.fp16:
             raise ValueError("--bf16 and --fp16 contradict each other; give one (or --precision)")
+
+
+def option_defaults() -> dict:
+    """Every option's default (those with a plain default; a few Trainer options compute theirs)."""
+    return {f.name: f.default for cls in (ModelArguments, DataArguments, ColaTrainingArguments) for f in fields(cls)
+            if f.init and f.default is not MISSING}
 
 
 def launch_problem(environ) -> str | None:

@@ -183,3 +183,16 @@ def test_a_resumed_run_that_fails_leaves_run_config_as_it_was(runs, data_dir, tm
                      "--logging_steps", "1"]  # an option that may change on resume, so the new config differs
     assert train.main(argv) == 130
     assert (out / "run_config.json").read_bytes() == before
+
+
+def test_an_option_added_since_a_run_counts_as_its_default():
+    """A checkpoint or finished seed written before an option existed ran as that option's default: resuming it
+    with the default is the same run, with another value it is not."""
+    from cola.checkpoints import config_differences
+    from cola.recipes import parse_args, resolved_config
+
+    now = resolved_config(parse_args(["--freeze", "2"]))
+    older = {key: value for key, value in now.items() if not key.startswith("lora_")}
+    assert config_differences(older, now) == []
+    assert config_differences(older, resolved_config(parse_args(["--freeze", "2", "--lora_r", "8"]))) == ["lora_r"]
+    assert config_differences(now, resolved_config(parse_args(["--freeze", "3"]))) == ["freeze"]
