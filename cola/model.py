@@ -53,8 +53,8 @@ def load_model_and_tokenizer(
         tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
         # For training, a head of another size (a CoLA model fine-tuned again on 3 classes) starts afresh, as the
         # classes do; transformers logs which weights were newly initialised.
-        model = AutoModelForSequenceClassification.from_pretrained(
-            path, config=config, ignore_mismatched_sizes=class_names is not None, **kwargs
+        model, loading = AutoModelForSequenceClassification.from_pretrained(
+            path, config=config, ignore_mismatched_sizes=class_names is not None, output_loading_info=True, **kwargs
         )
     except (OSError, ValueError, SafetensorError) as error:  # ValueError: e.g. a config with no classification head
         if local:
@@ -65,11 +65,29 @@ def load_model_and_tokenizer(
             f"cannot load model '{name_or_path}': not a local directory, not in the Hugging Face cache, and not "
             f"reachable on the Hub ({first_line(error)}). Offline, use a local directory or 'all-MiniLM-L6-v2'."
         ) from None
+    check_weights_complete(name_or_path, model, loading, head_may_be_new=class_names is not None)
     rows = model.get_input_embeddings().num_embeddings
     if len(tokenizer) > rows:
         raise CliError(f"{name_or_path}: the tokenizer has {len(tokenizer)} tokens but the model's embeddings only "
                        f"{rows} rows: they do not belong together")
     return model, tokenizer
+
+
+def check_weights_complete(name: str, model, loading: dict, *, head_may_be_new: bool) -> None:
+    """Weights the folder does not hold would be initialised at random, silently: refused. A fresh classification
+    head is expected when training (the base model has none, or one for other classes); nothing may be missing
+    from a model that predicts. A LoRA run's checkpoint is the usual case: it keeps the adapters apart from the
+    base weights (`cola.lora`), and its run's output folder holds the merged model."""
+    encoder = f"{model.base_model_prefix}."
+    # Training: the head, and a pooler the base model was saved without (sentence-transformers folders), start new.
+    missing = [key for key in loading.get("missing_keys", ())
+               if not head_may_be_new or key.startswith(encoder) and ".pooler." not in key]
+    if not missing:
+        return
+    lora = any(".lora_" in key for key in loading.get("unexpected_keys", ()))
+    hint = ("a LoRA run's checkpoint keeps its adapters apart: use the run's output folder, which holds the merged model"
+            if lora else "the folder does not hold this model's weights")
+    raise CliError(f"{name}: {len(missing)} weight(s) missing ({missing[0]}, ...), which would start at random; {hint}")
 
 
 def check_max_length(model, max_length: int) -> None:

@@ -186,3 +186,14 @@ def test_the_merged_copy_leaves_the_training_model_as_it_was():
     merged_copy(model)
     after = model.state_dict()
     assert sorted(before) == sorted(after) and all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_predicting_from_a_lora_checkpoint_is_refused_not_random(lora_runs, capsys):
+    """A checkpoint keeps the adapters apart from the base weights: loaded as a plain model, the adapted layers
+    would start at random. predict refuses it and points at the run's folder, which predicts as trained."""
+    from cola import predict
+
+    assert predict.main([str(lora_runs / "cached" / "checkpoint-4"), "The book was written by John."]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "weight(s) missing" in err and "use the run's output folder, which holds the merged model" in err
+    assert predict.main([str(lora_runs / "cached"), "The book was written by John."]) == 0
