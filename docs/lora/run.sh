@@ -9,7 +9,8 @@
 # Then the benchmark's LoRA rows beside the cached half, step time and peak memory, on each model.
 # Run alone: times are measured. It continues where it stopped (finished seeds are kept).
 #
-#   bash docs/lora/run.sh      # needs pip install -e ".[base]"; DATA=... for CoLA's raw TSVs
+#   bash docs/lora/run.sh              # everything; needs pip install -e ".[base]"; DATA=... for CoLA's raw TSVs
+#   bash docs/lora/run.sh minilm       # one part: minilm, base or bench
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA=${DATA:-${COLA_DATA_DIR:-../shared/cola/raw}}
@@ -21,16 +22,22 @@ run=(--data_dir "$DATA" --max_length 64 --per_device_train_batch_size 32 --warmu
 mini=(--model_name_or_path all-MiniLM-L6-v2 --num_train_epochs 3 "${run[@]}")
 base=(--model_name_or_path all-mpnet-base-v2 --num_train_epochs 1 "${run[@]}")
 
-# the base model first: its comparison is the issue's target (the best LoRA row within 0.02 MCC of full)
+part=${1:-all}
+if [[ $part == all || $part == base ]]; then
 python train.py "${base[@]}" --output_dir "$OUT/base/lora_r8" --freeze 0 --lora_r 8 --learning_rate 5e-4
 python train.py "${base[@]}" --output_dir "$OUT/base/lora_r8_above_half" --freeze 7 --lora_r 8 --learning_rate 5e-4
 python -m cola.experiments.compare outputs/grid_base/freeze0 outputs/grid_base/freeze7 outputs/lora/base/lora_r8 outputs/lora/base/lora_r8_above_half --out docs/lora/base
+fi
 
+if [[ $part == all || $part == minilm ]]; then
 python train.py "${mini[@]}" --output_dir "$OUT/minilm/full" --freeze 0 --learning_rate 5e-5
 python train.py "${mini[@]}" --output_dir "$OUT/minilm/half_cached" --freeze 4 --learning_rate 5e-5
 python train.py "${mini[@]}" --output_dir "$OUT/minilm/lora_r8" --freeze 0 --lora_r 8 --learning_rate 5e-4
 python train.py "${mini[@]}" --output_dir "$OUT/minilm/lora_r8_above_half" --freeze 4 --lora_r 8 --learning_rate 5e-4
 python -m cola.experiments.compare outputs/lora/minilm/full outputs/lora/minilm/half_cached outputs/lora/minilm/lora_r8 outputs/lora/minilm/lora_r8_above_half --out docs/lora/minilm
+fi
 
+if [[ $part == all || $part == bench ]]; then
 python -m cola.experiments.bench --data_dir "$DATA" --rows suite suite_freeze_cached suite_lora suite_lora_half_cached --samples 512 --repeats 3 --out docs/lora/bench_minilm.json | tee docs/lora/bench_minilm.log
 python -m cola.experiments.bench --model all-mpnet-base-v2 --data_dir "$DATA" --rows suite suite_freeze_cached suite_lora suite_lora_half_cached --samples 256 --repeats 2 --out docs/lora/bench_base.json | tee docs/lora/bench_base.log
+fi
