@@ -424,11 +424,12 @@ def test_two_workers_share_one_sqlite_study(tmp_path, tiny_bert_dir, data_dir):
     assert math.isfinite(json.loads((out / "trials.json").read_text())["trials"][0]["value"])
 
 
-def test_the_shipped_best_offline_recipe_is_the_committed_searchs_best():
-    """recipes/best_offline.json is re-derived from docs/search/offline/best_recipe.json: the same options, except
-    where the data lives and where the run goes."""
-    shipped = resolved_config(parse_args(["--recipe", str(REPO / "recipes" / "best_offline.json")]))
-    found = resolved_config(parse_args(["--recipe", str(REPO / "docs" / "search" / "offline" / "best_recipe.json")]))
+@pytest.mark.parametrize("recipe, study", [("best_offline.json", "offline"), ("best_base.json", "base")])
+def test_the_shipped_best_recipes_are_the_committed_searches_best(recipe, study):
+    """recipes/best_offline.json and best_base.json are re-derived from their study's best_recipe.json: the same
+    options, except where the data lives and where the run goes."""
+    shipped = resolved_config(parse_args(["--recipe", str(REPO / "recipes" / recipe)]))
+    found = resolved_config(parse_args(["--recipe", str(REPO / "docs" / "search" / study / "best_recipe.json")]))
     assert {k for k in shipped if shipped[k] != found[k]} == {"description", "data_dir", "output_dir"}
 
 
