@@ -30,7 +30,7 @@ from torch import nn
 
 from .errors import CliError
 from .files import write_atomic
-from .freezing import LayerGroup, find_layer_groups
+from .freezing import LayerGroup, find_layer_groups, place
 from .packaged import hub_id
 from .plan import TrainingPlan, plan_from
 from .run_files import ADAPTER_DIR
@@ -88,7 +88,7 @@ def lora_plan(args, model: nn.Module, groups: list[LayerGroup], *, base_model: s
     from peft import LoraConfig, inject_adapter_in_model
 
     plan = plan_from(args, groups)  # the floor, checked against the model's groups
-    layers = [g for g in groups if g.name.startswith(("layer_", "shared_layer"))]
+    layers = [g for g in groups if place(g.name) == "layer"]
     above = [g for g in layers if groups.index(g) >= plan.floor]
     if not above:
         raise CliError(f"--lora_r {args.lora_r} with --freeze {plan.floor}: no encoder layer is left above the floor to "
@@ -104,7 +104,7 @@ def lora_plan(args, model: nn.Module, groups: list[LayerGroup], *, base_model: s
     for param in model.parameters():
         param.requires_grad_(wanted_grad.get(id(param), True))
     groups = find_layer_groups(model)  # again: the adapters' parameters belong to their layer's group
-    first_top = max(groups.index(g) for g in groups if g.name.startswith(("layer_", "shared_layer"))) + 1
+    first_top = max(i for i, g in enumerate(groups) if place(g.name) == "layer") + 1
     held = tuple(g.name for g in groups[plan.floor:first_top])
     parameters = sum(p.numel() for name, p in model.named_parameters() if is_adapter(name))
     adapters = Adapters(r=args.lora_r, alpha=args.lora_alpha, dropout=args.lora_dropout, target_names=wanted,

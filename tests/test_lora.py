@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding, pipeline
 
 import train
-from cola.freezing import find_layer_groups
+from cola.freezing import find_layer_groups, place
 from cola.lora import ADAPTER_MARK, lora_plan, merged_copy
 from cola.plan import supported_layer_groups
 from cola.trainer import ColaTrainer
@@ -44,7 +44,7 @@ def test_every_architecture_takes_adapters_above_the_floor_and_merges_exactly(ar
     # adapters only in the groups above the floor (the embeddings and the first layer), never below it
     for group in plan.groups[:floor]:
         assert not any(ADAPTER_MARK in name for name, _ in group.parameters), group.name
-    assert set(adapters.held) == {g.name for g in plan.groups[floor:] if g.name.startswith(("layer_", "shared_layer"))}
+    assert set(adapters.held) == {g.name for g in plan.groups[floor:] if place(g.name) == "layer"}
     # what trains: adapters, the groups after the layers, the head; nothing else
     trainable = {name for name, p in model.named_parameters() if p.requires_grad}
     in_groups = {name: group.name for group in plan.groups for name, _ in group.parameters}
