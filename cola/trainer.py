@@ -269,11 +269,11 @@ class ColaTrainer(Trainer):
         for PEFT; its checkpoints keep the model as it trains (adapters apart), which resuming needs."""
         output_dir = output_dir or self.args.output_dir
         adapters = self.plan.adapters
-        if adapters is None or Path(output_dir).resolve() != Path(self.args.output_dir).resolve():
+        final = Path(output_dir).resolve() == Path(self.args.output_dir).resolve()
+        if adapters is None or not final or not self.args.should_save:  # a process that does not write returns there
             return super()._save(output_dir, state_dict)
         model = self.accelerator.unwrap_model(self.model)
-        if self.args.should_save:
-            save_adapter(model, adapters, output_dir)
+        save_adapter(model, adapters, output_dir)
         trained, self.model = self.model, merged_copy(model)
         try:
             super()._save(output_dir)
