@@ -23,7 +23,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from torch import nn
@@ -32,7 +32,7 @@ from .errors import CliError
 from .files import write_atomic
 from .freezing import LayerGroup, find_layer_groups, place
 from .packaged import hub_id
-from .plan import TrainingPlan, plan_from
+from .plan import Adapters, TrainingPlan, is_adapter, plan_from
 from .run_files import ADAPTER_DIR
 
 logger = logging.getLogger(__name__)
@@ -46,40 +46,6 @@ QUERY_VALUE = {
     "mpnet": ("q", "v"), "deberta-v2": ("query_proj", "value_proj"), "modernbert": ("Wqkv",),
 }
 ALL_LINEAR = "all-linear"
-ADAPTER_MARK = ".lora_"  # in the name of every adapter parameter (lora_A, lora_B)
-
-
-@dataclass(frozen=True)
-class Adapters:
-    """Where the adapters went and how they are set."""
-
-    r: int
-    alpha: float
-    dropout: float
-    target_names: tuple[str, ...]  # as asked (or the model type's default): short names, or all-linear
-    modules: tuple[str, ...]  # the full names of the adapted linear layers
-    held: tuple[str, ...]  # the groups above the floor whose base weights stay still (embeddings, layers)
-    head: tuple[str, ...]  # the modules that train fully (head, pooler, final norm): the adapter's modules_to_save
-    parameters: int  # in the adapters
-    base_model: str  # what the adapter goes on: a Hub id (a packaged model's), or the folder it was read from
-
-    def hold(self, groups) -> None:
-        """Above the floor, only the adapters of the held groups train (their base weights get no gradient)."""
-        for group in groups:
-            if group.name in self.held:
-                for name, param in group.parameters:
-                    param.requires_grad_(is_adapter(name))
-
-    def parameters_in(self, group) -> int:
-        return sum(param.numel() for name, param in group.parameters if is_adapter(name))
-
-    def summary(self) -> dict:
-        return {"r": self.r, "alpha": self.alpha, "dropout": self.dropout, "target_modules": list(self.target_names),
-                "adapted_layers": len(self.modules), "adapter_parameters": self.parameters}
-
-
-def is_adapter(name: str) -> bool:
-    return ADAPTER_MARK in name
 
 
 def lora_plan(args, model: nn.Module, groups: list[LayerGroup], *, base_model: str) -> TrainingPlan:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from torch import nn
 
@@ -21,10 +20,43 @@ from .errors import CliError
 from .freezing import LayerGroup, check_bottom_up, find_layer_groups, freeze_bottom, modules_of
 from .unfreezing import unfreeze_schedule
 
-if TYPE_CHECKING:
-    from .lora import Adapters
-
 logger = logging.getLogger(__name__)
+
+
+ADAPTER_MARK = ".lora_"  # in the name of every LoRA adapter parameter (lora_A, lora_B)
+
+
+@dataclass(frozen=True)
+class Adapters:
+    """Where LoRA's adapters went and how they are set (made by `cola.lora.lora_plan`)."""
+
+    r: int
+    alpha: float
+    dropout: float
+    target_names: tuple[str, ...]  # as asked (or the model type's default): short names, or all-linear
+    modules: tuple[str, ...]  # the full names of the adapted linear layers
+    held: tuple[str, ...]  # the groups above the floor whose base weights stay still (embeddings, layers)
+    head: tuple[str, ...]  # the modules that train fully (head, pooler, final norm): the adapter's modules_to_save
+    parameters: int  # in the adapters
+    base_model: str  # what the adapter goes on: a Hub id (a packaged model's), or the folder it was read from
+
+    def hold(self, groups) -> None:
+        """Above the floor, only the adapters of the held groups train (their base weights get no gradient)."""
+        for group in groups:
+            if group.name in self.held:
+                for name, param in group.parameters:
+                    param.requires_grad_(is_adapter(name))
+
+    def parameters_in(self, group) -> int:
+        return sum(param.numel() for name, param in group.parameters if is_adapter(name))
+
+    def summary(self) -> dict:
+        return {"r": self.r, "alpha": self.alpha, "dropout": self.dropout, "target_modules": list(self.target_names),
+                "adapted_layers": len(self.modules), "adapter_parameters": self.parameters}
+
+
+def is_adapter(name: str) -> bool:
+    return ADAPTER_MARK in name
 
 
 @dataclass(frozen=True)

@@ -120,7 +120,8 @@ def read_file(name: str, path_text: str) -> Split:
         check_data_file(path)
     else:  # a byte that is not UTF-8: a one-line error naming its line
         lines = decode_lines(read_data_file(path), str(path))
-        check_quoting(lines, str(path), options.get("sep", ","))
+        if builder == "csv":
+            check_quoting(lines, str(path), options.get("sep", ","))
     # A throw-away cache: the rows are read now, as the file is now, and kept in memory; nothing is cached under a
     # key of the file's name or date that an edited file could be mistaken for.
     with tempfile.TemporaryDirectory(prefix="cola-data-") as cache:
