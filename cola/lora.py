@@ -30,7 +30,7 @@ from torch import nn
 
 from .errors import CliError
 from .files import write_atomic
-from .freezing import LayerGroup, find_layer_groups, place
+from .freezing import LayerGroup, find_layer_groups, modules_of, place
 from .packaged import hub_id
 from .plan import Adapters, TrainingPlan, is_adapter, plan_from
 from .run_files import ADAPTER_DIR
@@ -110,19 +110,8 @@ def head_modules(model: nn.Module, tops: list[LayerGroup]) -> tuple[str, ...]:
     with parameters) and the groups after the layers (pooler, final norm), by module name."""
     base = model.base_model
     names = [name for name, child in model.named_children() if child is not base and any(True for _ in child.parameters())]
-    for group in tops:  # a group's parameters share the module name before their last two parts
-        names.append(_common_prefix([name for name, _ in group.parameters]))
-    return tuple(names)
-
-
-def _common_prefix(names: list[str]) -> str:
-    parts = [name.split(".") for name in names]
-    common = []
-    for column in zip(*parts):
-        if len(set(column)) > 1:
-            break
-        common.append(column[0])
-    return ".".join(common[:-1] if len(names) == 1 else common)
+    name_of = {id(module): name for name, module in model.named_modules()}
+    return tuple(names + [name_of[id(module)] for module in modules_of(model, tops)])
 
 
 def merged_copy(model: nn.Module) -> nn.Module:

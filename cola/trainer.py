@@ -53,12 +53,12 @@ def check_optimizer_and_schedule(args) -> None:
     model loads: a package an optimizer needs (bitsandbytes, torchao, schedulefree, ...) that is not installed, or
     `--lr_scheduler_kwargs` the schedule does not take, is a one-line error now, not a traceback when training starts.
     Optimizers that need the model itself (GaLore, LOMO, ...) are checked again when it is there."""
-    optim = getattr(args.optim, "value", args.optim)  # the name the user gave, not the enum's
+    optim = optim_name(args)
     try:
         optimizer_cls, optimizer_kwargs = Trainer.get_optimizer_cls_and_kwargs(args)
     except (ImportError, ValueError) as error:
         raise CliError(f"--optim {optim}: {first_line(error)}") from None
-    refuse_own_groups(optim, optimizer_kwargs)
+    refuse_own_groups(args, optimizer_kwargs)
     stand_in = [torch.zeros(1, requires_grad=True)]
     try:
         optimizer = optimizer_cls(stand_in, **optimizer_kwargs)
@@ -72,10 +72,14 @@ def check_optimizer_and_schedule(args) -> None:
         raise CliError(f"--lr_scheduler_type {args.lr_scheduler_type.value}{kwargs}: {first_line(error)}") from None
 
 
-def refuse_own_groups(optim: str, optimizer_kwargs: dict) -> None:
+def refuse_own_groups(args, optimizer_kwargs: dict) -> None:
     """The suite hands the optimizer its named parameter groups; an optimizer that builds its own cannot take them."""
     if {"params", "model", "optimizer_dict"} & optimizer_kwargs.keys():
-        raise CliError(f"--optim {optim} builds its own parameter groups; the suite cannot use it")
+        raise CliError(f"--optim {optim_name(args)} builds its own parameter groups; the suite cannot use it")
+
+
+def optim_name(args) -> str:
+    return getattr(args.optim, "value", args.optim)  # the name the user gave, not the enum's
 
 
 def build_trainer(
@@ -249,7 +253,7 @@ class ColaTrainer(Trainer):
             zero_lr_units=self.plan.zero_lr_units(),
         )
         optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
-        refuse_own_groups(getattr(self.args.optim, "value", self.args.optim), optimizer_kwargs)
+        refuse_own_groups(self.args, optimizer_kwargs)
         self.optimizer = optimizer_cls(groups, **optimizer_kwargs)
         self.report.param_groups = param_group_table(groups)  # results.json keeps every parameter's name
         logger.info("Optimizer %s with %d parameter groups:", optimizer_cls.__name__, len(groups))

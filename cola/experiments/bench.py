@@ -281,8 +281,8 @@ def _timed_training(trainer, counter, timer, model, precision):
     train["cache_build_s"] = cache.seconds if cache else 0.0
     plan = getattr(trainer, "plan", None)
     if plan is not None and plan.adapters:  # the backward pass runs through every layer above the floor
-        above = {id(p) for group in plan.groups[: plan.floor] for _, p in group.parameters}
-        reached = sum(p.numel() for p in matmul if id(p) not in above) / sum(p.numel() for p in matmul)
+        below = {id(p) for group in plan.groups[: plan.floor] for _, p in group.parameters}
+        reached = sum(p.numel() for p in matmul if id(p) not in below) / sum(p.numel() for p in matmul)
         train["reached_fraction"] = reached
     train["forward_fraction"] = train.get("reached_fraction", trainable) if cache else 1.0  # cached: the rest runs
     return model, train, eval_metrics["eval_samples_per_second"], precision, trainable, (
