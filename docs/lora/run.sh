@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # LoRA side by side with freezing (docs/lora/README.md): which parameters should train, on the packaged
 # all-MiniLM-L6-v2 (6 layers) and the 12-layer all-mpnet-base-v2. Rows: full fine-tuning, the frozen and cached
-# half (the embeddings and half the layers), LoRA rank 8 on the attention's query and value of every layer, and
-# LoRA rank 8 above the frozen, cached half; 3 seeds each. Budgets: MiniLM 3 epochs; base 1 epoch, as the
-# base-size grid (docs/grid_base), whose full and half rows (outputs/grid_base/freeze0, freeze7: run
-# docs/grid_base/run_grid.sh first) are the base model's first two rows. Full fine-tuning and freezing train at
-# lr 5e-5, LoRA at 5e-4 (adapters start at zero and need the larger rate: Hu et al. use 4e-4 to 5e-4 on GLUE).
+# half (the embeddings and half the layers), LoRA rank 8 on the attention's query and value of every layer, LoRA
+# rank 8 above the frozen, cached half, then LoRA of ranks 2 and 32 in every layer (alpha stays 8, as Hu et al.
+# keep alpha fixed across ranks); 3 seeds each. On MiniLM, where the ranks tie well below full fine-tuning, one
+# more row asks whether what is adapted limits it: rank 8 on every linear layer (`all-linear`). Budgets: MiniLM
+# 3 epochs; base 1 epoch, as the base-size grid (docs/grid_base), whose full and half rows
+# (outputs/grid_base/freeze0, freeze7: run docs/grid_base/run_grid.sh first) are the base model's first two rows.
+# Full fine-tuning and freezing train at lr 5e-5, LoRA at 5e-4 (adapters start at zero and need the larger rate:
+# Hu et al. use 4e-4 to 5e-4 on GLUE).
 # Then the benchmark's LoRA rows beside the cached half, step time and peak memory, on each model.
 # Run alone: times are measured. It continues where it stopped (finished seeds are kept).
 #
 #   bash docs/lora/run.sh              # everything; needs pip install -e ".[base]"; DATA=... for CoLA's raw TSVs
-#   bash docs/lora/run.sh minilm       # one part: minilm, base or bench
+#   bash docs/lora/run.sh minilm       # one part: minilm, base, bench (both models), bench_minilm or bench_base
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA=${DATA:-${COLA_DATA_DIR:-../shared/cola/raw}}
@@ -23,10 +26,15 @@ mini=(--model_name_or_path all-MiniLM-L6-v2 --num_train_epochs 3 "${run[@]}")
 base=(--model_name_or_path all-mpnet-base-v2 --num_train_epochs 1 "${run[@]}")
 
 part=${1:-all}
+case $part in all|base|minilm|bench|bench_minilm|bench_base) ;;
+  *) echo "run.sh: unknown part '$part' (all, base, minilm, bench, bench_minilm or bench_base)" >&2; exit 2 ;;
+esac
 if [[ $part == all || $part == base ]]; then
 python train.py "${base[@]}" --output_dir "$OUT/base/lora_r8" --freeze 0 --lora_r 8 --learning_rate 5e-4
 python train.py "${base[@]}" --output_dir "$OUT/base/lora_r8_above_half" --freeze 7 --lora_r 8 --learning_rate 5e-4
-python -m cola.experiments.compare outputs/grid_base/freeze0 outputs/grid_base/freeze7 outputs/lora/base/lora_r8 outputs/lora/base/lora_r8_above_half --out docs/lora/base
+python train.py "${base[@]}" --output_dir "$OUT/base/lora_r2" --freeze 0 --lora_r 2 --learning_rate 5e-4
+python train.py "${base[@]}" --output_dir "$OUT/base/lora_r32" --freeze 0 --lora_r 32 --learning_rate 5e-4
+python -m cola.experiments.compare outputs/grid_base/freeze0 outputs/grid_base/freeze7 outputs/lora/base/lora_r2 outputs/lora/base/lora_r8 outputs/lora/base/lora_r32 outputs/lora/base/lora_r8_above_half --out docs/lora/base
 fi
 
 if [[ $part == all || $part == minilm ]]; then
@@ -34,10 +42,15 @@ python train.py "${mini[@]}" --output_dir "$OUT/minilm/full" --freeze 0 --learni
 python train.py "${mini[@]}" --output_dir "$OUT/minilm/half_cached" --freeze 4 --learning_rate 5e-5
 python train.py "${mini[@]}" --output_dir "$OUT/minilm/lora_r8" --freeze 0 --lora_r 8 --learning_rate 5e-4
 python train.py "${mini[@]}" --output_dir "$OUT/minilm/lora_r8_above_half" --freeze 4 --lora_r 8 --learning_rate 5e-4
-python -m cola.experiments.compare outputs/lora/minilm/full outputs/lora/minilm/half_cached outputs/lora/minilm/lora_r8 outputs/lora/minilm/lora_r8_above_half --out docs/lora/minilm
+python train.py "${mini[@]}" --output_dir "$OUT/minilm/lora_r2" --freeze 0 --lora_r 2 --learning_rate 5e-4
+python train.py "${mini[@]}" --output_dir "$OUT/minilm/lora_r32" --freeze 0 --lora_r 32 --learning_rate 5e-4
+python train.py "${mini[@]}" --output_dir "$OUT/minilm/lora_r8_all_linear" --freeze 0 --lora_r 8 --lora_target_modules all-linear --learning_rate 5e-4
+python -m cola.experiments.compare outputs/lora/minilm/full outputs/lora/minilm/half_cached outputs/lora/minilm/lora_r2 outputs/lora/minilm/lora_r8 outputs/lora/minilm/lora_r32 outputs/lora/minilm/lora_r8_above_half outputs/lora/minilm/lora_r8_all_linear --out docs/lora/minilm
 fi
 
-if [[ $part == all || $part == bench ]]; then
+if [[ $part == all || $part == bench || $part == bench_minilm ]]; then
 python -m cola.experiments.bench --data_dir "$DATA" --rows suite suite_freeze_cached suite_lora suite_lora_half_cached --samples 512 --repeats 3 --out docs/lora/bench_minilm.json | tee docs/lora/bench_minilm.log
+fi
+if [[ $part == all || $part == bench || $part == bench_base ]]; then
 python -m cola.experiments.bench --model all-mpnet-base-v2 --data_dir "$DATA" --rows suite suite_freeze_cached suite_lora suite_lora_half_cached --samples 256 --repeats 2 --out docs/lora/bench_base.json | tee docs/lora/bench_base.log
 fi
