@@ -146,7 +146,22 @@ def config_differences(stored: dict, wanted: dict) -> list[str]:
     wanted = json.loads(json.dumps(wanted))  # as stored: tuples become lists
     defaults = json.loads(json.dumps(option_defaults(), default=str))
     return sorted(key for key in stored.keys() | wanted.keys() if key not in RESUME_MAY_DIFFER
-                  and stored.get(key, defaults.get(key)) != wanted.get(key))
+                  and not _same(key, stored.get(key, defaults.get(key)), wanted.get(key)))
+
+
+# Options that name files or folders: `../shared/cola/raw` and `/work/shared/cola/raw` are the same data.
+_PATH_OPTIONS = frozenset({"data_dir", "train_file", "validation_file", "test_file", "model_name_or_path"})
+
+
+def _same(key: str, stored, wanted) -> bool:
+    """Equal values; or, for a path option, two spellings of one existing file or folder (a stored relative path
+    read from where the run continues, as the run itself would read it)."""
+    if stored == wanted:
+        return True
+    if key not in _PATH_OPTIONS or not (isinstance(stored, str) and isinstance(wanted, str)):
+        return False
+    a, b = Path(stored).expanduser(), Path(wanted).expanduser()
+    return a.exists() and b.exists() and a.resolve() == b.resolve()
 
 
 class SaveSuiteState(TrainerCallback):

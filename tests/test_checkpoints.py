@@ -196,3 +196,20 @@ def test_an_option_added_since_a_run_counts_as_its_default():
     assert config_differences(older, now) == []
     assert config_differences(older, resolved_config(parse_args(["--freeze", "2", "--lora_r", "8"]))) == ["lora_r"]
     assert config_differences(now, resolved_config(parse_args(["--freeze", "3"]))) == ["freeze"]
+
+
+def test_two_spellings_of_one_data_folder_are_the_same_run(tmp_path, monkeypatch):
+    """A sweep started with an absolute --data_dir continues when a script names the same folder relatively (the
+    base-size grid was refused this way); another folder, or a path that does not exist, still differs."""
+    from cola.checkpoints import config_differences
+    from cola.recipes import parse_args, resolved_config
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "other").mkdir()
+    monkeypatch.chdir(tmp_path / "other")
+    stored = resolved_config(parse_args(["--data_dir", str(tmp_path / "data")]))
+    assert config_differences(stored, resolved_config(parse_args(["--data_dir", "../data"]))) == []
+    assert config_differences(stored, resolved_config(parse_args(["--data_dir", "."]))) == ["data_dir"]
+    assert config_differences(stored, resolved_config(parse_args(["--data_dir", "../missing"]))) == ["data_dir"]
+    missing = resolved_config(parse_args(["--data_dir", str(tmp_path / "gone")]))
+    assert config_differences(missing, resolved_config(parse_args(["--data_dir", "../gone"]))) == ["data_dir"]
