@@ -55,6 +55,7 @@ from cola.config import RunConfig
 from cola.errors import CliError, reports_errors
 from cola.experiments.seeds import run_seeds
 from cola.recipes import parse_args
+from cola.redact import redact_argv
 
 
 @reports_errors
@@ -62,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     try:
         config = parse_args(argv)
+        if argv is None:  # W&B records the process's command line: from here on it holds no credential
+            sys.argv[1:] = redact_argv(sys.argv[1:])
         return run_seeds(config, run) if config.training.seeds else run(config)
     except KeyboardInterrupt:
         raise CliError("interrupted; no results.json was written (continue with --resume_from_checkpoint last "
@@ -98,19 +101,23 @@ def run(config: RunConfig) -> int:
 
         train_output = trainer.train(resume_from_checkpoint=run.checkpoint)
         check_trained(trainer.state, train_output.training_loss, run.model)
+        # The trained model goes to disk before anything that can still fail (the final evaluation, the test split,
+        # the reports): a crash there loses no training. _internal_call: not uploaded yet (--push_to_hub uploads
+        # the folder once, below, with its card and results).
+        trainer.save_model(_internal_call=True)
         eval_metrics = trainer.evaluate()
         test_metrics = predict_test_split(trainer, run.data, args.output_dir) if run.data.test is not None else None
 
         if main_process:
             results = build_results(trainer.report, eval_metrics=eval_metrics, test_metrics=test_metrics, data=run.data,
                                     train_output=train_output, trainer_state=trainer.state, config=run.resolved)
-            # Before saving: with --push_to_hub, save_model uploads the folder with this card (ColaTrainer).
+            # push_to_hub writes this card into the folder it uploads (ColaTrainer.create_model_card).
             trainer.model_card = model_card(results, argv=config.argv, output_dir=args.output_dir)
-        trainer.save_model()
-        if main_process:
             write_model_card(trainer.model_card, args.output_dir)
             write_resolved_config(run.resolved, args.output_dir)  # the run that wrote results.json, as it was configured
             log_results(results, write_results(results, args.output_dir))
+        if args.push_to_hub:
+            trainer.push_to_hub(commit_message="Model save", revision=args.hub_revision)
     finish_wandb_run(args)
     return 0
 

