@@ -27,7 +27,7 @@ from .run_files import TEST_PREDICTIONS_FILE
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m cola.predict", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m cola.predict", description=__doc__.split("\n\n")[0], allow_abbrev=False)
     parser.add_argument("model_dir", help="Output directory of train.py (or any sequence-classification model folder).")
     parser.add_argument("sentences", nargs="*", help="Sentences to classify.")
     parser.add_argument("--file", help="Read sentences from this file, one per line; '-' reads standard input.")

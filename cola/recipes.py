@@ -62,7 +62,10 @@ class RecipeParser(HfArgumentParser):
     def __init__(self):
         super().__init__(ARGUMENT_CLASSES, description="Fine-tune a BERT-family encoder on CoLA, or on your own "
                                                        "sentence(-pair) classification data.",
-                         usage="train.py [--recipe FILE.json] [--OPTION VALUE ...]")
+                         usage="train.py [--recipe FILE.json] [--OPTION VALUE ...]",
+                         # An abbreviation (--hub_tok) would reach an option by a name no check of names sees (the
+                         # redaction of secrets, the options a file may not hold): options are taken whole, as in recipes.
+                         allow_abbrev=False)
         self._suite_options_first()
 
     def _suite_options_first(self) -> None:
@@ -97,9 +100,22 @@ class RecipeParser(HfArgumentParser):
         except ValueError as error:  # the options' own checks, e.g. strategies that do not match
             raise CliError(first_line(error)) from None
         if remaining:
-            raise CliError(f"unknown argument(s): {' '.join(remaining)} (see --help)")
+            # Names only: the value after an unknown option may be a credential no check recognised by its name.
+            names = [word.split("=", 1)[0] for word in remaining if word.startswith("-")]
+            if not names:
+                raise CliError(f"{len(remaining)} value(s) with no option before them (see --help)")
+            raise CliError(f"unknown option(s): {' '.join(names)}{self._did_you_mean(names)} (see --help)")
         return RunConfig(model=model, data=data, training=training, recipe=recipe_path,
                          explicit=frozenset(given | set(recipe)), argv=tuple(argv))
+
+    def _did_you_mean(self, names: list[str]) -> str:
+        """' (did you mean --X?)' for the first unknown option that is close to one (a recipe's typo gets the same)."""
+        flags = [flag for action in self._actions for flag in action.option_strings if flag.startswith("--")]
+        for name in names:
+            close = difflib.get_close_matches(name, flags, n=1, cutoff=0.75) if name.startswith("--") else []
+            if close:
+                return f" (did you mean {close[0]}?)"
+        return ""
 
     def options_set_by(self, argv: list[str]) -> set[str]:
         """The options `argv` gives a value, whatever the value: parsed by a twin whose defaults are all a marker."""

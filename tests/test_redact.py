@@ -3,7 +3,7 @@
 import pytest
 
 from cola.model_card import model_card
-from cola.redact import command_line, hide_url_passwords, redact_argv, scrub, url_password
+from cola.redact import command_line, credentials_in, hide_credentials, redact_argv, scrub
 
 
 @pytest.mark.parametrize("text, shown", [
@@ -15,7 +15,33 @@ from cola.redact import command_line, hide_url_passwords, redact_argv, scrub, ur
     ("https://huggingface.co/x:y", "https://huggingface.co/x:y"),
 ])
 def test_url_passwords_are_hidden(text, shown):
-    assert hide_url_passwords(text) == shown
+    assert hide_credentials(text) == shown
+
+
+@pytest.mark.parametrize("text, shown", [
+    # a password in a URL's query string (libpq, SQLAlchemy), any case, with more parameters after it
+    ("postgresql://db/cola?user=ana&password=hunter22&sslmode=require",
+     "postgresql://db/cola?user=ana&password=***&sslmode=require"),
+    ("postgresql://db/cola?PASSWORD=hunter22", "postgresql://db/cola?PASSWORD=***"),
+    ("mysql+pymysql://ana@db/cola?passwd=hunter22", "mysql+pymysql://ana@db/cola?passwd=***"),
+    ("postgresql://db/cola?sslpassword=hunter22", "postgresql://db/cola?sslpassword=***"),
+    # libpq's keyword DSN, quoted or not; ODBC's ';'-separated form
+    ("host=db user=ana password=hunter22 dbname=cola", "host=db user=ana password=*** dbname=cola"),
+    ("host=db password='hunter 22' dbname=cola", "host=db password=*** dbname=cola"),
+    ("Server=db;Uid=ana;Pwd=hunter22;", "Server=db;Uid=ana;Pwd=***;"),
+    ("token = hf_abc", "token = ***"),
+    # not credentials
+    ("bypass=1 passage=2 --learning_rate=3e-5", "bypass=1 passage=2 --learning_rate=3e-5"),
+])
+def test_every_credential_form_the_drivers_take_is_hidden(text, shown):
+    assert hide_credentials(text) == shown
+    assert all(secret not in hide_credentials(text) for secret in credentials_in(text) if secret not in shown)
+
+
+def test_a_percent_encoded_password_is_hidden_decoded_too():
+    url = "postgresql://ana:p%40ss%3Aword@db/cola?password=x%20y"
+    assert set(credentials_in(url)) == {"p%40ss%3Aword", "p@ss:word", "x%20y", "x y"}
+    assert scrub("auth failed for 'p@ss:word' and 'x y'", url) == "auth failed for '***' and '***'"
 
 
 def test_command_lines_hide_tokens_and_url_passwords():
@@ -27,8 +53,8 @@ def test_command_lines_hide_tokens_and_url_passwords():
 
 def test_scrub_hides_a_password_quoted_on_its_own():
     url = "postgresql://ana:hunter22@db/cola"
-    assert url_password(url) == "hunter22" and url_password("sqlite:///x.db") is None
-    assert scrub(f"{url}: password 'hunter22' rejected", url_password(url)) == (
+    assert credentials_in(url) == ["hunter22"] and credentials_in("sqlite:///x.db") == []
+    assert scrub(f"{url}: password 'hunter22' rejected", url) == (
         "postgresql://ana:***@db/cola: password '***' rejected")
 
 
@@ -38,3 +64,55 @@ def test_the_model_card_never_holds_a_hub_token(trained_run):
     results = json.loads((trained_run / "results.json").read_text())
     card = model_card(results, argv=("--hub_token", "hf_SECRET", "--push_to_hub"), output_dir=str(trained_run))
     assert "hf_SECRET" not in card and "python train.py --hub_token *** --push_to_hub" in card
+
+
+@pytest.mark.parametrize("flag", ["--hub_tok", "--hub_to", "--hub_t"])
+def test_an_abbreviated_option_is_refused_and_its_value_never_shown(flag, tmp_path, capsys):
+    """argparse would take --hub_tok for --hub_token, past every check made by the option's name (its redaction in
+    the model card among them): options are taken whole, and an unknown option's value is never echoed."""
+    import train
+
+    assert train.main([flag, "hf_SECRET", "--output_dir", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: unknown option(s): {flag} (did you mean --hub_token?) (see --help)\n"
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--learning_rat", "1e-4"], "unknown option(s): --learning_rat (did you mean --learning_rate?)"),
+    (["--freez", "2"], "unknown option(s): --freez (did you mean --freeze?)"),
+    (["--seed", "1", "stray"], "1 value(s) with no option before them"),
+])
+def test_a_mistyped_option_gets_a_did_you_mean(argv, message, capsys):
+    import train
+
+    assert train.main(argv) == 2
+    assert capsys.readouterr().err.startswith(f"error: {message}")
+
+
+def test_a_hub_token_leaves_the_arguments_for_the_environment(monkeypatch):
+    """--hub_token goes to HF_TOKEN (where huggingface_hub reads it); the arguments, pickled into every
+    checkpoint's training_args.bin, never hold it."""
+    import pickle
+
+    from cola.recipes import parse_args
+
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    config = parse_args(["--hub_token", "hf_SECRET", "--output_dir", "outputs/x"])
+    assert config.training.hub_token is None and b"hf_SECRET" not in pickle.dumps(config.training)
+    import os
+
+    assert os.environ["HF_TOKEN"] == "hf_SECRET"
+
+
+def test_the_process_command_line_is_scrubbed_after_parsing(monkeypatch, tmp_path):
+    """W&B records sys.argv: train.py hides the token in it as soon as the options are parsed."""
+    import sys
+
+    import train
+
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setattr(sys, "argv", ["train.py", "--hub_token=hf_SECRET", "--output_dir", str(tmp_path / "o"),
+                                      "--max_steps", "0"])
+    train.main()
+    assert sys.argv == ["train.py", "--hub_token=***", "--output_dir", str(tmp_path / "o"), "--max_steps", "0"]

@@ -29,9 +29,15 @@ def _train_offline(tmp_path, model, data_dir, out, *extra):
 
 
 def test_offline_run_records_metrics_config_and_tables(tmp_path, data_dir):
-    out = tmp_path / "run"
-    proc = _train_offline(tmp_path, "all-MiniLM-L6-v2", data_dir, out)
+    """...and never a --hub_token: not in the W&B run's files (which record the command line), not in the
+    pickled arguments of the output folder and its checkpoint, nowhere under the output folder."""
+    out, secret = tmp_path / "run", "hf_SECRETvalue0123456789"
+    proc = _train_offline(tmp_path, "all-MiniLM-L6-v2", data_dir, out, "--hub_token", secret)
     assert f"W&B: no credentials found, logging offline to {out.resolve()}/wandb" in proc.stderr
+    written = [p for p in out.rglob("*") if p.is_file()]
+    assert any(p.name == "training_args.bin" for p in written) and any(p.suffix == ".wandb" for p in written)
+    assert any(p.name == "wandb-metadata.json" for p in written)
+    assert [p for p in written if secret.encode() in p.read_bytes()] == [] and secret not in proc.stderr + proc.stdout
 
     [run_file] = (out / "wandb").glob("offline-run-*/run-*.wandb")
     config, history, summary = read_run(run_file)

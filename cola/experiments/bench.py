@@ -393,7 +393,7 @@ def _device_name(device: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=f"python -m {PROG}", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=f"python -m {PROG}", description=__doc__.split("\n\n")[0], allow_abbrev=False)
     parser.add_argument("--data_dir", default=None, help="CoLA raw folder (default: $COLA_DATA_DIR or the cached download).")
     parser.add_argument("--model", default="all-MiniLM-L6-v2", help="Model name or folder. (default: all-MiniLM-L6-v2)")
     parser.add_argument("--samples", type=int, default=640, help="Training sentences per run. (default: 640)")

@@ -225,7 +225,8 @@ def _domain(agg: dict, domain: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=f"python -m {PROG}", description="Compare train.py runs (single or multi-seed) in a table and a figure."
+        prog=f"python -m {PROG}", description="Compare train.py runs (single or multi-seed) in a table and a figure.",
+        allow_abbrev=False,
     )
     parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="output_dir of a train.py run")
     parser.add_argument("--out", required=True, help="folder for report.md, report.png and report.json")

@@ -107,7 +107,7 @@ def format_breakdown(report: dict) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=f"python -m {PROG}", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=f"python -m {PROG}", description=__doc__.split("\n\n")[0], allow_abbrev=False)
     parser.add_argument("--data_dir", default=None, help="CoLA raw folder (default: $COLA_DATA_DIR or the cached download).")
     parser.add_argument("--model", default="all-MiniLM-L6-v2", help="Model name or folder. (default: all-MiniLM-L6-v2)")
     suite_rows = [row for row in ROWS if row.startswith("suite")]

@@ -49,7 +49,7 @@ from ..errors import CliError, first_line, reports_errors
 from ..files import write_atomic
 from ..output_dir import existing_run
 from ..recipes import RecipeParser, parse_args, resolved_config
-from ..redact import command_line, hide_url_passwords, scrub, url_password
+from ..redact import command_line, hide_credentials, scrub
 from ..run_files import RESULTS_FILE
 from .search_report import trial_recipe, write_outputs
 from .search_space import SEARCH_MANAGED, as_sampled, load_space
@@ -374,7 +374,7 @@ def check_storage(storage_url: str, shown_url: str) -> None:
         url = make_url(storage_url)
         dialect = url.get_dialect()
     except (ArgumentError, NoSuchModuleError, ValueError) as error:
-        why = scrub(first_line(error), url_password(storage_url))
+        why = scrub(first_line(error), storage_url)
         raise CliError(f"--storage {shown_url}: not a database URL SQLAlchemy knows ({why}); e.g. sqlite:///search.db, "
                        f"postgresql://USER:PASSWORD@HOST/DB, mysql+pymysql://USER:PASSWORD@HOST/DB") from None
     try:
@@ -391,7 +391,7 @@ def check_storage(storage_url: str, shown_url: str) -> None:
 
 def _open_error(storage_url: str, error: BaseException) -> str:
     # The URL's password never reaches the terminal, even where a driver's message quotes it.
-    return scrub(f"cannot open the study in {storage_url}: {first_line(error)}", url_password(storage_url))
+    return scrub(f"cannot open the study in {storage_url}: {first_line(error)}", storage_url)
 
 
 def check_same_search(study, setup: dict, shown_url: str) -> None:
@@ -460,7 +460,7 @@ def search_command(argv: list[str] | None, launch) -> int:
     except OSError as error:
         raise CliError(f"cannot write to {output_dir}: {error.strerror}") from None
     storage_url = args.storage or f"sqlite:///{output_dir / 'search.db'}"
-    shown_url = hide_url_passwords(storage_url)  # what logs, errors and reports say: never the password
+    shown_url = hide_credentials(storage_url)  # what logs, errors and reports say: never the password
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # one line per trial comes from here, not Optuna's tracebacks
     try:
         check_storage(storage_url, shown_url)
