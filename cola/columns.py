@@ -30,6 +30,7 @@ class TaskData:
     group_names: tuple[str, ...]  # index = group id; CoLA's groups are its two domains
     source: str  # where the data came from, in words (the log and the model card)
     test_labelled: bool = False
+    labels_read_as: str = "class ids"  # how the label cells were read (texts as written, integers, ...), for the log
     truncated: dict[str, int] = field(default_factory=dict)  # split -> texts cut to --max_length (set by tokenize)
 
     def class_counts(self) -> list[int]:

@@ -94,6 +94,8 @@ def log_start_summary(*, model_name, model, data, class_weights, plan, args) -> 
                     "parameters; base weights of %s held", lora.r, lora.alpha, lora.dropout, " ".join(lora.target_names),
                     len(lora.modules), f"{lora.parameters:,}", ", ".join(lora.held))
     logger.info("Data: %s; train %d examples, eval %d %s", data.source, len(data.train), len(data.eval), data.group_sizes())
+    logger.info("Classes (labels read as %s): %s", data.labels_read_as,
+                ", ".join(f"{i} = {name!r}" for i, name in enumerate(data.class_names)))
     logger.info(
         "Class balance (train): %s",
         ", ".join(f"{name} {n} ({n / max(sum(counts), 1):.1%})" for name, n in zip(data.class_names, counts)),

@@ -89,7 +89,7 @@ def read_user_data(args) -> TaskData:
     return TaskData(
         train=converted["train"], eval=converted.get("eval", converted["train"].select([])), test=converted.get("test"),
         class_names=labels.names, group_names=tuple(groups.values()) or ("all",), source=describe_source(args),
-        test_labelled=test_labelled,
+        test_labelled=test_labelled, labels_read_as=labels.how,
     )
 
 
@@ -122,6 +122,10 @@ def read_file(name: str, path_text: str) -> Split:
         lines = decode_lines(read_data_file(path), str(path))
         if builder == "csv":
             check_quoting(lines, str(path), options.get("sep", ","))
+            # Every cell as written: a label `01` stays `01` (not the number 1, one class with `1`), a text `1.50`
+            # stays `1.50`. Which labels are class ids is label_set's to say.
+            header = next(csv.reader(lines[:1], delimiter=options.get("sep", ",")), [])
+            options = options | {"features": datasets.Features({name: datasets.Value("string") for name in header})}
     # A throw-away cache: the rows are read now, as the file is now, and kept in memory; nothing is cached under a
     # key of the file's name or date that an edited file could be mistaken for.
     with tempfile.TemporaryDirectory(prefix="cola-data-") as cache:
@@ -177,29 +181,46 @@ def read_hub(key: str, name: str, config: str | None, split: str) -> Split:
 class LabelSet:
     """The classes: their names in id order, and which label value means which id."""
 
-    def __init__(self, names, to_id: dict, described: str):
+    def __init__(self, names, to_id: dict, described: str, how: str):
         self.names, self.to_id, self.described = tuple(names), to_id, described  # `described`: for error messages
+        self.how = how  # how the label cells were read, for the start summary
 
 
 def label_set(train: Split, column: str, class_names: list[str] | None, values: list) -> LabelSet:
-    """The classes, read from the training split's label column (its cells: `values`) or given by `class_names`."""
+    """The classes, read from the training split's label column (its cells: `values`) or given by `class_names`.
+
+    A label is the class's name as written (CSV and TSV cells are text: `01` and `1` are two classes). Integers
+    (JSON Lines, Parquet) and texts that write an integer plainly (`0`, `12`: no sign, space or leading zero) are
+    class ids where `--class_names` names the classes and the label is not itself one of the names. Read from the
+    data, the classes sort by number where every label writes one plainly, else alphabetically."""
     feature = train.rows.features[column]
     if isinstance(feature, datasets.ClassLabel):  # the column's own names; its values are the ids
         names = class_names or feature.names
         if len(names) != feature.num_classes:
             raise train.problem(None, column, f"--class_names gives {len(names)} names for {feature.num_classes} classes")
-        return LabelSet(names, {i: i for i in range(len(names))}, f"class ids 0-{len(names) - 1}")
+        return LabelSet(names, {i: i for i in range(len(names))}, f"class ids 0-{len(names) - 1}", "a ClassLabel column")
     kinds = {type(v) for v in values}
     if len(kinds) > 1:
         raise train.problem(None, column, "labels mix integers and strings; use one kind")
     if class_names and kinds == {int}:  # integers are class ids, the names name them
         return LabelSet(class_names, {i: i for i in range(len(class_names))},
-                        f"class ids 0-{len(class_names) - 1} of --class_names")
+                        f"class ids 0-{len(class_names) - 1} of --class_names", "integers, as class ids into --class_names")
     if class_names:
-        return LabelSet(class_names, {name: i for i, name in enumerate(class_names)}, f"--class_names {' '.join(class_names)}")
-    distinct = sorted(set(values))
-    return LabelSet([str(v) for v in distinct], {v: i for i, v in enumerate(distinct)},
-                    f"the training split's labels: {', '.join(map(str, distinct))}")
+        to_id = {str(i): i for i in range(len(class_names))} | {name: i for i, name in enumerate(class_names)}
+        ids = sorted({v for v in values if v not in class_names})
+        how = "texts: class names" + (f", and {', '.join(ids[:3])} as class ids into --class_names" if ids else "")
+        return LabelSet(class_names, to_id, f"--class_names {' '.join(class_names)}", how)
+    distinct = set(values)
+    numeric = all(isinstance(v, int) or _plain_integer(v) for v in distinct)
+    ordered = sorted(distinct, key=int) if numeric else sorted(distinct)
+    how = ("integers" if kinds == {int} else "texts as written") + (", sorted by number" if numeric else ", sorted")
+    return LabelSet([str(v) for v in ordered], {v: i for i, v in enumerate(ordered)},
+                    f"the training split's labels: {', '.join(map(str, ordered))}", how)
+
+
+def _plain_integer(text: str) -> bool:
+    """`0`, `12`: an integer written plainly (so `01`, `+1`, ` 1` and `1.0` are names, never numbers)."""
+    return isinstance(text, str) and text.isascii() and text.isdigit() and (text == "0" or not text.startswith("0"))
 
 
 def _label_cells(split: Split, column: str) -> list:

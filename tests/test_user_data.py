@@ -79,6 +79,32 @@ def test_integer_labels_are_sorted_by_value_and_class_names_name_them(tmp_path):
     assert data.class_names == ("neg", "neu", "pos") and data.train["labels"] == [0, 1, 2, 1]
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".tsv"])
+def test_labels_in_text_files_are_the_class_names_as_written(tmp_path, suffix, caplog):
+    """`01` and `1` are two classes, not one number; `2.0` is not `2`; plain integers still sort by number."""
+    cells = ["01", "1", "2.0", "2", "01", "1", "2.0", "2"]
+    frame = pd.DataFrame({"text": [f"text {i}" for i in range(8)], "label": cells})
+    data = load_data(own(write(frame, tmp_path / f"t{suffix}"), write(frame, tmp_path / f"d{suffix}")), seed=0)
+    assert data.class_names == ("01", "1", "2", "2.0") and data.labels_read_as == "texts as written, sorted"
+    assert [data.class_names[i] for i in data.train["labels"]] == cells
+    plain = pd.DataFrame({"text": [f"text {i}" for i in range(6)], "label": ["10", "2", "9"] * 2})
+    data = load_data(own(write(plain, tmp_path / f"p{suffix}"), write(plain, tmp_path / f"q{suffix}")), seed=0)
+    assert data.class_names == ("2", "9", "10") and data.labels_read_as == "texts as written, sorted by number"
+
+
+def test_text_labels_that_write_ids_are_ids_into_class_names(tmp_path):
+    """A CSV of 0/1 with --class_names naming them: the plainly written integers are class ids, as before."""
+    frame = pd.DataFrame({"text": [f"text {i}" for i in range(4)], "label": ["0", "1", "1", "0"]})
+    data = load_data(own(write(frame, tmp_path / "t.csv"), write(frame, tmp_path / "d.csv"), class_names=["no", "yes"]),
+                     seed=0)
+    assert data.class_names == ("no", "yes") and data.train["labels"] == [0, 1, 1, 0]
+    assert data.labels_read_as == "texts: class names, and 0, 1 as class ids into --class_names"
+    frame["label"] = ["00", "1", "1", "0"]  # "00" writes no id plainly: a name, and not among the names
+    with pytest.raises(CliError, match=r"t2.csv, row 1, column 'label': label '00' is not among --class_names no yes"):
+        load_data(own(write(frame, tmp_path / "t2.csv"), write(frame, tmp_path / "d2.csv"), class_names=["no", "yes"]),
+                  seed=0)
+
+
 def test_class_names_set_the_order_of_string_labels(tmp_path):
     frame = pd.DataFrame({"text": ["a b", "c d", "e f"], "label": ["pos", "neg", "pos"]})
     path = write(frame, tmp_path / "t.csv")
