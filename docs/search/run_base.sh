@@ -5,7 +5,7 @@
 # finishes. --trials 20 is the study's target over all calls. Seeds 1 and 2 only: the recipe it picks is confirmed
 # on 5 fresh seeds by docs/search/run_best_base.sh. Run alone: the training times are measured.
 # Trial folders (final models) stay in docs/search/base/trial_*, which git ignores; the study (search.db),
-# trials.json, report.md/png and best_recipe.json are committed. Needs pip install -e ".[base]".
+# trials.json, report.md/png and best_recipe.json are committed. Needs the base model's wheels fetched (README: requirements-base.txt).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export HF_HUB_OFFLINE=1
