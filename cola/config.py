@@ -22,6 +22,7 @@ from .precision import HARDWARE_OPTIONS, fit_to_hardware
 
 MAX_SEED = 2**32 - 1
 MAX_EPOCHS, MAX_STEPS = 100_000, 10**9
+MAX_BATCH = 65_536  # examples per device and batch
 
 
 @dataclass
@@ -413,6 +414,9 @@ class ColaTrainingArguments(TrainingArguments):
             raise ValueError(f"lora_alpha must be a positive number, got {self.lora_alpha}")
         if not 0 <= self.lora_dropout < 1:
             raise ValueError(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
+        if self.lora_target_modules is not None and not self.lora_target_modules:
+            raise ValueError("lora_target_modules takes one or more layer names (or all-linear); leave it out for the "
+                             "model type's default")
         if self.lora_r and self.gradual_unfreeze_steps:
             raise ValueError("lora_r and gradual_unfreeze_steps do not combine: with LoRA no base weight of a layer "
                              "trains, so there is nothing to unfreeze gradually; give one")
@@ -449,6 +453,18 @@ class ColaTrainingArguments(TrainingArguments):
             os.environ["HF_TOKEN"] = self.hub_token
             self.hub_token = None
 
+    def _check_best_model_strategies(self) -> None:
+        """The Trainer's own check, worded for the suite, whose default (not the Trainer's) turns
+        load_best_model_at_end on: the user may never have asked for it."""
+        if not self.load_best_model_at_end or str(getattr(self.save_strategy, "value", self.save_strategy)) == "best":
+            return
+        evaluate = str(getattr(self.eval_strategy, "value", self.eval_strategy))
+        save = str(getattr(self.save_strategy, "value", self.save_strategy))
+        if evaluate != save:
+            raise ValueError(f"load_best_model_at_end (on by default in this suite: the run ends with its best "
+                             f"checkpoint) needs --save_strategy to match --eval_strategy, got save '{save}' and eval "
+                             f"'{evaluate}'; give --save_strategy {evaluate}, or --load_best_model_at_end false")
+
     def _check_ranges(self) -> None:
         """Numbers that would fail late (after training) or silently (a run of 0 steps, a NaN loss): refused now."""
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
@@ -456,6 +472,11 @@ class ColaTrainingArguments(TrainingArguments):
         for name in ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be 1 or more, got {getattr(self, name)}")
+        # The Trainer allocates buffers of the batch size it is given, not of the batch it gets (its evaluation loop:
+        # 4 TB for 10^12), and only when it first evaluates: refused now, not after an hour of training.
+        for name in ("per_device_train_batch_size", "per_device_eval_batch_size"):
+            if getattr(self, name) > MAX_BATCH:
+                raise ValueError(f"{name} is limited to {MAX_BATCH:,}, got {getattr(self, name):,}")
         if self.max_steps <= 0 and not (math.isfinite(self.num_train_epochs) and self.num_train_epochs > 0):
             raise ValueError(f"num_train_epochs must be a positive number (or give max_steps), got {self.num_train_epochs}")
         # Beyond these the Trainer's step arithmetic overflows (epochs x steps per epoch becomes inf).
@@ -483,6 +504,7 @@ class ColaTrainingArguments(TrainingArguments):
         for seed in [self.seed, *(self.seeds or [])]:
             if not 0 <= seed <= MAX_SEED:  # numpy's generator takes 32-bit seeds; set_seed seeds it too
                 raise ValueError(f"seeds must be between 0 and {MAX_SEED}, got {seed}")
+        self._check_best_model_strategies()
         if self.overwrite_run and self.resume_from_checkpoint:
             raise ValueError("--overwrite_run deletes the checkpoints --resume_from_checkpoint would continue; give one")
         if self.bf16 and self.fp16:

@@ -31,7 +31,7 @@ from torch import nn
 from .errors import CliError
 from .files import write_atomic
 from .freezing import LayerGroup, find_layer_groups, modules_of, place
-from .packaged import hub_id
+from .packaged import hub_id, packaged_model
 from .plan import Adapters, TrainingPlan, is_adapter, plan_from
 from .run_files import ADAPTER_DIR
 
@@ -61,6 +61,7 @@ def lora_plan(args, model: nn.Module, groups: list[LayerGroup], *, base_model: s
                        f"carry adapters; freeze fewer groups (this model has {len(layers)} layers)")
     wanted = tuple(args.lora_target_modules or default_targets(model))
     modules = target_modules(model, above, wanted)
+    check_rank(args.lora_r, model, modules)
     config = LoraConfig(r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
                         target_modules=list(modules), bias="none")
     wanted_grad = {id(param): param.requires_grad for param in model.parameters()}
@@ -75,8 +76,27 @@ def lora_plan(args, model: nn.Module, groups: list[LayerGroup], *, base_model: s
     parameters = sum(p.numel() for name, p in model.named_parameters() if is_adapter(name))
     adapters = Adapters(r=args.lora_r, alpha=args.lora_alpha, dropout=args.lora_dropout, target_names=wanted,
                         modules=modules, held=held, head=head_modules(model, groups[first_top:]), parameters=parameters,
-                        base_model=hub_id(base_model) or str(Path(base_model).expanduser().resolve()))
+                        base_model=_loadable_base(base_model))
     return replace(plan, groups=tuple(groups), adapters=adapters)
+
+
+def _loadable_base(name: str) -> str:
+    """What the adapter's config names as its base, for `PeftModel.from_pretrained` to load: a packaged model's
+    folder (its Hub id would need the network), a local folder's full path, or the Hub id."""
+    row = packaged_model(name)
+    if row:
+        return row.folder()
+    return hub_id(name) or str(Path(name).expanduser().resolve())
+
+
+def check_rank(r: int, model: nn.Module, modules: tuple[str, ...]) -> None:
+    """A rank above a layer's smaller side adds parameters and no expressiveness (and at a typo's size, e.g. 1e5,
+    would allocate gigabytes): refused, naming the narrowest layer."""
+    narrowest = min(modules, key=lambda name: min(model.get_submodule(name).weight.shape))
+    width = min(model.get_submodule(narrowest).weight.shape)
+    if r > width:
+        raise CliError(f"--lora_r {r} is larger than the layers it adapts ({narrowest}: {width} wide at the narrowest); "
+                       f"give at most {width}")
 
 
 def default_targets(model: nn.Module) -> tuple[str, ...]:

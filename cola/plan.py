@@ -38,7 +38,7 @@ class Adapters:
     held: tuple[str, ...]  # the groups above the floor whose base weights stay still (embeddings, layers)
     head: tuple[str, ...]  # the modules that train fully (head, pooler, final norm): the adapter's modules_to_save
     parameters: int  # in the adapters
-    base_model: str  # what the adapter goes on: a Hub id (a packaged model's), or the folder it was read from
+    base_model: str  # what the adapter goes on, as PEFT loads it: a packaged model's folder, a local folder, a Hub id
 
     def hold(self, groups) -> None:
         """Above the floor, only the adapters of the held groups train (their base weights get no gradient)."""

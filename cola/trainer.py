@@ -19,6 +19,7 @@ Trainer is told both facts explicitly: the model takes no loss kwargs, and the l
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import json
 import logging
@@ -59,17 +60,54 @@ def check_optimizer_and_schedule(args) -> None:
     except (ImportError, ValueError) as error:
         raise CliError(f"--optim {optim}: {first_line(error)}") from None
     refuse_own_groups(args, optimizer_kwargs)
+    # Read means: the optimizer gets the value given (AdamW's kwargs hold an `eps`, but the Trainer takes it from
+    # --adam_epsilon, never from --optim_args).
+    ignored = sorted(key for key, value in _optim_args(args.optim_args).items()
+                     if key not in optimizer_kwargs or not _same_value(value, optimizer_kwargs[key]))
+    if ignored:  # the Trainer reads --optim_args for some optimizers only, and drops them for the rest without a word
+        raise CliError(f"--optim {optim} does not read --optim_args {', '.join(ignored)} (the Trainer passes --optim_args "
+                       f"to some optimizers only; AdamW's settings are --adam_beta1, --adam_beta2, --adam_epsilon)")
     stand_in = [torch.zeros(1, requires_grad=True)]
     try:
         optimizer = optimizer_cls(stand_in, **optimizer_kwargs)
     except (TypeError, ValueError, RuntimeError) as error:
         raise CliError(f"--optim {optim} (with --optim_args {args.optim_args!r}): {first_line(error)}") from None
+    kwargs = f" with --lr_scheduler_kwargs {json.dumps(args.lr_scheduler_kwargs)}" if args.lr_scheduler_kwargs else ""
+    negative = [key for key, value in (args.lr_scheduler_kwargs or {}).items()
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0]
+    if negative:
+        raise CliError(f"--lr_scheduler_type {args.lr_scheduler_type.value}{kwargs}: {negative[0]} must be 0 or more")
     try:
-        get_scheduler(args.lr_scheduler_type, optimizer=optimizer, num_warmup_steps=1, num_training_steps=10,
-                      scheduler_specific_kwargs=args.lr_scheduler_kwargs)
-    except (TypeError, ValueError) as error:
-        kwargs = f" with --lr_scheduler_kwargs {json.dumps(args.lr_scheduler_kwargs)}" if args.lr_scheduler_kwargs else ""
+        # Stepped through a short schedule, not only built: a value of the wrong type (a string for a number of
+        # steps) passes the constructor and fails at the first step, an hour into a run.
+        scheduler = get_scheduler(args.lr_scheduler_type, optimizer=optimizer, num_warmup_steps=1, num_training_steps=10,
+                                  scheduler_specific_kwargs=args.lr_scheduler_kwargs)
+        plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)  # stepped with the eval metric
+        for _ in range(10):
+            optimizer.step()
+            scheduler.step(1.0) if plateau else scheduler.step()
+        learning_rates = scheduler.get_last_lr()
+    except (TypeError, ValueError, ArithmeticError) as error:
         raise CliError(f"--lr_scheduler_type {args.lr_scheduler_type.value}{kwargs}: {first_line(error)}") from None
+    if not all(isinstance(lr, (int, float)) and math.isfinite(lr) for lr in learning_rates):
+        raise CliError(f"--lr_scheduler_type {args.lr_scheduler_type.value}{kwargs}: the schedule gives a learning rate "
+                       f"that is not a number ({learning_rates[0]!r})")
+
+
+def _optim_args(optim_args: str | None) -> dict[str, str]:
+    """`--optim_args "a=1,b=2"` (the Trainer's own format) as a dict of the texts given."""
+    pairs = (pair.split("=", 1) for pair in (optim_args or "").replace(" ", "").split(",") if pair)
+    return {pair[0]: pair[-1] for pair in pairs}
+
+
+def _same_value(text: str, value) -> bool:
+    """Whether the optimizer's keyword value is what `text` says (`1e-6` and 1e-06, `False` and False, ...)."""
+    if str(value) == text:
+        return True
+    try:
+        return ast.literal_eval(text) == value
+    except (ValueError, SyntaxError):
+        return False
 
 
 def refuse_own_groups(args, optimizer_kwargs: dict) -> None:

@@ -118,6 +118,8 @@ def read_file(name: str, path_text: str) -> Split:
     builder, options = FORMATS[path.suffix.lower()]
     if builder == "parquet":
         check_data_file(path)
+        if _parquet_rows(path) == 0:  # datasets' own word for it is "BatchSize must be greater than 0"
+            raise CliError(f"{path}: no rows (an empty split)")
     else:  # a byte that is not UTF-8: a one-line error naming its line
         lines = decode_lines(read_data_file(path), str(path))
         if builder == "csv":
@@ -138,6 +140,16 @@ def read_file(name: str, path_text: str) -> Split:
             cause = error.__cause__ or error.__context__ or error
             raise CliError(f"{path}: cannot read it as {path.suffix.lower()[1:].upper()} ({first_line(cause)})") from None
     return Split(name, rows, str(path))
+
+
+def _parquet_rows(path: Path) -> int | None:
+    """How many rows a Parquet file's footer says it holds (None where it cannot be read: the reader says why)."""
+    import pyarrow.parquet
+
+    try:
+        return pyarrow.parquet.read_metadata(path).num_rows
+    except (OSError, ValueError, pyarrow.ArrowException):
+        return None
 
 
 def check_quoting(lines: list[str], source: str, separator: str) -> None:

@@ -142,3 +142,43 @@ def test_runs_on_different_data_are_named_and_flagged(seed_sweep, tmp_path):
     assert "| data/train.csv, data/dev.csv | 1 |" in own_row
     rows = json.loads((mixed / "report.json").read_text())["runs"]
     assert [r["data"] for r in rows] == ["CoLA", "data/train.csv, data/dev.csv"]
+
+
+@pytest.mark.parametrize("twice", ["{run}/", "{run}/../{name}", "{link}"])
+def test_the_same_run_given_twice_is_one_line(seed_sweep, tmp_path, capsys, twice):
+    link = tmp_path / "link"
+    link.symlink_to(seed_sweep / "seed_3")
+    again = twice.format(run=seed_sweep / "seed_3", name="seed_3", link=link)
+    assert compare.main([str(seed_sweep / "seed_3"), again, "--out", str(tmp_path / "r")]) == 2
+    assert capsys.readouterr().err == f"error: {again} and {seed_sweep / 'seed_3'} are the same run; give each run once\n"
+    assert not (tmp_path / "r").exists()
+
+
+def test_runs_scored_on_different_subsets_are_flagged(seed_sweep, tmp_path, capsys):
+    import shutil
+
+    small = tmp_path / "small"
+    shutil.copytree(seed_sweep / "seed_3", small)
+    results = json.loads((small / "results.json").read_text())
+    results["data"]["rows"]["eval"] = 7  # as --max_eval_samples 7 would have made it
+    (small / "results.json").write_text(json.dumps(results))
+    full = results["data"]["rows"]["eval"]
+    assert compare.main([str(seed_sweep / "seed_3"), str(small), "--out", str(tmp_path / "r")]) == 0
+    rows = json.loads((seed_sweep / "seed_3" / "results.json").read_text())["data"]["rows"]["eval"]
+    note = (f"runs on CoLA were scored on evaluation sets of different sizes (seed_3 on {rows}, small on 7 rows; "
+            "--max_eval_samples?): their scores are not comparable")
+    assert full == 7 and f"note: {note}\n" in capsys.readouterr().err
+    assert f"**Note:** {note}." in (tmp_path / "r" / "report.md").read_text()
+
+
+def test_a_folder_holding_files_of_the_reports_names_is_not_written_over(seed_sweep, tmp_path, capsys):
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "report.md").write_text("my notes")
+    assert compare.main([str(seed_sweep / "seed_3"), "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (f"error: {out / 'report.md'} is not a report this tool wrote; choose another --out "
+                                       "(or move it)\n")
+    assert (out / "report.md").read_text() == "my notes"
+    (out / "report.md").unlink()
+    assert compare.main([str(seed_sweep / "seed_3"), "--out", str(out)]) == 0
+    assert compare.main([str(seed_sweep / "seed_3"), "--out", str(out)]) == 0  # its own report: rewritten

@@ -23,6 +23,7 @@ from cola.recipes import parse_args
     (["--bf16", "--fp16"], "--bf16 and --fp16 contradict each other; give one (or --precision)"),
     (["--max_grad_norm", "-1"], "max_grad_norm must be 0 (no clipping) or more, got -1.0"),
     (["--dataloader_num_workers", "-1"], "dataloader_num_workers must be 0 or more, got -1"),
+    (["--per_device_train_batch_size", "65537"], "per_device_train_batch_size is limited to 65,536, got 65,537"),
     (["--overwrite_run", "--resume_from_checkpoint", "last"],
      "--overwrite_run deletes the checkpoints --resume_from_checkpoint would continue; give one"),
 ])
@@ -76,3 +77,18 @@ def test_the_launch_check_is_a_one_line_error(monkeypatch):
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     with pytest.raises(CliError, match="accelerate launch asked for several processes"):
         parse_args([])
+
+
+def test_an_empty_list_of_lora_targets_is_refused_not_the_default(tmp_path):
+    recipe = tmp_path / "r.json"
+    recipe.write_text('{"lora_r": 2, "lora_target_modules": []}')
+    with pytest.raises(CliError, match=r"^lora_target_modules takes one or more layer names \(or all-linear\); leave it "
+                                       r"out for the model type's default$"):
+        parse_args(["--recipe", str(recipe)])
+
+
+@pytest.mark.parametrize("spelled", ["{tmp}/out/", "{tmp}/missing/../out", "{tmp}/./out", "~/cola-out"])
+def test_the_output_folder_is_the_real_path_it_names(tmp_path, spelled, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    config = parse_args(["--output_dir", spelled.format(tmp=tmp_path)])
+    assert config.training.output_dir == str(tmp_path / ("cola-out" if spelled.startswith("~") else "out"))

@@ -161,6 +161,10 @@ def test_a_resumed_lora_run_is_bit_identical(lora_runs):
      "--lora_target_modules: no linear layer named qkv in this model's encoder layers; they hold: dense, key, query, value"),
     (["--lora_r", "4", "--lora_target_modules", "all-linear", "query"], "all-linear stands alone"),
     (["--lora_r", "4", "--freeze", "4"], "--lora_r 4 with --freeze 4: no encoder layer is left above the floor"),
+    # a typo's rank would allocate gigabytes of adapters; above the layer's width it adds nothing
+    (["--lora_r", "100000"], "--lora_r 100000 is larger than the layers it adapts (bert.encoder.layer.0.attention.self."
+     "query: 32 wide at the narrowest); give at most 32"),
+    (["--lora_r", "33", "--lora_target_modules", "all-linear"], "give at most 32"),
 ])
 def test_bad_lora_options_are_one_line_errors(flags, message, tmp_path, tiny_bert_dir, data_dir, capsys):
     argv = ["--model_name_or_path", str(tiny_bert_dir), "--data_dir", str(data_dir), "--output_dir", str(tmp_path / "run"),
@@ -197,3 +201,22 @@ def test_predicting_from_a_lora_checkpoint_is_refused_not_random(lora_runs, caps
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "weight(s) missing" in err and "use the run's output folder, which holds the merged model" in err
     assert predict.main([str(lora_runs / "cached"), "The book was written by John."]) == 0
+
+
+def test_an_adapter_on_a_packaged_model_loads_offline_from_its_own_config(tmp_path, data_dir):
+    """The adapter's config names the packaged model's folder as its base (its Hub id would need the network), so
+    PEFT loads it whole from the adapter folder alone, and it equals the merged model."""
+    from peft import AutoPeftModelForSequenceClassification
+
+    out = tmp_path / "minilm"
+    assert train.main(["--model_name_or_path", "all-MiniLM-L6-v2", "--data_dir", str(data_dir), "--output_dir", str(out),
+                       "--max_train_samples", "32", "--max_eval_samples", "16", "--max_steps", "2", "--lora_r", "2",
+                       "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false"]) == 0
+    from cola.packaged import packaged_model
+
+    config = json.loads((out / "adapter" / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == packaged_model("all-MiniLM-L6-v2").folder()
+    adapted = AutoPeftModelForSequenceClassification.from_pretrained(out / "adapter").eval()
+    merged = AutoModelForSequenceClassification.from_pretrained(out).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(merged(**_inputs()).logits, adapted(**_inputs()).logits, rtol=1e-5, atol=1e-5)

@@ -193,6 +193,23 @@ def test_options_only_the_trainer_checks_are_one_line_errors(tmp_path, tiny_bert
      "error: --lr_scheduler_type cosine_with_min_lr: One of min_lr or min_lr_rate should be set"),
     (["--dataloader_num_workers", "2", "--dataloader_prefetch_factor", "0"], None,
      "error: dataloader_prefetch_factor must be 1 or more, got 0"),
+    # passes the constructor, fails at the first step (an hour in): the check steps the schedule
+    (["--lr_scheduler_type", "warmup_stable_decay", "--lr_scheduler_kwargs", '{"num_decay_steps": 2, "min_lr_ratio": "x"}'],
+     None, 'error: --lr_scheduler_type warmup_stable_decay with --lr_scheduler_kwargs {"num_decay_steps": 2, '
+     '"min_lr_ratio": "x"}: unsupported operand type'),
+    (["--lr_scheduler_type", "warmup_stable_decay", "--lr_scheduler_kwargs", '{"num_decay_steps": -5}'], None,
+     'error: --lr_scheduler_type warmup_stable_decay with --lr_scheduler_kwargs {"num_decay_steps": -5}: num_decay_steps '
+     "must be 0 or more"),
+    # the Trainer drops --optim_args for these without a word
+    (["--optim_args", "eps=1e-6"], None, "error: --optim adamw_torch_fused does not read --optim_args eps"),
+    (["--optim", "sgd", "--optim_args", "momentum=0.9,nesterov=True,dampening=0.1,foo=1"], None,
+     "error: --optim sgd does not read --optim_args foo"),
+    (["--per_device_eval_batch_size", "1000000000000"], None,
+     "error: per_device_eval_batch_size is limited to 65,536, got 1,000,000,000,000"),
+    (["--eval_strategy", "no"], None,
+     "error: load_best_model_at_end (on by default in this suite: the run ends with its best checkpoint) needs "
+     "--save_strategy to match --eval_strategy, got save 'epoch' and eval 'no'; give --save_strategy no, or "
+     "--load_best_model_at_end false"),
 ])
 def test_a_library_failure_at_start_up_is_one_line_before_any_work(tmp_path, capsys, extra, package, message):
     import importlib.util

@@ -217,6 +217,9 @@ def test_an_empty_split(tmp_path):
     train_path = write(pd.DataFrame(GOOD), tmp_path / "train.csv")
     with pytest.raises(CliError, match=r"dev.csv: no rows \(an empty split\)$"):
         load_data(own(train_path, tmp_path / "dev.csv"), seed=0)
+    pd.DataFrame({"text": pd.Series([], dtype=str), "label": pd.Series([], dtype=int)}).to_parquet(tmp_path / "dev.parquet")
+    with pytest.raises(CliError, match=r"dev.parquet: no rows \(an empty split\)$"):
+        load_data(own(train_path, tmp_path / "dev.parquet"), seed=0)
 
 
 def test_a_file_that_is_not_utf8(tmp_path):

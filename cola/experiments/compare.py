@@ -26,7 +26,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from ..errors import CliError, first_line, reports_errors
-from ..files import write_atomic
+from ..files import real_path, write_atomic
 from ..redact import command_line
 from ..run_files import RESULTS_FILE
 from .stats import aggregate, run_entry
@@ -76,6 +76,7 @@ def _row(run_dir: Path, results: dict) -> dict:
     plan = one_run.get("plan") or _plan_of_older_results(config, one_run.get("layer_groups"))
     return {
         "name": run_dir.name,
+        "eval_rows": one_run.get("data", {}).get("rows", {}).get("eval"),
         "path": str(run_dir),
         "model": config["model_name_or_path"],
         "data": data_name(one_run.get("data", {}).get("source"), config),
@@ -144,6 +145,7 @@ def markdown(rows: list[dict], command: str) -> str:
         "",
         *([f"**These runs trained and were evaluated on different data** ({'; '.join(data)}): compare scores "
            "within one data set only.", ""] if mixed else []),
+        *[f"**Note:** {note}.\n" for note in scoring_notes(rows)],
         f"Made by `{command}`. MCC and accuracy on each run's evaluation set (eval n sentences); median over "
         "seeds, IQR = first to third quartile. Freeze: frozen of all layer groups. Degenerate: runs that predict a "
         "single class (MCC 0). Batch: per device, times gradient accumulation. Checkpoint: the run's last, or its best "
@@ -233,15 +235,54 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+REPORT_FILES = ("report.md", "report.json", "report.png")
+
+
+def check_report_folder(out: Path) -> None:
+    """The report's folder holds no files of those names but an earlier report of this tool's (rewritten)."""
+    present = [name for name in REPORT_FILES if (out / name).exists() or (out / name).is_symlink()]
+    if not present:
+        return
+    try:
+        earlier = json.loads((out / "report.json").read_text(encoding="utf-8"))
+        ours = isinstance(earlier, dict) and str(earlier.get("command", "")).startswith(f"python -m {PROG}")
+    except (OSError, ValueError):
+        ours = False
+    links = [name for name in present if (out / name).is_symlink()]
+    if not ours or links:
+        raise CliError(f"{out / (links or present)[0]} is not a report this tool wrote; choose another --out (or move it)")
+
+
+def scoring_notes(rows: list[dict]) -> list[str]:
+    """Runs on the same data scored on evaluation sets of different sizes (--max_eval_samples): not comparable."""
+    notes = []
+    for data in sorted({row["data"] for row in rows}):
+        sizes = {row["name"]: row.get("eval_rows") for row in rows if row["data"] == data and row.get("eval_rows")}
+        if len(set(sizes.values())) > 1:
+            listed = ", ".join(f"{name} on {n}" for name, n in sizes.items())
+            notes.append(f"runs on {data} were scored on evaluation sets of different sizes ({listed} rows; "
+                         f"--max_eval_samples?): their scores are not comparable")
+    return notes
+
+
 @reports_errors
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    rows = distinct_names([load_run(d) for d in args.run_dirs])
-    out = Path(args.out)
+    seen = {}
+    for spelled in args.run_dirs:
+        real = real_path(spelled)
+        if real in seen:
+            raise CliError(f"{spelled} and {seen[real]} are the same run; give each run once")
+        seen[real] = spelled
+    rows = distinct_names([load_run(path) for path in seen])
+    out = real_path(args.out)
+    check_report_folder(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise CliError(f"cannot write to {args.out}: {error.strerror}") from None
+    for note in scoring_notes(rows):
+        print(f"note: {note}", file=sys.stderr)
     command = command_line(f"python -m {PROG}", sys.argv[1:] if argv is None else argv)
     write_atomic(out / "report.md", markdown(rows, command))
     write_atomic(out / "report.json", json.dumps({"command": command, "runs": rows}, indent=2) + "\n")
