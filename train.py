@@ -84,7 +84,7 @@ def run(config: RunConfig) -> int:
     from cola.results import build_results, log_results, write_results
     from cola.run import build_run
     from cola.tracking import finish_wandb_run
-    from cola.trainer import check_trained
+    from cola.trainer import check_trained, final_evaluation
 
     args = config.training
     logging.getLogger().setLevel(logging.INFO if args.should_log else logging.WARNING)  # one process speaks
@@ -105,7 +105,7 @@ def run(config: RunConfig) -> int:
         # the reports): a crash there loses no training. _internal_call: not uploaded yet (--push_to_hub uploads
         # the folder once, below, with its card and results).
         trainer.save_model(_internal_call=True)
-        eval_metrics = trainer.evaluate()
+        eval_metrics = final_evaluation(trainer)
         test_metrics = predict_test_split(trainer, run.data, args.output_dir) if run.data.test is not None else None
 
         if main_process:

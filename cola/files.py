@@ -85,12 +85,17 @@ def write_atomic(path: str | Path, content: str | bytes | Callable[[Path], None]
                 f.write(content.encode("utf-8") if isinstance(content, str) else content)
         if callable(content):
             content(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())
+        readable(tmp)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def readable(path: Path) -> None:
+    """Give a file the permissions a plain `open()` would (0644 under the usual umask 022), not a private 0600."""
+    os.chmod(path, 0o666 & ~_umask())
 
 
 def _umask() -> int:

@@ -17,6 +17,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from .files import write_atomic
 from .packaged import hub_id, packaged_model
 from .redact import command_line
+from .results import SINGLE_CLASS_WARNING, single_class
 from .run_files import CARD_FILE
 
 TAG = "cola-suite"
@@ -54,6 +55,7 @@ def model_card(results: dict, *, argv: tuple[str, ...], output_dir: str) -> str:
         *_data_lines(config, data, cola), "",
         "## Evaluation", "",
         *_subset_line(config), *_score_table(results), "",
+        *([f"**Warning:** {SINGLE_CLASS_WARNING % only}.", ""] if (only := single_class(results["eval"])) else []),
         *_per_class_lines(results, data["class_names"]),
         "## Training", "",
         *_training_lines(results, config), "",

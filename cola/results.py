@@ -132,8 +132,27 @@ def build_results(report: RunReport, *, eval_metrics: dict, test_metrics: dict |
 def log_results(results: dict, path: Path) -> None:
     groups = [f"{name.replace('_', '-')} {results[f'eval_{name}']['matthews_correlation']:.4f}"
               for name in results["data"]["group_names"] if f"eval_{name}" in results]
-    logger.info("MCC %.4f%s; results in %s", results["eval"]["matthews_correlation"],
-                f" ({', '.join(groups)})" if groups else "", path)
+    evaluation = results["eval"]
+    logger.info("MCC %.4f, accuracy %.4f, macro F1 %.4f on %d examples%s; results in %s",
+                evaluation["matthews_correlation"], evaluation["accuracy"], evaluation.get("f1_macro", float("nan")),
+                evaluation.get("n", 0), f" ({', '.join(groups)})" if groups else "", path)
+    if (only := single_class(evaluation)) is not None:
+        logger.warning(SINGLE_CLASS_WARNING, only)
+
+
+# Said in the log and in the model card of a run that collapsed: its MCC of 0 is no score at all.
+SINGLE_CLASS_WARNING = ("The model predicts one class ('%s') for every evaluation example: it learned nothing "
+                        "usable (MCC 0). Try another learning rate or seed, or class weights (--class_weights)")
+
+
+def single_class(eval_section: dict) -> str | None:
+    """The class a run predicts for every evaluation example, or None (a class's predicted share is 1).
+
+    Files written before k classes (CoLA only) carry predicted_acceptable alone: 0 there is all-unacceptable."""
+    shares = {key.removeprefix("predicted_"): value for key, value in eval_section.items() if key.startswith("predicted_")}
+    if list(shares.values()) == [0.0]:
+        return "unacceptable"
+    return next((name for name, share in shares.items() if share == 1.0), None)
 
 
 def metric_sections(metrics: dict, prefix: str, class_names, group_names) -> dict:

@@ -14,6 +14,7 @@ once:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from transformers import TrainerCallback, set_seed
@@ -30,6 +31,8 @@ from .recipes import resolved_config
 from .results import log_start_summary
 from .tracking import check_reporting
 from .trainer import ColaTrainer, build_trainer, check_optimizer_and_schedule
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -55,6 +58,7 @@ def resume_point(config: RunConfig) -> tuple[str | None, dict]:
     resolved = resolved_config(config)  # after the checkpoint's floor is adopted: it is part of it
     if checkpoint:
         check_same_run(checkpoint, resolved)
+        logger.info("Continuing from %s (its weights, optimizer, schedule, data order and frozen floor)", checkpoint)
     return checkpoint, resolved
 
 

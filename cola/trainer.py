@@ -28,12 +28,21 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, TrainerCallback, get_scheduler
+from transformers import (
+    DataCollatorWithPadding,
+    EarlyStoppingCallback,
+    PrinterCallback,
+    ProgressCallback,
+    Trainer,
+    TrainerCallback,
+    get_scheduler,
+)
 
 from .checkpoints import SaveSuiteState, weights_are_finite
 from .columns import GROUP, LABEL, NON_MODEL_COLUMNS
 from .config import RunConfig
 from .errors import CliError, first_line
+from .files import readable
 from .freezing import find_layer_groups
 from .frozen_cache import CacheNotExact, FrozenPrefixCache
 from .lora import merged_copy, save_adapter
@@ -43,6 +52,7 @@ from .model_card import write_model_card
 from .param_groups import build_param_groups, param_group_table
 from .plan import TrainingPlan, plan_from
 from .results import RunReport, count_parameters, distributed_section
+from .run_files import WEIGHTS_FILES
 from .tracking import SuiteTablesToWandb, prepare_wandb, reports_to_wandb
 from .unfreezing import LogUnfreezing, gate_scheduler
 
@@ -158,7 +168,42 @@ def build_trainer(
         raise CliError(f"the Trainer refused this configuration: {first_line(error)}") from None
     for callback in [*run_callbacks(args, trainer.report, plan=plan, resolved=resolved), *callbacks]:
         trainer.add_callback(callback)
+    for stock, ours in ((ProgressCallback, ProgressLines), (PrinterCallback, PrinterLines)):
+        if trainer.pop_callback(stock) is not None:
+            trainer.add_callback(ours)
     return trainer
+
+
+def evaluation_line(logs: dict, step: int) -> str:
+    """An evaluation's log as one short line: MCC, accuracy and loss, then MCC per group (the Trainer prints the
+    dict of every metric: 35 keys for CoLA)."""
+    groups = [(key.removeprefix("eval_").removesuffix("_matthews_correlation"), value) for key, value in logs.items()
+              if key.endswith("_matthews_correlation") and key != "eval_matthews_correlation"]
+    per_group = "".join(f"; {name} MCC {value:.4f}" for name, value in groups)
+    return (f"step {step} (epoch {logs.get('epoch', 0):g}): eval MCC {logs.get('eval_matthews_correlation', float('nan')):.4f}, "
+            f"accuracy {logs.get('eval_accuracy', float('nan')):.4f}, loss {logs['eval_loss']:.4f}{per_group}")
+
+
+class ProgressLines(ProgressCallback):
+    """The Trainer's progress bars, with each evaluation as one line (`evaluation_line`)."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs and "eval_loss" in logs:
+            if state.is_world_process_zero and self.training_bar is not None:
+                self.training_bar.write(evaluation_line(logs, state.global_step))
+            return
+        super().on_log(args, state, control, logs=logs, **kwargs)
+
+
+class PrinterLines(PrinterCallback):
+    """The Trainer's plain printer (--disable_tqdm, as in the search's trial logs), evaluations as one line."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs and "eval_loss" in logs:
+            if state.is_local_process_zero:
+                print(evaluation_line(logs, state.global_step))
+            return
+        super().on_log(args, state, control, logs=logs, **kwargs)
 
 
 def run_callbacks(args, report: RunReport, *, plan: TrainingPlan, resolved: dict) -> list[TrainerCallback]:
@@ -185,6 +230,20 @@ def check_trained(state, training_loss: float, model) -> None:
         where = f" by step {bad}" if bad is not None else ""
         raise CliError(f"training diverged: the loss or the weights became NaN or infinite{where} (a learning rate "
                        f"too high?); no results.json or model was written", exit_code=1)
+
+
+def final_evaluation(trainer: Trainer) -> dict:
+    """The metrics of the model the run ends with. The Trainer's own last evaluation scored that model already when
+    it came at the last step and the model was not swapped for an earlier best checkpoint (the usual case with one
+    evaluation per epoch): reused then, instead of a second pass over the evaluation set (50 s at base size)."""
+    state = trainer.state
+    last = next((entry for entry in reversed(state.log_history) if "eval_loss" in entry), None)
+    best = state.best_model_checkpoint
+    kept = not trainer.args.load_best_model_at_end or (best and Path(best).name == f"checkpoint-{state.global_step}")
+    if last is not None and last.get("step") == state.global_step and kept:
+        logger.info("Final evaluation: the one at step %d (the model the run ends with)", state.global_step)
+        return {key: value for key, value in last.items() if key != "step"}
+    return trainer.evaluate()
 
 
 class ColaTrainer(Trainer):
@@ -308,19 +367,25 @@ class ColaTrainer(Trainer):
 
     def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
         """A LoRA run's output folder gets a plain model (the adapters merged in) and, in `adapter/`, the adapter
-        for PEFT; its checkpoints keep the model as it trains (adapters apart), which resuming needs."""
+        for PEFT; its checkpoints keep the model as it trains (adapters apart), which resuming needs. The weights
+        get the permissions every other file of the run gets (the library writes them 0600)."""
         output_dir = output_dir or self.args.output_dir
         adapters = self.plan.adapters
         final = Path(output_dir).resolve() == Path(self.args.output_dir).resolve()
         if adapters is None or not final or not self.args.should_save:  # a process that does not write returns there
-            return super()._save(output_dir, state_dict)
-        model = self.accelerator.unwrap_model(self.model)
-        save_adapter(model, adapters, output_dir)
-        trained, self.model = self.model, merged_copy(model)
-        try:
-            super()._save(output_dir)
-        finally:
-            self.model = trained
+            super()._save(output_dir, state_dict)
+        else:
+            model = self.accelerator.unwrap_model(self.model)
+            save_adapter(model, adapters, output_dir)
+            trained, self.model = self.model, merged_copy(model)
+            try:
+                super()._save(output_dir)
+            finally:
+                self.model = trained
+        if self.args.should_save:
+            for name in WEIGHTS_FILES:
+                if (Path(output_dir) / name).is_file():
+                    readable(Path(output_dir) / name)
 
     # --- the model card ---
 

@@ -57,7 +57,8 @@ def test_bench_reports_the_table_and_json(tmp_path, data_dir):
     (["--out", "no/such/folder/bench.json"], "its folder does not exist or is not writable"),
     (["--out", "."], "a folder"),
     (["--suite_args", "--learning_rate -1"], "--suite_args: learning_rate must be a positive number"),
-    (["--suite_args", "--learnig_rate 1e-4"], "--suite_args: unknown argument(s): --learnig_rate 1e-4"),
+    (["--suite_args", "--learnig_rate 1e-4"],
+     "--suite_args: unknown option(s): --learnig_rate (did you mean --learning_rate?)"),
     (["--suite_args", "--freeze 'x"], "--suite_args: No closing quotation"),
 ])
 def test_bad_bench_options_are_refused_before_any_row_runs(tmp_path, monkeypatch, capsys, extra, message):

@@ -213,3 +213,14 @@ def test_two_spellings_of_one_data_folder_are_the_same_run(tmp_path, monkeypatch
     assert config_differences(stored, resolved_config(parse_args(["--data_dir", "../missing"]))) == ["data_dir"]
     missing = resolved_config(parse_args(["--data_dir", str(tmp_path / "gone")]))
     assert config_differences(missing, resolved_config(parse_args(["--data_dir", "../gone"]))) == ["data_dir"]
+
+
+def test_a_resumed_run_says_which_checkpoint_it_continues(runs, tmp_path, data_dir, common, caplog):
+    import shutil
+
+    checkpoint = sorted((runs / "again").glob("checkpoint-*"))[0]
+    shutil.copytree(checkpoint, tmp_path / "run" / checkpoint.name)
+    with caplog.at_level("INFO", logger="cola.run"):
+        assert train.main(common + ["--data_dir", str(data_dir), "--output_dir", str(tmp_path / "run"),
+                                    "--resume_from_checkpoint", "last"]) == 0
+    assert f"Continuing from {tmp_path / 'run' / checkpoint.name} (its weights, optimizer" in caplog.text

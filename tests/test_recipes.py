@@ -104,7 +104,7 @@ def test_renamed_flags_on_the_command_line(flag, hint):
 
 
 def test_unknown_options_are_refused():
-    with pytest.raises(CliError, match="unknown argument"):
+    with pytest.raises(CliError, match=r"^unknown option\(s\): --frezee \(did you mean --freeze\?\) \(see --help\)$"):
         parse_args(["--frezee", "2"])
 
 

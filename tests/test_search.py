@@ -372,7 +372,7 @@ def test_first_trial_is_the_recipe_when_it_lies_in_the_space(tmp_path):
     (["--learning_rate", "1e-4"], "--learning_rate is both fixed on the command line and searched"),
     (["--metric_for_best_model", "matthews_correlation"], "would pick each run's checkpoint partly on out-of-domain"),
     (["--eval_split", "holdout"], "use eval_split glue_dev"),
-    (["--learnig_rate", "1e-4"], "unknown argument"),
+    (["--learnig_rate", "1e-4"], "unknown option(s): --learnig_rate (did you mean --learning_rate?)"),
     (["--trials", "0"], "--trials must be 1 or more"),
     (["--timeout", "-5"], "--timeout a positive number of seconds"),
     (["--seeds", "1", "1"], "--seeds takes distinct integers"),
@@ -617,3 +617,30 @@ def test_a_missing_driver_names_the_package_to_install(tmp_path, capsys):
     assert err == ("error: --storage mysql+pymysql://ana:***@127.0.0.1/cola: the mysql+pymysql driver is not installed "
                    "(no module 'pymysql'): pip install -e \".[mysql]\"\n")
     assert not (tmp_path / "search").exists()
+
+
+def test_a_running_trial_says_now_and_then_where_it_is(tmp_path, monkeypatch, caplog):
+    """A trial runs for minutes: the worker logs its elapsed time and its log's last line while it waits."""
+    import subprocess as sp
+
+    from cola.experiments import search as search_module
+
+    log = tmp_path / "trial_0003" / "train.log"
+    log.parent.mkdir()
+    log.write_text("Seed 2 of [1, 2]: training in trial_0003/seed_2\n{'loss': 0.61, 'epoch': 0.4}\n")
+    waits = []
+
+    class Child:
+        def wait(self, timeout=None):
+            waits.append(timeout)
+            if len(waits) < 3:
+                raise sp.TimeoutExpired("train.py", timeout)
+            return 0
+
+    monkeypatch.setattr(search_module.subprocess, "Popen", lambda *a, **k: Child())
+    with caplog.at_level("INFO", logger="cola.experiments.search"):
+        assert search_module.launch_subprocess([], {}, log) == 0
+    assert waits == [search_module.PROGRESS_EVERY_S] * 3
+    lines = [r.getMessage() for r in caplog.records if "running for" in r.getMessage()]
+    assert len(lines) == 2 and lines[0].startswith("trial_0003: running for 0m")
+    assert lines[0].endswith(f"its log ({log}) last says: {{'loss': 0.61, 'epoch': 0.4}}")

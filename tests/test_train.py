@@ -223,3 +223,78 @@ def test_a_library_failure_at_start_up_is_one_line_before_any_work(tmp_path, cap
     err = capsys.readouterr().err
     assert err.startswith(message) and err.count("\n") == 1
     assert not (tmp_path / "run").exists()
+
+
+def _short(tiny_bert_dir, data_dir, out, *extra):
+    return ["--model_name_or_path", str(tiny_bert_dir), "--data_dir", str(data_dir), "--output_dir", str(out),
+            "--max_train_samples", "64", "--max_eval_samples", "40", "--per_device_train_batch_size", "16",
+            "--learning_rate", "1e-3", "--num_train_epochs", "2", "--seed", "5", *extra]
+
+
+def test_the_last_evaluation_is_not_run_twice(tmp_path, tiny_bert_dir, data_dir, monkeypatch):
+    """The Trainer's evaluation at the last step already scored the model the run ends with: results.json takes
+    it (one pass over the evaluation set less), and it is what a second evaluation would have said."""
+    import cola.trainer
+    from cola.trainer import ColaTrainer
+
+    calls, real = [], ColaTrainer.evaluate
+
+    def counted(self, *args, **kwargs):
+        calls.append(self.state.global_step)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(ColaTrainer, "evaluate", counted)
+    assert train.main(_short(tiny_bert_dir, data_dir, tmp_path / "once", "--load_best_model_at_end", "false")) == 0
+    assert calls == [4, 8]  # once per epoch, none after
+    monkeypatch.setattr(cola.trainer, "final_evaluation", lambda trainer: trainer.evaluate())
+    assert train.main(_short(tiny_bert_dir, data_dir, tmp_path / "twice", "--load_best_model_at_end", "false")) == 0
+    assert calls == [4, 8, 4, 8, 8]
+    once, twice = (json.loads((tmp_path / name / "results.json").read_text())["eval"] for name in ("once", "twice"))
+    timing = ("runtime_s", "samples_per_second")
+    assert {k: v for k, v in once.items() if k not in timing} == {k: v for k, v in twice.items() if k not in timing}
+    # No evaluation during training: the one at the end is the only one.
+    monkeypatch.undo()
+    monkeypatch.setattr(ColaTrainer, "evaluate", counted)
+    calls.clear()
+    assert train.main(_short(tiny_bert_dir, data_dir, tmp_path / "none", "--max_steps", "3", "--eval_strategy", "no",
+                             "--save_strategy", "no", "--load_best_model_at_end", "false")) == 0
+    assert calls == [3]
+
+
+def test_the_weights_are_readable_like_every_other_file(tmp_path, tiny_bert_dir, data_dir):
+    import stat
+
+    out = tmp_path / "run"
+    assert train.main(_short(tiny_bert_dir, data_dir, out, "--num_train_epochs", "1")) == 0
+    modes = {p.relative_to(out).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in out.rglob("*") if p.is_file()}
+    assert modes["model.safetensors"] == modes["results.json"] == 0o666 & ~_umask()
+    assert [name for name, mode in modes.items() if mode != modes["results.json"]] == []
+
+
+def _umask():
+    import os
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def test_a_run_that_predicts_one_class_says_so(tmp_path, tiny_bert_dir, data_dir, caplog):
+    """MCC 0 from a collapsed model is no score: the log and the model card say the model predicts one class."""
+    out = tmp_path / "collapsed"
+    with caplog.at_level("WARNING", logger="cola.results"):
+        # Class weights that only count 'acceptable', and a high rate: every sentence becomes 'acceptable'.
+        assert train.main(_short(tiny_bert_dir, data_dir, out, "--class_weight_values", "0.000001", "1000")) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["eval"]["predicted_acceptable"] == 1.0
+    warning = ("The model predicts one class ('acceptable') for every evaluation example: it learned nothing usable "
+               "(MCC 0)")
+    assert warning in caplog.text and f"**Warning:** {warning}" in (out / "README.md").read_text()
+
+
+def test_each_evaluation_is_one_short_line(tmp_path, tiny_bert_dir, data_dir, capfd):
+    assert train.main(_short(tiny_bert_dir, data_dir, tmp_path / "run", "--num_train_epochs", "1",
+                             "--disable_tqdm", "true")) == 0
+    lines = [line for line in capfd.readouterr().out.splitlines() if "eval MCC" in line]
+    assert len(lines) == 1 and lines[0].startswith("step 4 (epoch 1): eval MCC ")
+    assert "; in_domain MCC " in lines[0] and "; out_of_domain MCC " in lines[0] and "eval_f1" not in lines[0]

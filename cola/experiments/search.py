@@ -149,6 +149,7 @@ _CHILD_START = (
     "runpy.run_path(sys.argv[0], run_name='__main__')\n"
 )
 STOP_GRACE_S = 20  # a stopped trial's train.py gets this long to end on SIGTERM before SIGKILL
+PROGRESS_EVERY_S = 60  # while a trial runs, a log line this often
 
 
 def launch_subprocess(argv: list[str], env: dict, log_path: Path) -> int:
@@ -160,7 +161,13 @@ def launch_subprocess(argv: list[str], env: dict, log_path: Path) -> int:
         child = subprocess.Popen([sys.executable, "-c", _CHILD_START, str(os.getpid()), str(TRAIN_PY), *argv], env=env,
                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            return child.wait()
+            started = time.monotonic()
+            while True:  # a trial runs for minutes to hours: say now and then that it is alive, and where it is
+                try:
+                    return child.wait(timeout=PROGRESS_EVERY_S)
+                except subprocess.TimeoutExpired:
+                    logger.info("%s: running for %s; its log (%s) last says: %s", log_path.parent.name,
+                                _minutes(time.monotonic() - started), log_path, last_line(log_path))
         except BaseException:  # KeyboardInterrupt: Ctrl-C, or SIGTERM (see main)
             stop_process_group(child)
             raise
@@ -182,6 +189,22 @@ def stop_process_group(child: subprocess.Popen) -> None:
 
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
+
+
+def last_line(log_path: Path, limit: int = 160) -> str:
+    """The last line a running train.py wrote (a progress line, a seed starting), cut to `limit` characters."""
+    try:
+        with open(log_path, "rb") as log:
+            log.seek(max(0, log_path.stat().st_size - 4096))
+            lines = [line.strip() for line in log.read().decode("utf-8", errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return "(no log yet)"
+    text = lines[-1] if lines else "(nothing yet)"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _minutes(seconds: float) -> str:
+    return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
 
 
 def error_line(log_path: Path) -> str:
@@ -292,8 +315,7 @@ def _params_text(params: dict) -> str:
 
 
 def _duration(trial) -> str:
-    seconds = (trial.datetime_complete - trial.datetime_start).total_seconds()
-    return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+    return _minutes((trial.datetime_complete - trial.datetime_start).total_seconds())
 
 
 def fixed_options(recipe: str | None, passthrough: list[str], space: dict, objective: str | None) -> tuple[dict, dict, str]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import statistics
 
+from ..results import single_class
+
 
 def run_entry(seed: int, output_dir: str, results: dict) -> dict:
     """One run of a sweep, as the sweep's results.json lists it: its eval sections, train figures, degeneracy."""
@@ -19,11 +21,8 @@ def run_entry(seed: int, output_dir: str, results: dict) -> dict:
 
 
 def is_degenerate(eval_section: dict) -> bool:
-    """A run whose predictions are all one class (a class's predicted share is 1).
-
-    Files written before k classes (CoLA only) carry predicted_acceptable alone: 0 there is all-unacceptable."""
-    shares = [value for key, value in eval_section.items() if key.startswith("predicted_")]
-    return 1.0 in shares or shares == [0.0]
+    """A run whose predictions are all one class (`cola.results.single_class`)."""
+    return single_class(eval_section) is not None
 
 
 def aggregate(runs: list[dict]) -> dict:
