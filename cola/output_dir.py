@@ -117,7 +117,7 @@ def claim_output_dir(output_dir: str | Path, *, resuming: bool, overwrite: bool,
         raise CliError(f"--output_dir {path} lies in the suite's cache ({cache_dir()}), where the packaged models and "
                        f"CoLA's download are kept; choose another --output_dir")
     if path.is_dir():
-        _check_claim(path, resuming=resuming, overwrite=overwrite, sweep=sweep)
+        _check_claim(path, resuming=resuming, overwrite=overwrite, sweep=sweep, fresh_check=is_main)
     ensure_writable(path)
     if not is_main:
         yield
@@ -146,9 +146,10 @@ def _read_sources(reads: dict[str, str | None] | None) -> dict[str, Path]:
             if source and Path(source).expanduser().is_dir()}
 
 
-def _check_claim(path: Path, *, resuming: bool, overwrite: bool, sweep: bool) -> None:
+def _check_claim(path: Path, *, resuming: bool, overwrite: bool, sweep: bool, fresh_check: bool = True) -> None:
     """Refuse a claim that would mix two runs in one folder, write over what the folder holds, or continue a run
-    that has already finished."""
+    that has already finished. `fresh_check`: whether to look for what the run would write over (the main process
+    only: by the time another process of the same run looks, the main one may have written run_config.json)."""
     links = sorted(n for n in (p.name for p in path.iterdir()) if (would_write(n) or n in (LOCK_FILE, RECORD_FILE))
                    and (path / n).is_symlink())
     if links:
@@ -162,7 +163,7 @@ def _check_claim(path: Path, *, resuming: bool, overwrite: bool, sweep: bool) ->
     if card.is_file() and not is_suite_card(card):
         raise CliError(f"{card} is not a model card this suite wrote, and the run writes its card there; choose "
                        f"another --output_dir (or move that file)")
-    if not resuming and not overwrite:
+    if fresh_check and not resuming and not overwrite:
         clash = sorted(n for n in _entries(path) if would_write(n))
         if clash:
             raise CliError(f"{path} holds {clash[0]}, which the run would write over; choose a fresh --output_dir (or "

@@ -166,11 +166,11 @@ def build_trainer(
         )
     except ValueError as error:  # the Trainer's own checks of its options (e.g. an unknown --report_to)
         raise CliError(f"the Trainer refused this configuration: {first_line(error)}") from None
-    for callback in [*run_callbacks(args, trainer.report, plan=plan, resolved=resolved), *callbacks]:
-        trainer.add_callback(callback)
     for stock, ours in ((ProgressCallback, ProgressLines), (PrinterCallback, PrinterLines)):
         if trainer.pop_callback(stock) is not None:
             trainer.add_callback(ours)
+    for callback in [*run_callbacks(args, trainer.report, plan=plan, resolved=resolved), *callbacks]:
+        trainer.add_callback(callback)
     return trainer
 
 

@@ -455,10 +455,16 @@ def test_a_storage_password_is_never_printed_or_written(tmp_path, monkeypatch, c
     assert PASSWORD not in trial_files
 
 
-def test_a_study_that_cannot_be_opened_is_one_line_without_the_password_or_a_folder(tmp_path, capsys):
-    assert run_search(tmp_path, FakeTrain(), "--storage", URL) == 2
+@pytest.mark.parametrize("url, shown", [
+    (URL, "postgresql://ana:***@127.0.0.1:9/cola"),
+    (f"postgresql://ana@127.0.0.1:9/cola?password={PASSWORD}", "postgresql://ana@127.0.0.1:9/cola?password=***"),
+    (f"postgresql://127.0.0.1:9/cola?user=ana&PASSWORD={PASSWORD}&sslmode=disable",
+     "postgresql://127.0.0.1:9/cola?user=ana&PASSWORD=***&sslmode=disable"),
+])
+def test_a_study_that_cannot_be_opened_is_one_line_without_the_password_or_a_folder(tmp_path, capsys, url, shown):
+    assert run_search(tmp_path, FakeTrain(), "--storage", url) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: cannot open the study in postgresql://ana:***@127.0.0.1:9/cola: ")
+    assert err.startswith(f"error: cannot open the study in {shown}: ")
     assert PASSWORD not in err and err.count("\n") == 1
     assert not (tmp_path / "search").exists()
 

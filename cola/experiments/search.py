@@ -413,7 +413,7 @@ def check_storage(storage_url: str, shown_url: str) -> None:
 
 def _open_error(storage_url: str, error: BaseException) -> str:
     # The URL's password never reaches the terminal, even where a driver's message quotes it.
-    return scrub(f"cannot open the study in {storage_url}: {first_line(error)}", storage_url)
+    return f"cannot open the study in {hide_credentials(storage_url)}: {scrub(first_line(error), storage_url)}"
 
 
 def check_same_search(study, setup: dict, shown_url: str) -> None:
