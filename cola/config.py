@@ -298,8 +298,9 @@ class ColaTrainingArguments(TrainingArguments):
     precision: str = field(
         default="auto",
         metadata={
-            "help": "Training precision. 'auto': bf16 on GPUs that support it (fp16 on older ones) and on CPUs with "
-            "AMX, else fp32. --bf16/--fp16 given explicitly win over 'auto'.",
+            "help": "Training precision. 'auto': bf16 on GPUs that support it (fp16 on older ones) and on CPUs that do "
+            "bf16 matrix math in hardware (AMX or AVX-512 BF16, confirmed by a probe measured once per machine), else "
+            "fp32. --bf16/--fp16 given explicitly win over 'auto'.",
             "choices": list(PRECISIONS),
         },
     )

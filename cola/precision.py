@@ -1,8 +1,13 @@
 """Which precision to train in: bf16 only where the hardware does bf16 matrix math fast.
 
-On a CUDA GPU: bf16 when the GPU supports it (Ampere and newer), else fp16. On a CPU: bf16 only with AMX
-(`amx_bf16` in /proc/cpuinfo); without it PyTorch emulates bf16 matmuls and they run several times slower than
-fp32 (measured on a 2-core Xeon without AMX: 0.06 vs 0.31 TFLOP/s), so fp32 stays.
+On a CUDA GPU: bf16 when the GPU supports it (Ampere and newer), else fp16. On a CPU: bf16 where the CPU does
+bf16 matrix products in hardware, with AMX tiles (`amx_bf16`: Sapphire Rapids and later) or AVX-512 BF16 dot
+products (`avx512_bf16`: Cooper Lake, AMD Zen 4), and a short measured probe confirms it (a flag a virtual machine
+passes on without the speed behind it): bf16 matmuls at least `BF16_MIN_SPEEDUP` times as fast as fp32. Without
+either flag PyTorch emulates bf16 matmuls and they run several times slower than fp32 (measured on a 2-core Xeon
+without them: 0.06 vs 0.31 TFLOP/s), so fp32 stays. The probe runs once per machine (CPU, flags, torch version
+and thread count) and its result is kept in the suite's cache (`bf16_probe.json`). bf16 costs no MCC at base size
+(docs/precision): the measurements that allowed it.
 
 The choice is made on the machine that trains. What the user asked for (`auto`, say) is what run_config.json
 keeps, so a run configured on a CPU replays in bf16 on a GPU; results.json records what was used.
@@ -10,14 +15,26 @@ keeps, so a run configured on a CPU replays in bf16 on a GPU; results.json recor
 
 from __future__ import annotations
 
+import json
+import logging
+import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from .files import cache_dir, write_atomic
+
+logger = logging.getLogger(__name__)
+
 CHOICES = ("auto", "fp32", "bf16", "fp16")
 # The training options `fit_to_hardware` may change: their requested values are the ones a run's config keeps.
 HARDWARE_OPTIONS = ("precision", "bf16", "fp16", "use_cpu", "dataloader_pin_memory")
+CPUINFO = Path("/proc/cpuinfo")
+FAST_BF16_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})  # bf16 matrix products in hardware
+BF16_MIN_SPEEDUP = 1.25  # the probe's bar: bf16 matmuls this much faster than fp32, or bf16 is not worth it
 
 
 @dataclass(frozen=True)
@@ -27,17 +44,77 @@ class HardwareFit:
     pin_memory: bool
 
 
-def cpu_has_amx_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+def cpu_flags(cpuinfo: Path = CPUINFO) -> frozenset[str]:
+    """The CPU's feature flags (the first `flags` line of /proc/cpuinfo), empty where they cannot be read."""
     try:
-        return any(line.startswith("flags") and "amx_bf16" in line.split() for line in cpuinfo.read_text().splitlines())
+        line = next((line for line in cpuinfo.read_text().splitlines() if line.startswith("flags")), "")
     except OSError:
+        return frozenset()
+    return frozenset(line.partition(":")[2].split())
+
+
+def cpu_model(cpuinfo: Path = CPUINFO) -> str:
+    try:
+        line = next((line for line in cpuinfo.read_text().splitlines() if line.startswith("model name")), "")
+    except OSError:
+        return "unknown"
+    return line.partition(":")[2].strip() or "unknown"
+
+
+def measure_bf16_speedup(repeats: int = 5) -> float:
+    """fp32 time / bf16 time of a matmul the size of a base encoder's (512 tokens x 768 x 768), best of `repeats`."""
+    generator = torch.Generator().manual_seed(0)
+    a, b = (torch.randn(shape, generator=generator) for shape in ((512, 768), (768, 768)))
+
+    def best(x, y) -> float:
+        torch.matmul(x, y)  # warm-up: kernel selection
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            for _ in range(4):
+                torch.matmul(x, y)
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    return best(a, b) / best(a.bfloat16(), b.bfloat16())
+
+
+def cpu_does_bf16_fast(*, cpuinfo: Path = CPUINFO, probe: Callable[[], float] = measure_bf16_speedup,
+                       cache: Path | None = None) -> bool:
+    """Whether a run on this CPU trains faster in bf16: a flag says the hardware does it, the probe confirms it."""
+    flags = cpu_flags(cpuinfo)
+    if not flags & FAST_BF16_FLAGS:
         return False
+    return _probed_speedup(flags, cpuinfo, probe, cache or cache_dir() / "bf16_probe.json") >= BF16_MIN_SPEEDUP
+
+
+def _probed_speedup(flags: frozenset[str], cpuinfo: Path, probe: Callable[[], float], cache: Path) -> float:
+    """The probe's result for this machine: from the cache where it was measured before, else measured and kept."""
+    key = " | ".join([cpu_model(cpuinfo), " ".join(sorted(flags & FAST_BF16_FLAGS)), torch.__version__,
+                      f"{torch.get_num_threads()} threads"])
+    try:
+        known = json.loads(cache.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        known = {}
+    known = known if isinstance(known, dict) else {}
+    value = known.get(key)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0:
+        return float(value)
+    speedup = probe()
+    logger.info("bf16 probe on this CPU (%s): bf16 matmuls %.2fx as fast as fp32; %s", key, speedup,
+                "bf16 it is" if speedup >= BF16_MIN_SPEEDUP else "fp32 stays")
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(cache, json.dumps(known | {key: round(speedup, 3)}, indent=1) + "\n")
+    except OSError:  # a cache that cannot be written: the probe runs again next time, nothing worse
+        pass
+    return speedup
 
 
 def detect_precision(*, use_cpu: bool) -> str:
     if not use_cpu and torch.cuda.is_available():
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "bf16" if cpu_has_amx_bf16() else "fp32"
+    return "bf16" if cpu_does_bf16_fast() else "fp32"
 
 
 def fit_to_hardware(requested: str, *, bf16: bool, fp16: bool, use_cpu: bool, pin_memory: bool) -> HardwareFit:
