@@ -50,6 +50,26 @@ def test_bench_reports_the_table_and_json(tmp_path, data_dir):
     assert "| suite_freeze_cached |" in proc.stdout
 
 
+@pytest.mark.slow
+def test_the_peer_row_is_the_trainer_with_the_flags_a_knowing_user_sets(tmp_path, data_dir):
+    """peer: the plain Trainer with length-grouped batches and the precision `auto` picks; it pads less than the
+    Trainer as it comes, and every row is compared with it."""
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "cola.experiments.bench", "--data_dir", str(data_dir), "--samples", "128", "--repeats", "1",
+         "--rows", "trainer", "peer", "--out", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = json.loads(out.read_text())["rows"]
+    assert rows["trainer"]["precision"] == "fp32" and rows["peer"]["precision"] == detect_precision(use_cpu=True)
+    assert rows["peer"]["padding_ratio"] < rows["trainer"]["padding_ratio"]  # a count, not a timing
+    assert rows["peer"]["speedup_vs_peer"] == 1
+    assert rows["trainer"]["speedup_vs_peer"] == pytest.approx(
+        rows["trainer"]["samples_per_second"] / rows["peer"]["samples_per_second"])
+    assert "| vs peer |" in proc.stdout and "| peer |" in proc.stdout
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--samples", "0"], "--samples must be at least 128"),
     (["--samples", "100"], "--samples must be at least 128"),

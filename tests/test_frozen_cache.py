@@ -258,3 +258,19 @@ def test_the_packaged_base_model_trains_the_same_cached_and_uncached(tmp_path, d
     assert cached["eval"]["loss"] == pytest.approx(plain["eval"]["loss"], rel=1e-4)
     for name, value in plain_weights.items():
         torch.testing.assert_close(cached_weights[name], value, rtol=1e-4, atol=1e-5, msg=name)
+
+
+@pytest.mark.parametrize("arch", ["bert", "mpnet", "deberta-v2"])
+def test_the_cache_is_exact_in_bf16_too(arch, tmp_path, tokenizer):
+    """Under bf16 autocast the cache keeps the frozen prefix's output in the dtype the prefix gives it, so a cached
+    run replays exactly what the uncached run computes at every step: the same losses and weights, bit for bit."""
+    base = tiny_model(arch, layers=4, dropout=0.1)
+    n = len(find_layer_groups(base)) // 2
+    plain, plain_losses = _train(copy.deepcopy(base), tokenizer, tmp_path / "plain", n, cache_frozen=False,
+                                 precision="bf16")
+    cached, cached_losses = _train(copy.deepcopy(base), tokenizer, tmp_path / "cached", n, cache_frozen=True,
+                                   precision="bf16")
+    assert plain.args.bf16 and cached.report.frozen_cache["used"]
+    assert cached_losses == plain_losses
+    final = dict(cached.model.named_parameters())
+    assert all(torch.equal(final[name], value) for name, value in plain.model.named_parameters())

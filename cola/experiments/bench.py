@@ -8,6 +8,8 @@ Rows, all on the packaged all-MiniLM-L6-v2 and the real CoLA training file, batc
 training sentences (`--samples`, drawn by each row's own sampler from the whole file, as in a real run):
 - notebook:     every sentence padded to 64 tokens, a plain PyTorch AdamW loop, fp32;
 - trainer:      Hugging Face `Trainer` as it comes: random batches, dynamic padding, fp32;
+- peer:         the same Trainer as a user who knows its flags sets it: length-grouped batches
+                (`train_sampling_strategy="group_by_length"`) and bf16 where `--precision auto` picks it;
 - suite:        train.py's own path, built by the same parser, loaders and `build_trainer` (length-grouped
                 batches, class weights, named parameter groups, precision picked by the hardware);
 - suite_freeze: the same with the embeddings and the bottom half of the layers frozen (the notebook's 6 of 12;
@@ -19,7 +21,9 @@ training sentences (`--samples`, drawn by each row's own sampler from the whole 
                 top one: 6 of all-MiniLM-L6-v2's 8 groups, 12 of all-mpnet-base-v2's 13), uncached and cached;
 - suite_lora:   LoRA rank 8 on the attention's query and value of every layer (`--lora_r 8`), nothing frozen
                 below the adapters (the embeddings are held, not cached);
-- suite_lora_half_cached: LoRA rank 8 above the cached frozen half (the suite_freeze_cached row plus adapters).
+- suite_lora_half_cached: LoRA rank 8 above the cached frozen half (the suite_freeze_cached row plus adapters);
+- suite_fp32, suite_freeze_cached_fp32: the suite and suite_freeze_cached rows in fp32 (`--precision fp32`), to set
+                beside the precision `auto` picks on this machine.
 
 Each row runs in its own process (so its peak memory is its own), repeats are interleaved (row 1, 2, 3, 4,
 1, 2, ...) so drift of the machine hits every row alike, and the first steps of each run are not timed.
@@ -62,6 +66,7 @@ from ..errors import CliError, reports_errors
 from ..files import write_atomic
 from ..freezing import find_layer_groups, place
 from ..model import load_model_and_tokenizer, resolve_model_path
+from ..precision import detect_precision
 from ..recipes import parse_args
 from ..run import build_run
 
@@ -76,8 +81,11 @@ VARIANT_ROWS = {
     "suite_deep_freeze_cached": ("deep", {"cache_frozen": True}),
     "suite_lora": ("none", {"lora_r": 8}),
     "suite_lora_half_cached": ("half", {"lora_r": 8, "cache_frozen": True}),
+    # the same work in fp32, beside rows in the precision `auto` picks (bf16 on CPUs that do it fast)
+    "suite_fp32": ("none", {"precision": "fp32"}),
+    "suite_freeze_cached_fp32": ("half", {"cache_frozen": True, "precision": "fp32"}),
 }
-ROWS = ("notebook", "trainer", "suite", *VARIANT_ROWS)
+ROWS = ("notebook", "trainer", "peer", "suite", *VARIANT_ROWS)
 QUICK_EPOCHS = 10  # the quick recipe's budget, over which a cache pass is amortised
 BATCH = 32
 WARMUP_STEPS = 3
@@ -206,19 +214,24 @@ def run_notebook(args, device):
     return model, train, len(raw.eval) / (time.perf_counter() - start), "fp32", 1.0, None
 
 
-def run_trainer(args, device):
-    """The Hugging Face Trainer as it comes: random batches, dynamic padding, fp32, the model's own loss."""
+def run_trainer(args, device, *, knowing: bool = False):
+    """The Hugging Face Trainer as it comes: random batches, dynamic padding, fp32, the model's own loss. `knowing`:
+    as a user who knows its flags sets it (the peer row): length-grouped batches, bf16 where `auto` picks it."""
     model, tokenizer, _, data = _baseline_inputs(args)
     counter, timer = TokenCounter(DataCollatorWithPadding(tokenizer)), StepTimer(device)
-    columns = ["input_ids", "token_type_ids", "attention_mask", "labels"]
+    present = set(data.train.column_names)
+    columns = [c for c in ("input_ids", "token_type_ids", "attention_mask", "labels") if c in present]
+    precision = detect_precision(use_cpu=device == "cpu") if knowing else "fp32"
+    flags = {"train_sampling_strategy": "group_by_length", "bf16": precision == "bf16",
+             "fp16": precision == "fp16"} if knowing else {}
     trainer = Trainer(
         model=model, train_dataset=data.train.select_columns(columns), eval_dataset=data.eval.select_columns(columns),
         args=TrainingArguments(output_dir=tempfile.mkdtemp(prefix="cola-bench-"), per_device_train_batch_size=BATCH,
                                max_steps=args.samples // BATCH, report_to="none", save_strategy="no", eval_strategy="no",
-                               disable_tqdm=True, use_cpu=device == "cpu", seed=0),
+                               disable_tqdm=True, use_cpu=device == "cpu", seed=0, **flags),
         processing_class=tokenizer, data_collator=counter, callbacks=[timer],
     )
-    return _timed_training(trainer, counter, timer, model, "fp32")
+    return _timed_training(trainer, counter, timer, model, precision)
 
 
 def run_suite(args, device, row: str):
@@ -308,8 +321,8 @@ def worker(args) -> dict:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if args.worker == "notebook":
         model, train, eval_sps, precision, trainable, weights = run_notebook(args, device)
-    elif args.worker == "trainer":
-        model, train, eval_sps, precision, trainable, weights = run_trainer(args, device)
+    elif args.worker in ("trainer", "peer"):
+        model, train, eval_sps, precision, trainable, weights = run_trainer(args, device, knowing=args.worker == "peer")
     else:
         model, train, eval_sps, precision, trainable, weights = run_suite(args, device, args.worker)
     flops = flops_per_token(model, mean_length=train["mean_length"], trainable_fraction=trainable,
@@ -357,14 +370,16 @@ def run_benchmark(args) -> dict:
         summary["speedup_vs_trainer"] = summary["samples_per_second"] / base if base else None
         if "notebook" in rows:
             summary["speedup_vs_notebook"] = summary["samples_per_second"] / rows["notebook"]["samples_per_second"]
+        if "peer" in rows:  # against a Trainer user who knows the flags: what the suite itself adds
+            summary["speedup_vs_peer"] = summary["samples_per_second"] / rows["peer"]["samples_per_second"]
     return {"device": _device_name(device), "model": args.model, "suite_args": args.suite_args, "samples": args.samples,
             "batch": BATCH, "repeats": args.repeats, "matmul_peak_flops": peaks, "rows": rows, "runs": runs}
 
 
 def format_table(report: dict) -> str:
     head = ("| row | precision | samples/s | useful tokens/s | padding | MFU | step (s) | step vs suite | cache pass (s) "
-            "| amortised vs suite | peak memory (MB) | eval sentences/s | vs trainer | vs notebook |\n"
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+            "| amortised vs suite | peak memory (MB) | eval sentences/s | vs trainer | vs peer | vs notebook |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     lines = [head]
     for name, r in report["rows"].items():
         lines.append(
@@ -372,7 +387,7 @@ def format_table(report: dict) -> str:
             f"{r['padding_ratio']:.0%} | {r['mfu']:.1%} | {r['step_s']:.3f} | {_ratio(r.get('step_vs_suite'))} | "
             f"{r.get('cache_build_s', 0.0):.1f} | {_ratio(r.get('amortised_step_vs_suite'))} | {r['peak_memory_mb']:.0f} | "
             f"{r['eval_sentences_per_second']:.0f} | {_ratio(r.get('speedup_vs_trainer'))} | "
-            f"{_ratio(r.get('speedup_vs_notebook'))} |")
+            f"{_ratio(r.get('speedup_vs_peer'))} | {_ratio(r.get('speedup_vs_notebook'))} |")
     peaks = ", ".join(f"{k} {v / 1e12:.3f} TFLOP/s" for k, v in report["matmul_peak_flops"].items())
     return (f"{report['device']}; {report['model']}; {report['samples']} training sentences per run, batch {report['batch']}, "
             f"median of {report['repeats']} interleaved repeats; matmul peak: {peaks}; amortised: the cache pass spread "
