@@ -6,14 +6,20 @@
 # times are measured); it continues where it stopped (finished seeds are kept).
 #
 #   bash docs/precision/run.sh            # needs the base model's wheels fetched (README: requirements-base.txt)
-#   bash docs/precision/run.sh grid       # or one part: grid, best_base
+#   bash docs/precision/run.sh grid       # or one part: grid, best_base, bench_minilm, bench_base
+#
+# The bench parts time the same rows in the precision `auto` picks here and in fp32, side by side in one
+# interleaved call per model, with the plain Trainer as it comes and as a user who knows its flags sets it (peer:
+# length-grouped batches, auto's precision); docs/precision/bench_*.json and .log.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA=${DATA:-${COLA_DATA_DIR:-../shared/cola/raw}}
 OUT=${OUT:-outputs/precision}
 export HF_HUB_OFFLINE=1
 part=${1:-all}
-case "$part" in all|grid|best_base) ;; *) echo "error: unknown part '$part' (grid, best_base or all)" >&2; exit 2;; esac
+case "$part" in all|grid|best_base|bench_minilm|bench_base) ;;
+  *) echo "error: unknown part '$part' (grid, best_base, bench_minilm, bench_base or all)" >&2; exit 2;; esac
+bench_rows=(trainer peer suite suite_fp32 suite_freeze_cached suite_freeze_cached_fp32)
 # docs/grid_base/run_grid.sh's common options, and bf16
 grid=(--model_name_or_path all-mpnet-base-v2 --data_dir "$DATA" --max_length 64 --num_train_epochs 1
       --per_device_train_batch_size 32 --learning_rate 5e-5 --warmup_steps 0.1 --eval_strategy no --save_strategy no
@@ -26,4 +32,12 @@ if [ "$part" = all ] || [ "$part" = best_base ]; then
   python train.py --recipe recipes/best_base.json --data_dir "$DATA" --seeds 11 12 13 14 15 --precision bf16 \
       --output_dir "$OUT/best_base_bf16" --resume_from_checkpoint last --disable_tqdm true
 fi
-python docs/precision/table.py "$OUT"
+if [ "$part" = all ] || [ "$part" = bench_minilm ]; then
+  python -m cola.experiments.bench --data_dir "$DATA" --rows "${bench_rows[@]}" --repeats 3 \
+      --out docs/precision/bench_minilm.json | tee docs/precision/bench_minilm.log
+fi
+if [ "$part" = all ] || [ "$part" = bench_base ]; then
+  python -m cola.experiments.bench --data_dir "$DATA" --model all-mpnet-base-v2 --rows "${bench_rows[@]}" --repeats 2 \
+      --samples 256 --out docs/precision/bench_base.json | tee docs/precision/bench_base.log
+fi
+case "$part" in all|grid|best_base) python docs/precision/table.py "$OUT";; esac
