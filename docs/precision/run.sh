@@ -19,7 +19,6 @@ export HF_HUB_OFFLINE=1
 part=${1:-all}
 case "$part" in all|grid|best_base|bench_minilm|bench_base) ;;
   *) echo "error: unknown part '$part' (grid, best_base, bench_minilm, bench_base or all)" >&2; exit 2;; esac
-bench_rows=(trainer peer suite suite_fp32 suite_freeze_cached suite_freeze_cached_fp32)
 # docs/grid_base/run_grid.sh's common options, and bf16
 grid=(--model_name_or_path all-mpnet-base-v2 --data_dir "$DATA" --max_length 64 --num_train_epochs 1
       --per_device_train_batch_size 32 --learning_rate 5e-5 --warmup_steps 0.1 --eval_strategy no --save_strategy no
@@ -33,11 +32,9 @@ if [ "$part" = all ] || [ "$part" = best_base ]; then
       --output_dir "$OUT/best_base_bf16" --resume_from_checkpoint last --disable_tqdm true
 fi
 if [ "$part" = all ] || [ "$part" = bench_minilm ]; then
-  python -m cola.experiments.bench --data_dir "$DATA" --rows "${bench_rows[@]}" --repeats 3 \
-      --out docs/precision/bench_minilm.json | tee docs/precision/bench_minilm.log
+  python -m cola.experiments.bench --data_dir "$DATA" --rows trainer peer suite suite_fp32 suite_freeze_cached suite_freeze_cached_fp32 --repeats 3 --out docs/precision/bench_minilm.json | tee docs/precision/bench_minilm.log
 fi
 if [ "$part" = all ] || [ "$part" = bench_base ]; then
-  python -m cola.experiments.bench --data_dir "$DATA" --model all-mpnet-base-v2 --rows "${bench_rows[@]}" --repeats 2 \
-      --samples 256 --out docs/precision/bench_base.json | tee docs/precision/bench_base.log
+  python -m cola.experiments.bench --data_dir "$DATA" --model all-mpnet-base-v2 --rows trainer peer suite suite_fp32 suite_freeze_cached suite_freeze_cached_fp32 --repeats 2 --samples 256 --out docs/precision/bench_base.json | tee docs/precision/bench_base.log
 fi
 case "$part" in all|grid|best_base) python docs/precision/table.py "$OUT";; esac
