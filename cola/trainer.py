@@ -24,6 +24,7 @@ import contextlib
 import json
 import logging
 import math
+import warnings
 from pathlib import Path
 
 import torch
@@ -93,9 +94,10 @@ def check_optimizer_and_schedule(args) -> None:
         scheduler = get_scheduler(args.lr_scheduler_type, optimizer=optimizer, num_warmup_steps=1, num_training_steps=10,
                                   scheduler_specific_kwargs=args.lr_scheduler_kwargs)
         plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)  # stepped with the eval metric
-        for _ in range(10):
-            optimizer.step()
-            scheduler.step(1.0) if plateau else scheduler.step()
+        with warnings.catch_warnings():  # the optimizer itself is not stepped (some need a training mode, a gradient)
+            warnings.simplefilter("ignore", UserWarning)
+            for _ in range(10):
+                scheduler.step(1.0) if plateau else scheduler.step()
         learning_rates = scheduler.get_last_lr()
     except (TypeError, ValueError, ArithmeticError) as error:
         raise CliError(f"--lr_scheduler_type {args.lr_scheduler_type.value}{kwargs}: {first_line(error)}") from None
