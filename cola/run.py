@@ -1,8 +1,10 @@
-"""One run, built: configuration -> data, model, layer groups, the plan of what trains, and the Trainer.
+"""One run, whole: `train_and_report` is its life (claim the folder, build, train, check, save, evaluate, the
+test split, results, card, resolved config, W&B), and `build_run` builds it: configuration -> data, model, layer
+groups, the plan of what trains, and the Trainer.
 
-train.py, the benchmark (`cola.experiments.bench`) and the step profiler build their runs here, so what they
-time is what users run: the same order, the same checks, the same Trainer. The order matters, and is kept here
-once:
+`python train.py` / `python -m cola` (`cola.cli`) and every seed of a sweep run `train_and_report`; the benchmark
+(`cola.experiments.bench`) and the step profiler build their runs with `build_run`, so what they time is what
+users run: the same order, the same checks, the same Trainer. The order matters, and is kept here once:
 
 - the checkpoint to continue, if any, and its freeze floor, before the configuration is resolved (the floor is
   part of it), and the check that the checkpoint's run had the same configuration;
@@ -17,6 +19,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import transformers
 from transformers import TrainerCallback, set_seed
 
 from .checkpoints import check_same_run, resolve_checkpoint, stored_floor
@@ -26,11 +29,14 @@ from .config import RunConfig
 from .data import load_data, tokenize
 from .lora import lora_plan
 from .model import check_max_length, load_model_and_tokenizer
+from .model_card import model_card, write_model_card
+from .output_dir import claim_output_dir
 from .plan import TrainingPlan, adopt_checkpoint_floor, plan_from, supported_layer_groups
-from .recipes import resolved_config
-from .results import log_start_summary
-from .tracking import check_reporting
-from .trainer import ColaTrainer, build_trainer, check_optimizer_and_schedule
+from .predict import predict_test_split
+from .recipes import resolved_config, write_resolved_config
+from .results import build_results, log_results, log_start_summary, write_results
+from .tracking import check_reporting, finish_wandb_run
+from .trainer import ColaTrainer, build_trainer, check_optimizer_and_schedule, check_trained, final_evaluation
 
 logger = logging.getLogger(__name__)
 
@@ -87,3 +93,41 @@ def build_run(config: RunConfig, *, callbacks: tuple[TrainerCallback, ...] = ())
                             plan=plan, resolved=resolved, callbacks=callbacks)
     return Run(config=config, resolved=resolved, checkpoint=checkpoint, data=data, model=model, tokenizer=tokenizer,
                plan=plan, trainer=trainer)
+
+
+def train_and_report(config: RunConfig) -> int:
+    """One training run, its whole life: claim the folder, build, train, evaluate, report."""
+    args = config.training
+    logging.getLogger().setLevel(logging.INFO if args.should_log else logging.WARNING)  # one process speaks
+    transformers.logging.set_verbosity_warning()
+    main_process = args.process_index == 0
+
+    with claim_output_dir(args.output_dir, resuming=args.resume_from_checkpoint is not None,
+                          overwrite=args.overwrite_run, is_main=main_process, reads=config.read_folders()):
+        run = build_run(config)
+        trainer = run.trainer
+        if main_process and not run.checkpoint:
+            # Now, so a crashed run's folder says how it was started; a resumed run's is rewritten only when it ends.
+            write_resolved_config(run.resolved, args.output_dir)
+
+        train_output = trainer.train(resume_from_checkpoint=run.checkpoint)
+        check_trained(trainer.state, train_output.training_loss, run.model)
+        # The trained model goes to disk before anything that can still fail (the final evaluation, the test split,
+        # the reports): a crash there loses no training. _internal_call: not uploaded yet (--push_to_hub uploads
+        # the folder once, below, with its card and results).
+        trainer.save_model(_internal_call=True)
+        eval_metrics = final_evaluation(trainer)
+        test_metrics = predict_test_split(trainer, run.data, args.output_dir) if run.data.test is not None else None
+
+        if main_process:
+            results = build_results(trainer.report, eval_metrics=eval_metrics, test_metrics=test_metrics, data=run.data,
+                                    train_output=train_output, trainer_state=trainer.state, config=run.resolved)
+            # push_to_hub writes this card into the folder it uploads (ColaTrainer.create_model_card).
+            trainer.model_card = model_card(results, argv=config.argv, output_dir=args.output_dir)
+            write_model_card(trainer.model_card, args.output_dir)
+            write_resolved_config(run.resolved, args.output_dir)  # the run that wrote results.json, as it was configured
+            log_results(results, write_results(results, args.output_dir))
+        if args.push_to_hub:
+            trainer.push_to_hub(commit_message="Model save", revision=args.hub_revision)
+    finish_wandb_run(args)
+    return 0

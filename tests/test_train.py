@@ -234,7 +234,7 @@ def _short(tiny_bert_dir, data_dir, out, *extra):
 def test_the_last_evaluation_is_not_run_twice(tmp_path, tiny_bert_dir, data_dir, monkeypatch):
     """The Trainer's evaluation at the last step already scored the model the run ends with: results.json takes
     it (one pass over the evaluation set less), and it is what a second evaluation would have said."""
-    import cola.trainer
+    import cola.run
     from cola.trainer import ColaTrainer
 
     calls, real = [], ColaTrainer.evaluate
@@ -246,7 +246,7 @@ def test_the_last_evaluation_is_not_run_twice(tmp_path, tiny_bert_dir, data_dir,
     monkeypatch.setattr(ColaTrainer, "evaluate", counted)
     assert train.main(_short(tiny_bert_dir, data_dir, tmp_path / "once", "--load_best_model_at_end", "false")) == 0
     assert calls == [4, 8]  # once per epoch, none after
-    monkeypatch.setattr(cola.trainer, "final_evaluation", lambda trainer: trainer.evaluate())
+    monkeypatch.setattr(cola.run, "final_evaluation", lambda trainer: trainer.evaluate())
     assert train.main(_short(tiny_bert_dir, data_dir, tmp_path / "twice", "--load_best_model_at_end", "false")) == 0
     assert calls == [4, 8, 4, 8, 8]
     once, twice = (json.loads((tmp_path / name / "results.json").read_text())["eval"] for name in ("once", "twice"))
@@ -298,3 +298,22 @@ def test_each_evaluation_is_one_short_line(tmp_path, tiny_bert_dir, data_dir, ca
     lines = [line for line in capfd.readouterr().out.splitlines() if "eval MCC" in line]
     assert len(lines) == 1 and lines[0].startswith("step 4 (epoch 1): eval MCC ")
     assert "; in_domain MCC " in lines[0] and "; out_of_domain MCC " in lines[0] and "eval_f1" not in lines[0]
+
+
+@pytest.mark.slow
+def test_python_m_cola_runs_exactly_what_train_py_runs(tmp_path, tiny_bert_dir, data_dir):
+    """Two doors, one command: the same options through `python -m cola` and `python train.py` give the same run."""
+    from safetensors.torch import load_file
+
+    outs = {}
+    for door in (["-m", "cola"], ["train.py"]):
+        out = outs[door[-1]] = tmp_path / door[-1].replace(".", "_")
+        proc = subprocess.run([sys.executable, *door, *_short(tiny_bert_dir, data_dir, out, "--max_steps", "3",
+                                                               "--eval_strategy", "no", "--save_strategy", "no",
+                                                               "--load_best_model_at_end", "false", "--precision", "fp32")],
+                              cwd=REPO, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    a, b = (load_file(outs[name] / "model.safetensors") for name in ("cola", "train.py"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    results = [json.loads((outs[name] / "results.json").read_text()) for name in ("cola", "train.py")]
+    assert results[0]["eval"]["matthews_correlation"] == results[1]["eval"]["matthews_correlation"]

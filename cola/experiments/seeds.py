@@ -27,6 +27,7 @@ from ..errors import CliError
 from ..output_dir import claim_output_dir
 from ..recipes import resolved_config, write_resolved_config
 from ..results import versions, write_results
+from ..run import train_and_report
 from ..run_files import RESULTS_FILE
 from ..tracking import group_wandb_runs
 from .stats import aggregate, run_entry
@@ -59,8 +60,8 @@ def _without(argv, options) -> list[str]:
     return kept
 
 
-def run_seeds(config: RunConfig, run_one) -> int:
-    """Run `run_one(sub_config)` per seed, then write the summary (on the main process)."""
+def run_seeds(config: RunConfig) -> int:
+    """Run each seed's run (`cola.run.train_and_report`), then write the summary (on the main process)."""
     args = config.training
     if args.resume_from_checkpoint not in (None, "last"):
         raise CliError("with --seeds, --resume_from_checkpoint takes only 'last' (each seed resumes from its own folder)")
@@ -84,7 +85,7 @@ def run_seeds(config: RunConfig, run_one) -> int:
                     # Not started, or cut off before its first complete checkpoint: it starts afresh, and whatever it left
                     # (a model saved just before the crash, say) is the sweep's own and goes.
                     sub.training.resume_from_checkpoint, sub.training.overwrite_run = None, True
-                code = run_one(sub)
+                code = train_and_report(sub)
                 if code:
                     return code
                 finished = json.loads((Path(sub.training.output_dir) / RESULTS_FILE).read_text()) if is_main else None
