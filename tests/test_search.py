@@ -502,13 +502,13 @@ def test_a_trials_train_py_never_outlives_its_worker(tmp_path, sig):
     """A worker killed outright (SIGKILL) or told to stop (SIGTERM) takes its trial's train.py with it."""
     import signal
 
-    sleeper = tmp_path / "train.py"
+    sleeper = tmp_path / "sleeper_trial.py"  # stands in for the trial's module (`python -m cola`)
     sleeper.write_text("import os, pathlib, sys, time\n"
                        f"pathlib.Path({str(tmp_path / 'child.pid')!r}).write_text(str(os.getpid()))\n"
                        "time.sleep(120)\n")
     worker = subprocess.Popen([sys.executable, "-c", (
         "import os, signal, sys\nfrom pathlib import Path\nfrom cola.experiments import search\n"
-        f"search.TRAIN_PY = Path({str(sleeper)!r})\n"
+        f"search.TRIAL_MODULE, search.PACKAGE_ROOT = 'sleeper_trial', Path({str(tmp_path)!r})\n"
         "signal.signal(signal.SIGTERM, search._interrupt)\n"
         f"search.launch_subprocess([], dict(os.environ), Path({str(tmp_path / 'log')!r}))\n")], cwd=REPO)
     pid_file = tmp_path / "child.pid"

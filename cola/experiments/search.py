@@ -20,7 +20,7 @@ again continues it: finished trials are kept, a trial stopped by Ctrl-C is recor
 again under a new number (a worker killed outright is noticed by its missing heartbeat and treated the same).
 `--trials N` is the study's target: finished trials (complete or failed with an error) of every worker together.
 
-Each trial runs train.py in a child process (its log in DIR/trial_NNNN/train.log), so a crash, a bad
+Each trial runs train.py's command (`python -m cola`) in a child process (its log in DIR/trial_NNNN/train.log), so a crash, a bad
 combination of options or an out-of-memory error fails that trial only: it is recorded with its one-line error,
 and the search goes on. After every trial, DIR holds trials.json, report.md, report.png and best_recipe.json
 (`cola.experiments.search_report`).
@@ -57,7 +57,10 @@ from .search_space import SEARCH_MANAGED, as_sampled, load_space
 logger = logging.getLogger(__name__)
 
 PROG = "cola.experiments.search"
-TRAIN_PY = Path(__file__).resolve().parents[2] / "train.py"
+# What a trial runs: `python -m cola` (train.py's own command, from the package, wherever the repository is), from
+# the folder that holds the package this worker imported.
+TRIAL_MODULE = "cola"
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 # objective -> (its section of the sweep's aggregate, None for the whole evaluation set; the metric). On CoLA the
 # in-domain half only, by design; on your own data, whose evaluation set has no held-out half, the whole of it.
 OBJECTIVES = {
@@ -135,30 +138,33 @@ def counted(trials) -> int:
     return sum(t.state == TrialState.COMPLETE or (t.state == TrialState.FAIL and "error" in t.user_attrs) for t in trials)
 
 
-# How a trial's train.py starts: on Linux it first asks the kernel to kill it if its worker dies (prctl
-# PR_SET_PDEATHSIG), so a worker killed outright (SIGKILL, an OOM kill) never leaves a training run behind as an
-# orphan holding a CPU or GPU; a worker that died before the request took effect is noticed by its parent id.
+# How a trial starts (`python -m cola`, as `runpy` runs it): on Linux it first asks the kernel to kill it if its
+# worker dies (prctl PR_SET_PDEATHSIG), so a worker killed outright (SIGKILL, an OOM kill) never leaves a training
+# run behind as an orphan holding a CPU or GPU; a worker that died before the request took effect is noticed by its
+# parent id. Arguments: the worker's pid, the folder holding the package, the module, then the trial's options.
 _CHILD_START = (
     "import os, runpy, sys\n"
     "if sys.platform == 'linux':\n"
     "    import ctypes, signal\n"
     "    ctypes.CDLL(None).prctl(1, signal.SIGKILL)\n"
     "    if os.getppid() != int(sys.argv[1]): os._exit(137)\n"
-    "sys.argv = sys.argv[2:]\n"
-    "sys.path.insert(0, os.path.dirname(sys.argv[0]))\n"
-    "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+    "sys.path.insert(0, sys.argv[2])\n"
+    "sys.argv = sys.argv[3:]\n"
+    "runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)\n"
 )
 STOP_GRACE_S = 20  # a stopped trial's train.py gets this long to end on SIGTERM before SIGKILL
 PROGRESS_EVERY_S = 60  # while a trial runs, a log line this often
 
 
 def launch_subprocess(argv: list[str], env: dict, log_path: Path) -> int:
-    """Run train.py with `argv` in a child process, its output in `log_path`; its exit status.
+    """Run `python -m cola` (train.py's command) with `argv` in a child process, its output in `log_path`; its exit
+    status.
 
     The child runs in its own process group (a terminal's Ctrl-C reaches the worker only), and the worker stops
     the whole group when it is interrupted: a child never outlives its worker."""
     with open(log_path, "a", encoding="utf-8") as log:
-        child = subprocess.Popen([sys.executable, "-c", _CHILD_START, str(os.getpid()), str(TRAIN_PY), *argv], env=env,
+        child = subprocess.Popen([sys.executable, "-c", _CHILD_START, str(os.getpid()), str(PACKAGE_ROOT), TRIAL_MODULE,
+                                  *argv], env=env,
                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             started = time.monotonic()
