@@ -47,8 +47,6 @@ Writes to --output_dir: the fine-tuned model and tokenizer (safetensors, with th
 groups) and, with a test split, test_predictions.csv.
 """
 
-from __future__ import annotations
-
 import sys
 
 from cola.cli import main  # parse, then one run (cola.run.train_and_report) or a sweep of seeds

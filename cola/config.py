@@ -457,11 +457,8 @@ class ColaTrainingArguments(TrainingArguments):
     def _check_best_model_strategies(self) -> None:
         """The Trainer's own check, worded for the suite, whose default (not the Trainer's) turns
         load_best_model_at_end on: the user may never have asked for it."""
-        if not self.load_best_model_at_end or str(getattr(self.save_strategy, "value", self.save_strategy)) == "best":
-            return
-        evaluate = str(getattr(self.eval_strategy, "value", self.eval_strategy))
-        save = str(getattr(self.save_strategy, "value", self.save_strategy))
-        if evaluate != save:
+        evaluate, save = (str(getattr(value, "value", value)) for value in (self.eval_strategy, self.save_strategy))
+        if self.load_best_model_at_end and save != "best" and evaluate != save:
             raise ValueError(f"load_best_model_at_end (on by default in this suite: the run ends with its best "
                              f"checkpoint) needs --save_strategy to match --eval_strategy, got save '{save}' and eval "
                              f"'{evaluate}'; give --save_strategy {evaluate}, or --load_best_model_at_end false")

@@ -159,10 +159,9 @@ def _check_claim(path: Path, *, resuming: bool, overwrite: bool, sweep: bool, fr
     if held and not resuming and not overwrite:
         raise CliError(f"{path} already holds {held}; choose a fresh --output_dir, continue it with "
                        f"--resume_from_checkpoint last, or replace it with --overwrite_run")
-    card = path / CARD_FILE
-    if card.is_file() and not is_suite_card(card):
-        raise CliError(f"{card} is not a model card this suite wrote, and the run writes its card there; choose "
-                       f"another --output_dir (or move that file)")
+    if _users_card(path, CARD_FILE):
+        raise CliError(f"{path / CARD_FILE} is not a model card this suite wrote, and the run writes its card there; "
+                       f"choose another --output_dir (or move that file)")
     if fresh_check and not resuming and not overwrite:
         clash = sorted(n for n in _entries(path) if would_write(n))
         if clash:
@@ -222,7 +221,12 @@ def _read_record(path: Path) -> dict | None:
 def _plain_name(entry) -> bool:
     """A name of an entry directly inside a folder: not a path, not the folder itself, not the suite's bookkeeping."""
     return (isinstance(entry, str) and entry not in ("", ".", "..", LOCK_FILE, RECORD_FILE) and "/" not in entry
-            and "\0" not in entry and os.path.basename(entry) == entry)
+            and "\0" not in entry)
+
+
+def _users_card(path: Path, name: str) -> bool:
+    """Whether `name` in the folder is a README.md the suite did not write: never written over, never deleted."""
+    return name == CARD_FILE and (path / name).is_file() and not is_suite_card(path / name)
 
 
 def _start_record(path: Path, earlier: dict | None, *, resuming: bool) -> dict:
@@ -295,7 +299,7 @@ def remove_run_files(path: Path, *, keep: dict[str, Path] | None = None) -> list
         ours = added & entries
     else:  # killed before its record was complete: what looks like a run's and was not there before
         ours = (added & entries) | {n for n in entries - before if would_write(n)}
-    ours = {n for n in ours if not (n == CARD_FILE and (path / n).is_file() and not is_suite_card(path / n))}
+    ours = {n for n in ours if not _users_card(path, n)}
     for name in sorted(ours):
         target = path / name
         looks_like_it = would_write(name) and not target.is_symlink() and (
@@ -309,7 +313,7 @@ def remove_run_files(path: Path, *, keep: dict[str, Path] | None = None) -> list
         if inside in ours:
             raise CliError(f"--overwrite_run would delete {path / inside}, which holds {what} this run reads; "
                            f"nothing was deleted: choose another --output_dir")
-    strays = sorted(n for n in entries - ours if would_write(n) and not (n == CARD_FILE and not is_suite_card(path / n)))
+    strays = sorted(n for n in entries - ours if would_write(n) and not _users_card(path, n))
     if strays:  # the new run would write over it, or (a checkpoint) resume from it beside its own
         raise CliError(f"{path / strays[0]} was not written by the run in {path}; move it away, then --overwrite_run")
     removed = []

