@@ -394,6 +394,34 @@ def test_output_dir_that_holds_a_run_is_refused(tmp_path, capsys):
     assert "holds a finished run (results.json), not a search" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("said, retried", [
+    ('relation "alembic_version" already exists', True),  # PostgreSQL: another worker created it a moment before
+    ('permission denied for schema public', False),  # a real mistake: one line at once
+])
+def test_a_worker_that_loses_the_race_to_create_the_tables_opens_them(monkeypatch, said, retried):
+    """Two workers starting a new PostgreSQL study at once: the loser's CREATE TABLE raises a ProgrammingError
+    (SQLSTATE 42P07), which is retried; any other ProgrammingError is the user's to fix and is not."""
+    from sqlalchemy.exc import ProgrammingError
+
+    calls = []
+
+    def storage(url, **kwargs):
+        calls.append(url)
+        if len(calls) == 1:
+            raise ProgrammingError("CREATE TABLE alembic_version", {}, Exception(said))
+        return optuna.storages.InMemoryStorage()
+
+    monkeypatch.setattr(search, "RDBStorage", storage)
+    monkeypatch.setattr(search.time, "sleep", lambda s: None)
+    args = mock.Mock(sampler="random", sampler_seed=0, startup_trials=1, study="s")
+    if retried:
+        assert search.open_study(args, "postgresql://ana:pw@/db").study_name == "s" and len(calls) == 2
+    else:
+        with pytest.raises(CliError, match="permission denied") as refused:
+            search.open_study(args, "postgresql://ana:pw@/db")
+        assert len(calls) == 1 and "pw" not in str(refused.value)
+
+
 # --- several workers ---
 
 @pytest.mark.slow

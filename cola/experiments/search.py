@@ -364,7 +364,7 @@ def open_study(args, storage_url: str):
     else:
         sampler = optuna.samplers.RandomSampler(seed=args.sampler_seed)
     engine_kwargs = {"connect_args": {"timeout": 60}} if storage_url.startswith("sqlite") else {}
-    for attempt in range(3):
+    for attempt in range(RACE_ATTEMPTS):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # the heartbeat options
@@ -378,11 +378,25 @@ def open_study(args, storage_url: str):
         except Exception as error:  # SQLAlchemy's own: a bad URL, a server that is not there, or a race
             if not type(error).__module__.startswith("sqlalchemy"):
                 raise
-            if attempt == 2 or type(error).__name__ not in ("OperationalError", "IntegrityError"):
+            if attempt == RACE_ATTEMPTS - 1 or not _creation_race(error):
                 raise CliError(_open_error(storage_url, error)) from None
             # Two workers creating a new database at once: one creates the tables, the other's CREATE fails
             # ("table studies already exists"); a moment later the tables are there and opening succeeds.
             time.sleep(1 + attempt)
+
+
+RACE_ATTEMPTS = 4
+
+
+def _creation_race(error: Exception) -> bool:
+    """Whether SQLAlchemy's error is another worker creating the same tables at the same moment. SQLite says so
+    with an OperationalError ("table ... already exists", or locked); PostgreSQL with an IntegrityError (a duplicate
+    key in its catalogue) or a ProgrammingError ("relation ... already exists", SQLSTATE 42P07), the kind that
+    otherwise means a real mistake, so that one is retried only for that message."""
+    kind = type(error).__name__
+    if kind in ("OperationalError", "IntegrityError"):
+        return True
+    return kind == "ProgrammingError" and "already exists" in str(error)
 
 
 # The drivers the extras install (postgresql:// uses psycopg by default; MySQL through mysql+pymysql://), and the pip
