@@ -15,6 +15,7 @@ keeps, so a run configured on a CPU replays in bf16 on a GPU; results.json recor
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -134,3 +135,11 @@ def fit_to_hardware(requested: str, *, bf16: bool, fp16: bool, use_cpu: bool, pi
     use_cpu = use_cpu or not accelerator
     # Pinning only speeds up copies to a GPU.
     return HardwareFit(precision=precision, use_cpu=use_cpu, pin_memory=pin_memory and gpu and not use_cpu)
+
+
+def training_autocast(args):
+    """The autocast the Trainer's forward passes run under (accelerate's for `--bf16` / `--fp16`: the same dtype on
+    the same device), for work done outside the Trainer that must match them exactly: the frozen-prefix cache."""
+    if not (args.bf16 or args.fp16):
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=args.device.type, dtype=torch.bfloat16 if args.bf16 else torch.float16)

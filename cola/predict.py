@@ -93,13 +93,7 @@ def predict_test_split(trainer, data, output_dir: str | Path) -> dict | None:
     """Classify the run's test split (every process takes part) and write test_predictions.csv (the main process):
     one row per test row, in file order, with its text(s), gold label if it has one, prediction and probability.
     Returns the test metrics (keys `test_...`) if the split is labelled, else None."""
-    # The frozen-layer cache holds the training and evaluation texts only; the test texts run the whole model (the
-    # same function), without the cache's warning about texts it does not hold.
-    cache, trainer.frozen_cache = trainer.frozen_cache, None
-    try:
-        output = trainer.predict(data.test, metric_key_prefix="test")
-    finally:
-        trainer.frozen_cache = cache
+    output = trainer.predict(data.test, metric_key_prefix="test")  # the whole model (the cache holds no test text)
     logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
     probs = torch.from_numpy(np.asarray(logits, dtype=np.float32)).softmax(-1).numpy()
     if trainer.is_world_process_zero():

@@ -52,21 +52,31 @@ logger = logging.getLogger(__name__)
 _VERSIONED = ("torch", "transformers", "datasets", "accelerate", "evaluate", "scikit-learn")
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunReport:
-    """What a run decided and did beside its metrics, kept by the Trainer as it goes (`ColaTrainer.report`) and
-    read by results.json, W&B and the model card. Its fields are results.json keys of the same names."""
+    """What a run decided beside its metrics, assembled once by the run before training (`run_report`) and read by
+    results.json, W&B and the model card. Its fields are results.json keys of the same names; `param_groups` is read
+    from the optimizer itself where it is written (`param_group_table`)."""
 
     class_weights: list[float] | None
     layer_groups: list[dict]  # TrainingPlan.layer_group_table()
-    param_groups: list[dict]  # set when the optimizer is built
     unfreeze_after_steps: dict[str, int | None] | None
-    frozen_cache: dict  # set once the Trainer has built (or declined) the cache
+    frozen_cache: dict  # the cache's summary, or why there is none
     trainable_parameters: int
     total_parameters: int
     precision: dict  # {requested, used}
     plan: dict  # TrainingPlan.summary()
     distributed: dict  # distributed_section(): processes, nodes, the global batch
+
+
+def run_report(*, plan, model, args, class_weights: list[float] | None, frozen_cache: dict) -> RunReport:
+    """The report of a run about to train: the plan applied, the cache built (or declined)."""
+    trainable, total = count_parameters(model)
+    return RunReport(class_weights=class_weights, layer_groups=plan.layer_group_table(),
+                     unfreeze_after_steps=plan.unfreeze_schedule(), frozen_cache=frozen_cache,
+                     trainable_parameters=trainable, total_parameters=total,
+                     precision={"requested": args.requested["precision"], "used": args.precision}, plan=plan.summary(),
+                     distributed=distributed_section(args))
 
 
 def distributed_section(args) -> dict:
@@ -114,16 +124,21 @@ def log_start_summary(*, model_name, model, data, class_weights, plan, args) -> 
         logger.info("  %-12s %12s params  %s", row["name"], f"{row['params']:,}", state)
 
 
-def build_results(report: RunReport, *, eval_metrics: dict, test_metrics: dict | None, data, train_output,
-                  trainer_state, config: dict) -> dict:
-    """The results.json document of one finished run (the schema is in this module's docstring)."""
+def build_results(report: RunReport, *, param_groups: list[dict], eval_metrics: dict, test_metrics: dict | None, data,
+                  train_output, trainer_state, config: dict) -> dict:
+    """The results.json document of one finished run (the schema is in this module's docstring); `param_groups` as
+    the optimizer holds them (`param_group_table`)."""
+    reported = dataclasses.asdict(report)
     return {
         **metric_sections(eval_metrics, "eval", data.class_names, data.group_names),
         **(metric_sections(test_metrics, "test", data.class_names, data.group_names) if test_metrics else {}),
         "data": {"source": data.source, "class_names": list(data.class_names), "group_names": list(data.group_names),
                  "rows": {name: len(split) for name, split in data.splits().items()}, "truncated": data.truncated},
         "train": train_section(train_output, trainer_state),
-        **dataclasses.asdict(report),
+        "class_weights": reported.pop("class_weights"),
+        "layer_groups": reported.pop("layer_groups"),
+        "param_groups": param_groups,
+        **reported,
         "config": config,
         "versions": versions(),
     }

@@ -11,7 +11,9 @@ users run: the same order, the same checks, the same Trainer. The order matters,
 - the data, read and checked before any model is loaded (a bad file is reported in seconds, not after a download);
 - the seed, then the model (the classification head is initialised from it), `--max_length` against its positions;
 - class weights from the training split, the layer groups, the plan of what trains, applied before the Trainer
-  builds its optimizer (which only takes parameters that require gradients).
+  builds its optimizer (which only takes parameters that require gradients);
+- the frozen-prefix cache, built on the applied plan (it runs the frozen groups once), then the report of what the
+  run decided, then the Trainer, handed the plan, the weights and the cache.
 """
 
 from __future__ import annotations
@@ -20,23 +22,28 @@ import logging
 from dataclasses import dataclass
 
 import transformers
-from transformers import TrainerCallback, set_seed
+from transformers import DataCollatorWithPadding, EarlyStoppingCallback, TrainerCallback, set_seed
 
-from .checkpoints import check_same_run, resolve_checkpoint, stored_floor
+from .checkpoints import SaveSuiteState, check_same_run, resolve_checkpoint, stored_floor
 from .class_weights import class_weights_for
 from .columns import LABEL, TaskData
 from .config import RunConfig
 from .data import load_data, tokenize
+from .errors import CliError
+from .frozen_cache import CacheNotExact, FrozenPrefixCache
 from .lora import lora_plan
 from .model import check_max_length, load_model_and_tokenizer
 from .model_card import model_card, write_model_card
 from .output_dir import claim_output_dir
+from .param_groups import param_group_table
 from .plan import TrainingPlan, adopt_checkpoint_floor, plan_from, supported_layer_groups
+from .precision import training_autocast
 from .predict import predict_test_split
 from .recipes import resolved_config, write_resolved_config
-from .results import build_results, log_results, log_start_summary, write_results
-from .tracking import check_reporting, finish_wandb_run
+from .results import RunReport, build_results, log_results, log_start_summary, run_report, write_results
+from .tracking import SuiteTablesToWandb, check_reporting, finish_wandb_run, reports_to_wandb
 from .trainer import ColaTrainer, build_trainer, check_optimizer_and_schedule, check_trained, final_evaluation
+from .unfreezing import LogUnfreezing
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +59,7 @@ class Run:
     model: object
     tokenizer: object
     plan: TrainingPlan
+    report: RunReport
     trainer: ColaTrainer
 
 
@@ -89,10 +97,46 @@ def build_run(config: RunConfig, *, callbacks: tuple[TrainerCallback, ...] = ())
     plan.apply()
     log_start_summary(model_name=config.model.model_name_or_path, model=model, data=data, class_weights=class_weights,
                       plan=plan, args=args)
-    trainer = build_trainer(config, model=model, tokenizer=tokenizer, data=data, class_weights=class_weights,
-                            plan=plan, resolved=resolved, callbacks=callbacks)
+    cache, cache_summary = frozen_prefix_cache(plan, model, data, tokenizer, args)
+    report = run_report(plan=plan, model=model, args=args, class_weights=class_weights, frozen_cache=cache_summary)
+    trainer = build_trainer(args, model=model, tokenizer=tokenizer, data=data, plan=plan, class_weights=class_weights,
+                            frozen_cache=cache, callbacks=(*run_callbacks(args, plan, resolved, report), *callbacks))
     return Run(config=config, resolved=resolved, checkpoint=checkpoint, data=data, model=model, tokenizer=tokenizer,
-               plan=plan, trainer=trainer)
+               plan=plan, report=report, trainer=trainer)
+
+
+def frozen_prefix_cache(plan: TrainingPlan, model, data: TaskData, tokenizer, args) -> tuple[FrozenPrefixCache | None, dict]:
+    """The frozen groups run once over the training and evaluation texts, where the plan allows it and the result is
+    exact (`cola.frozen_cache`); with the cache's summary for the report, or why there is none."""
+    reason = plan.why_not_cached()
+    if reason is not None:
+        return None, {"used": False, "reason": reason}
+    model.to(args.device)  # where the Trainer puts it: the prefix runs there, under the Trainer's autocast
+    try:
+        cache = FrozenPrefixCache(model, list(plan.groups), plan.floor).build(
+            model, [data.train, data.eval], collate=DataCollatorWithPadding(tokenizer),
+            batch_size=args.per_device_eval_batch_size, device=args.device, autocast=training_autocast(args),
+            memory_gb=args.cache_memory_gb, spill_dir=args.output_dir,
+        )
+    except CacheNotExact as error:
+        if plan.cache:
+            raise CliError(f"--cache_frozen: {error}") from None
+        logger.warning("The frozen layers run at every step (no cache): %s", error)
+        return None, {"used": False, "reason": str(error)}
+    return cache, cache.summary()
+
+
+def run_callbacks(args, plan: TrainingPlan, resolved: dict, report: RunReport) -> list[TrainerCallback]:
+    """Every callback a run gets: the suite's state in each checkpoint, the unfreezing log, the suite's tables in
+    W&B, early stopping."""
+    callbacks: list[TrainerCallback] = [SaveSuiteState(plan, resolved)]
+    if plan.unfreeze_schedule():
+        callbacks.append(LogUnfreezing(plan.unfreeze_schedule()))
+    if reports_to_wandb(args):
+        callbacks.append(SuiteTablesToWandb(resolved_config=resolved, report=report))
+    if args.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=args.early_stopping_patience))
+    return callbacks
 
 
 def train_and_report(config: RunConfig) -> int:
@@ -120,7 +164,8 @@ def train_and_report(config: RunConfig) -> int:
         test_metrics = predict_test_split(trainer, run.data, args.output_dir) if run.data.test is not None else None
 
         if main_process:
-            results = build_results(trainer.report, eval_metrics=eval_metrics, test_metrics=test_metrics, data=run.data,
+            results = build_results(run.report, param_groups=param_group_table(trainer.optimizer.param_groups),
+                                    eval_metrics=eval_metrics, test_metrics=test_metrics, data=run.data,
                                     train_output=train_output, trainer_state=trainer.state, config=run.resolved)
             # push_to_hub writes this card into the folder it uploads (ColaTrainer.create_model_card).
             trainer.model_card = model_card(results, argv=config.argv, output_dir=args.output_dir)

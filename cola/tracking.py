@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 from transformers import TrainerCallback
 
 from .errors import CliError, first_line
+from .param_groups import param_group_table
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ class SuiteTablesToWandb(TrainerCallback):
 
     def __init__(self, *, resolved_config: dict, report):
         self.resolved_config = resolved_config
-        self.report = report  # the Trainer's RunReport: the cache is built (or declined) before training begins
+        self.report = report  # the run's RunReport, assembled before training
 
     def on_train_begin(self, args, state, control, optimizer=None, **kwargs):
         if not state.is_world_process_zero:
@@ -122,7 +123,7 @@ class SuiteTablesToWandb(TrainerCallback):
         if wandb.run is None:
             return
         layer_groups = self.report.layer_groups
-        param_groups = self.report.param_groups  # set when the optimizer was built, before training begins
+        param_groups = param_group_table(optimizer.param_groups)  # the optimizer is built before training begins
         wandb.run.config.update(
             {
                 "suite": self.resolved_config,

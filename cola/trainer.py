@@ -1,6 +1,6 @@
-"""The Trainer a run trains with: `build_trainer` wires it once (called by `cola.run.build_run`, for train.py and
-the benchmark alike). It is handed what the run computed (the plan of what trains, the resolved configuration)
-and keeps the run's `RunReport` (param groups, the cache's summary, ...) for results.json, W&B and the card.
+"""The Trainer a run trains with: `build_trainer` wires it (called by `cola.run.build_run`, for train.py and the
+benchmark alike, and by the tests). It is handed what the run decided: the plan of what trains (required), the
+class weights and the frozen-prefix cache the run built; it reports nothing itself (the run assembles the report).
 
 `ColaTrainer` overrides three things of the Hugging Face Trainer:
 - the loss (`loss.py`): class-weighted cross-entropy normalised over the whole optimizer step, right under
@@ -9,8 +9,9 @@ and keeps the run's `RunReport` (param groups, the cache's summary, ...) for res
 - the optimizer: named parameter groups with absolute per-group learning rates (`param_groups.py`);
 - the scheduler: gradual-unfreezing gates on the Trainer's own schedule (`unfreezing.py`).
 
-It also keeps the frozen groups in eval mode during training (`--frozen_eval_mode`) and, where that is exact,
-runs them once before training instead of at every step (`frozen_cache.py`, used in `compute_loss`).
+It also keeps the frozen groups in eval mode during training (`--frozen_eval_mode`) and replays the frozen
+prefix from the cache the run handed it (`frozen_cache.py`, used in `compute_loss`; `predict` runs the whole model:
+new texts are not in the cache).
 
 transformers 5 assumes a model whose forward() takes **kwargs (all BERT-family heads) scales its own loss by
 `num_items_in_batch` (it does not, upstream issue 47688). The loss here is computed in this class, so the
@@ -31,7 +32,6 @@ import torch
 import torch.nn.functional as F
 from transformers import (
     DataCollatorWithPadding,
-    EarlyStoppingCallback,
     PrinterCallback,
     ProgressCallback,
     Trainer,
@@ -39,23 +39,20 @@ from transformers import (
     get_scheduler,
 )
 
-from .checkpoints import SaveSuiteState, weights_are_finite
-from .columns import GROUP, LABEL, NON_MODEL_COLUMNS
-from .config import RunConfig
+from .checkpoints import weights_are_finite
+from .columns import GROUP, LABEL, NON_MODEL_COLUMNS, TaskData
 from .errors import CliError, first_line
 from .files import readable
-from .freezing import find_layer_groups
-from .frozen_cache import CacheNotExact, FrozenPrefixCache
+from .frozen_cache import FrozenPrefixCache
 from .lora import merged_copy, save_adapter
 from .loss import example_weights, step_loss
 from .metrics import build_compute_metrics, check_metric_for_best_model
 from .model_card import write_model_card
-from .param_groups import build_param_groups, param_group_table
-from .plan import TrainingPlan, plan_from
-from .results import RunReport, count_parameters, distributed_section
+from .param_groups import build_param_groups
+from .plan import TrainingPlan
 from .run_files import WEIGHTS_FILES
-from .tracking import SuiteTablesToWandb, prepare_wandb, reports_to_wandb
-from .unfreezing import LogUnfreezing, gate_scheduler
+from .tracking import prepare_wandb
+from .unfreezing import gate_scheduler
 
 logger = logging.getLogger(__name__)
 
@@ -133,23 +130,21 @@ def optim_name(args) -> str:
 
 
 def build_trainer(
-    config: RunConfig,
+    args,
     *,
     model,
     tokenizer,
-    data,
-    class_weights: list[float] | None,
+    data: TaskData,
     plan: TrainingPlan,
-    resolved: dict,
+    class_weights: list[float] | None = None,
+    frozen_cache: FrozenPrefixCache | None = None,
     callbacks: tuple[TrainerCallback, ...] = (),
 ) -> ColaTrainer:
-    """The run's Trainer: datasets, dynamic-padding collator, metrics, class weights, the plan and callbacks.
+    """The run's Trainer: datasets, dynamic-padding collator, metrics, class weights, the plan, the cache, callbacks.
 
-    The plan must be applied already (the optimizer only receives `requires_grad` parameters); `resolved` is the
-    run's resolved configuration (each checkpoint stores it). `callbacks` are added after the run's own (the
-    benchmark adds its step timer).
+    The plan must be applied already (the optimizer only receives `requires_grad` parameters). `callbacks` are the
+    run's (`cola.run.run_callbacks`), then any a caller adds (the benchmark's step timer).
     """
-    args = config.training
     compute_metrics = build_compute_metrics(data.class_names, data.group_names)
     check_metric_for_best_model(args.metric_for_best_model if args.eval_strategy != "no" else None, compute_metrics,
                                 data.eval[GROUP], num_labels=len(data.class_names))
@@ -165,13 +160,14 @@ def build_trainer(
             compute_metrics=compute_metrics,
             class_weights=class_weights,
             plan=plan,
+            frozen_cache=frozen_cache,
         )
     except ValueError as error:  # the Trainer's own checks of its options (e.g. an unknown --report_to)
         raise CliError(f"the Trainer refused this configuration: {first_line(error)}") from None
     for stock, ours in ((ProgressCallback, ProgressLines), (PrinterCallback, PrinterLines)):
         if trainer.pop_callback(stock) is not None:
             trainer.add_callback(ours)
-    for callback in [*run_callbacks(args, trainer.report, plan=plan, resolved=resolved), *callbacks]:
+    for callback in callbacks:
         trainer.add_callback(callback)
     return trainer
 
@@ -208,19 +204,6 @@ class PrinterLines(PrinterCallback):
         super().on_log(args, state, control, logs=logs, **kwargs)
 
 
-def run_callbacks(args, report: RunReport, *, plan: TrainingPlan, resolved: dict) -> list[TrainerCallback]:
-    """Every callback a run gets: the suite's state in each checkpoint, the suite's tables in W&B, early stopping.
-
-    (The gradual-unfreezing log is the one exception: `ColaTrainer` adds it with the schedule the plan gives.)
-    """
-    callbacks: list[TrainerCallback] = [SaveSuiteState(plan, resolved)]
-    if reports_to_wandb(args):
-        callbacks.append(SuiteTablesToWandb(resolved_config=resolved, report=report))
-    if args.early_stopping_patience:
-        callbacks.append(EarlyStoppingCallback(early_stopping_patience=args.early_stopping_patience))
-    return callbacks
-
-
 def check_trained(state, training_loss: float, model) -> None:
     """A run that took no optimizer step, or whose loss or weights stopped being numbers, did not finish: it is an
     error (exit status 1), never a results.json and a model that look like a finished run."""
@@ -249,50 +232,23 @@ def final_evaluation(trainer: Trainer) -> dict:
 
 
 class ColaTrainer(Trainer):
-    """The suite's Trainer. `plan` says what trains (`cola.plan`; a Trainer built by hand, as tests do, gets the
-    plan its arguments ask for); `report` is what the run decided and did, for results.json, W&B and the card."""
+    """The suite's Trainer: `plan` says what trains (`cola.plan`), `frozen_cache` (or None) replays the frozen
+    prefix the run computed once (`cola.frozen_cache`)."""
 
     loss_is_scaled_for_ga = True
 
-    def __init__(self, *args, class_weights: list[float] | None = None, plan: TrainingPlan | None = None, **kwargs):
+    def __init__(self, *args, plan: TrainingPlan, class_weights: list[float] | None = None,
+                 frozen_cache: FrozenPrefixCache | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.model_accepts_loss_kwargs = False
+        self.plan = plan
         self.class_weights = None if class_weights is None else torch.tensor(class_weights, dtype=torch.float32)
-        self.plan = plan if plan is not None else plan_from(self.args, find_layer_groups(self.model))
-        self.model_card: str | None = None  # set by train.py before save_model (see create_model_card)
-        self.unfreeze_schedule = self.plan.unfreeze_schedule()
-        if self.unfreeze_schedule:
-            self.add_callback(LogUnfreezing(self.unfreeze_schedule))
+        self.frozen_cache = frozen_cache
+        self.model_card: str | None = None  # set by the run before its last save (see create_model_card)
+        self.unfreeze_schedule = plan.unfreeze_schedule()
         self._check_ranks_agree_on_class_weights()
         # Switched back to eval mode at every training step: the Trainer's model.train() turns their dropout on.
-        self.frozen_modules = self.plan.eval_mode_modules(self.model)
-        trainable, total = count_parameters(self.model)
-        self.report = RunReport(
-            class_weights=class_weights, layer_groups=self.plan.layer_group_table(), param_groups=[],
-            unfreeze_after_steps=self.unfreeze_schedule, frozen_cache={}, trainable_parameters=trainable,
-            total_parameters=total, precision={"requested": self.args.requested["precision"], "used": self.args.precision},
-            plan=self.plan.summary(), distributed=distributed_section(self.args),
-        )
-        self.frozen_cache, self.report.frozen_cache = self._build_frozen_cache()
-
-    def _build_frozen_cache(self) -> tuple[FrozenPrefixCache | None, dict]:
-        reason = self.plan.why_not_cached()
-        if reason is None:
-            datasets = [d for d in (self.train_dataset, self.eval_dataset) if d is not None]
-            datasets = [d for value in datasets for d in (value.values() if isinstance(value, dict) else [value])]
-            try:
-                cache = FrozenPrefixCache(self.model, list(self.plan.groups), self.plan.floor).build(
-                    self.model, datasets, collate=self.data_collator, batch_size=self.args.per_device_eval_batch_size,
-                    device=self.args.device, autocast=self.accelerator.autocast(), memory_gb=self.args.cache_memory_gb,
-                    spill_dir=self.args.output_dir,
-                )
-                return cache, cache.summary()
-            except CacheNotExact as error:
-                if self.plan.cache:
-                    raise CliError(f"--cache_frozen: {error}") from None
-                reason = str(error)
-                logger.warning("The frozen layers run at every step (no cache): %s", reason)
-        return None, {"used": False, "reason": reason}
+        self.frozen_modules = plan.eval_mode_modules(self.model)
 
     def _check_ranks_agree_on_class_weights(self) -> None:
         """Each process computes the weights from its own copy of the data: they must be the same everywhere."""
@@ -354,7 +310,6 @@ class ColaTrainer(Trainer):
         optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
         refuse_own_groups(self.args, optimizer_kwargs)
         self.optimizer = optimizer_cls(groups, **optimizer_kwargs)
-        self.report.param_groups = param_group_table(groups)  # results.json keeps every parameter's name
         logger.info("Optimizer %s with %d parameter groups:", optimizer_cls.__name__, len(groups))
         for group in groups:
             logger.info("  %-20s weight_decay=%-8g lr=%-8g %3d tensors, %12s parameters", group["name"],
@@ -392,10 +347,19 @@ class ColaTrainer(Trainer):
     # --- the model card ---
 
     def create_model_card(self, *args, **kwargs):
-        """`push_to_hub` writes the card it uploads here: the suite's own (`model_card.py`, set by train.py as
+        """`push_to_hub` writes the card it uploads here: the suite's own (`model_card.py`, set by the run as
         `self.model_card` before saving), not the Trainer's draft, which knows nothing of freezing or groups."""
         if self.is_world_process_zero() and self.model_card:
             write_model_card(self.model_card, self.args.output_dir)
+
+    def predict(self, test_dataset, *args, **kwargs):
+        """New texts (the test split) run the whole model: the cache holds the training and evaluation texts only,
+        and would warn of each text it does not hold."""
+        cache, self.frozen_cache = self.frozen_cache, None
+        try:
+            return super().predict(test_dataset, *args, **kwargs)
+        finally:
+            self.frozen_cache = cache
 
     def create_scheduler(self, num_training_steps, optimizer=None):
         if self.lr_scheduler is None:

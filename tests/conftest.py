@@ -188,6 +188,36 @@ def tiny_dataset(tokenizer, sentences, labels, domains=None):
     return datasets.Dataset.from_dict(dict(encoded))
 
 
+def make_trainer(model, args, tokenizer, train, **options):
+    """A Trainer built the way a run builds it (`make_run_parts`), for tests that need no report."""
+    return make_run_parts(model, args, tokenizer, train, **options)[0]
+
+
+def make_run_parts(model, args, tokenizer, train, *, eval=None, class_weights=None, plan=None, class_names=None):
+    """(Trainer, RunReport) built in `cola.run`'s order by its own parts: the plan the arguments ask for on the
+    model's layer groups (or `plan`), applied; the frozen-prefix cache where the plan allows one; the report; the
+    Trainer from `cola.trainer.build_trainer`. `eval` defaults to the training sentences; CoLA's class and domain
+    names unless `class_names` says otherwise."""
+    from cola.cola_tsv import DOMAINS, LABEL_NAMES
+    from cola.columns import TaskData
+    from cola.freezing import find_layer_groups
+    from cola.plan import plan_from
+    from cola.results import run_report
+    from cola.run import frozen_prefix_cache
+    from cola.trainer import build_trainer
+
+    if plan is None:
+        plan = plan_from(args, find_layer_groups(model))
+    plan.apply()
+    data = TaskData(train=train, eval=train if eval is None else eval, test=None,
+                    class_names=tuple(class_names or LABEL_NAMES), group_names=DOMAINS, source="test sentences")
+    cache, summary = frozen_prefix_cache(plan, model, data, tokenizer, args)
+    report = run_report(plan=plan, model=model, args=args, class_weights=class_weights, frozen_cache=summary)
+    trainer = build_trainer(args, model=model, tokenizer=tokenizer, data=data, plan=plan, class_weights=class_weights,
+                            frozen_cache=cache)
+    return trainer, report
+
+
 def training_args(tmp_path, **overrides):
     from cola.config import ColaTrainingArguments
 

@@ -98,22 +98,17 @@ def test_out_of_range_names_the_valid_range():
 
 @pytest.mark.parametrize("arch", ARCHITECTURES)
 def test_frozen_weights_are_bit_identical_after_training(arch, tmp_path, tokenizer):
-    from conftest import tiny_dataset, training_args
-    from transformers import DataCollatorWithPadding
-
-    from cola.trainer import ColaTrainer
+    from conftest import make_trainer, tiny_dataset, training_args
 
     model = tiny_model(arch, layers=3)
     groups = find_layer_groups(model)
-    freeze_bottom(groups, 2)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     sentences = ["The cat sat.", "Sat cat the.", "She voted for herself.", "Herself voted she for the."] * 4
     dataset = tiny_dataset(tokenizer, sentences, [1, 0, 1, 0] * 4)
-    trainer = ColaTrainer(
-        model=model, args=training_args(tmp_path, max_steps=3, per_device_train_batch_size=4, learning_rate=1e-2,
-                                        weight_decay=0.1),
-        train_dataset=dataset, data_collator=DataCollatorWithPadding(tokenizer), class_weights=[2.0, 1.0],
-    )
+    args = training_args(tmp_path, max_steps=3, per_device_train_batch_size=4, learning_rate=1e-2, weight_decay=0.1,
+                         freeze=2, cache_frozen=False)  # the frozen groups run at every step: their gradients stay None
+    trainer = make_trainer(model, args, tokenizer, dataset, class_weights=[2.0, 1.0])
+    assert trainer.plan.floor == 2 and not any(p.requires_grad for g in groups[:2] for _, p in g.parameters)
     trainer.train()
     frozen = {n for g in groups[:2] for n, _ in g.parameters}
     for name, param in model.named_parameters():

@@ -10,6 +10,7 @@ from conftest import (
     LABELS,
     MORE_ARCHITECTURES,
     SENTENCES,
+    make_run_parts,
     require_base_model,
     sweep_argv,
     tiny_dataset,
@@ -22,24 +23,21 @@ import train
 from cola.errors import CliError
 from cola.freezing import find_layer_groups, freeze_bottom, modules_of
 from cola.frozen_cache import FrozenPrefixCache
-from cola.trainer import ColaTrainer
 
 EVAL_SENTENCES = ["The dog barked.", "Barked dog the.", "The cat sat on the mat.", "She voted for herself."]
 
 
 def _train(model, tokenizer, tmp_path, n, **overrides):
-    """A few steps of a real Trainer run with the bottom n groups frozen; returns (trainer, per-step losses)."""
+    """A few steps of a real Trainer run with the bottom n groups frozen; returns (trainer, per-step losses, the
+    run's report)."""
     settings = dict(max_steps=4, per_device_train_batch_size=4, learning_rate=1e-3, freeze=n, eval_strategy="no",
                     per_device_eval_batch_size=3)
     settings.update(overrides)
-    freeze_bottom(find_layer_groups(model), n, method=settings.get("freeze_method", "requires_grad"))
-    trainer = ColaTrainer(
-        model=model, args=training_args(tmp_path, **settings), train_dataset=tiny_dataset(tokenizer, SENTENCES, LABELS),
-        eval_dataset=tiny_dataset(tokenizer, EVAL_SENTENCES, [1, 0, 1, 1]), data_collator=DataCollatorWithPadding(tokenizer),
-        class_weights=[2.0, 0.8],
-    )
+    trainer, report = make_run_parts(model, training_args(tmp_path, **settings), tokenizer,
+                                     tiny_dataset(tokenizer, SENTENCES, LABELS),
+                                     eval=tiny_dataset(tokenizer, EVAL_SENTENCES, [1, 0, 1, 1]), class_weights=[2.0, 0.8])
     trainer.train()
-    return trainer, [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    return trainer, [entry["loss"] for entry in trainer.state.log_history if "loss" in entry], report
 
 
 def _frozen_counts(arch):
@@ -54,7 +52,7 @@ CASES = [(arch, n) for arch in ARCHITECTURES + MORE_ARCHITECTURES for n in _froz
 @pytest.mark.parametrize(("arch", "n"), CASES, ids=[f"{a}-freeze{n}" for a, n in CASES])
 def test_cached_run_equals_uncached_run(arch, n, tmp_path, tokenizer):
     base = tiny_model(arch, layers=4, dropout=0.1)  # dropout on: the trainable layers draw the same random numbers
-    plain, plain_losses = _train(copy.deepcopy(base), tokenizer, tmp_path / "plain", n, cache_frozen=False,
+    plain, plain_losses, plain_report = _train(copy.deepcopy(base), tokenizer, tmp_path / "plain", n, cache_frozen=False,
                                  gradient_accumulation_steps=2, layer_lr_decay=0.8)
     cached_model = copy.deepcopy(base)
     first_frozen = modules_of(cached_model, find_layer_groups(cached_model)[:1])[0]
@@ -65,14 +63,14 @@ def test_cached_run_equals_uncached_run(arch, n, tmp_path, tokenizer):
     embedding_table = next(m for m in first_frozen.modules() if isinstance(m, torch.nn.Embedding))
     cached, cached_losses = None, None
     handle = embedding_table.register_forward_hook(lambda *_: lookups.append(1))
-    cached, cached_losses = _train(cached_model, tokenizer, tmp_path / "cached", n, cache_frozen=True,
+    cached, cached_losses, cached_report = _train(cached_model, tokenizer, tmp_path / "cached", n, cache_frozen=True,
                                    gradient_accumulation_steps=2, layer_lr_decay=0.8)
     handle.remove()
 
-    assert cached.frozen_cache is not None and cached.report.frozen_cache["used"]
-    assert plain.frozen_cache is None and plain.report.frozen_cache == {"used": False, "reason": "--cache_frozen false"}
+    assert cached.frozen_cache is not None and cached_report.frozen_cache["used"]
+    assert plain.frozen_cache is None and plain_report.frozen_cache == {"used": False, "reason": "--cache_frozen false"}
     # Look-ups happened only while the cache was built: the probe (2 passes) plus one pass per cache batch.
-    cache_batches = -(-cached.report.frozen_cache["distinct_sentences"] // 3)
+    cache_batches = -(-cached_report.frozen_cache["distinct_sentences"] // 3)
     assert len(lookups) == 2 + 1 + cache_batches  # + the forward-order probe on dummy inputs
     assert len(calls) >= 8  # the patched module was still called at each of the 8 micro-batches
     assert len(plain_losses) == 4
@@ -85,7 +83,7 @@ def test_cached_run_equals_uncached_run(arch, n, tmp_path, tokenizer):
 
 
 def test_the_model_is_unchanged_between_steps_and_saves_whole(tmp_path, tokenizer):
-    trainer, _ = _train(tiny_model("electra", layers=3), tokenizer, tmp_path, 3, cache_frozen=True)
+    trainer, _, report = _train(tiny_model("electra", layers=3), tokenizer, tmp_path, 3, cache_frozen=True)
     assert all("forward" not in vars(m) for m in trainer.model.modules())  # no patched forward left behind
     trainer.save_model(str(tmp_path / "saved"))
     from transformers import AutoModelForSequenceClassification
@@ -98,7 +96,7 @@ def test_the_model_is_unchanged_between_steps_and_saves_whole(tmp_path, tokenize
 
 
 def test_a_batch_with_an_unknown_sentence_runs_uncached(tmp_path, tokenizer):
-    trainer, _ = _train(tiny_model("bert", layers=2), tokenizer, tmp_path, 2, cache_frozen=True, max_steps=1)
+    trainer, _, report = _train(tiny_model("bert", layers=2), tokenizer, tmp_path, 2, cache_frozen=True, max_steps=1)
     cache = trainer.frozen_cache
     known = DataCollatorWithPadding(tokenizer)([tokenizer(s) for s in SENTENCES[:3]])
     assert cache.states_for(dict(known)).shape == (*known["input_ids"].shape, 32)
@@ -118,8 +116,8 @@ def test_cache_is_not_built_where_it_would_not_be_exact(tmp_path, tokenizer):
         (dict(freeze=2, freeze_method="lr0"), "backward"),
     ]:
         n = overrides.pop("freeze")
-        trainer, _ = _train(tiny_model("bert", layers=2), tokenizer, tmp_path / reason, n, max_steps=1, **overrides)
-        assert trainer.frozen_cache is None and reason in trainer.report.frozen_cache["reason"]
+        trainer, _, report = _train(tiny_model("bert", layers=2), tokenizer, tmp_path / reason, n, max_steps=1, **overrides)
+        assert trainer.frozen_cache is None and reason in report.frozen_cache["reason"]
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
@@ -140,17 +138,17 @@ def test_an_architecture_that_cannot_be_cut_falls_back_or_is_refused(tmp_path, t
         embeddings.register_forward_hook(lambda _m, _i, output: output * 3.0)
         return model
 
-    trainer, _ = _train(scaled_embeddings(tiny_model("bert", layers=2)), tokenizer, tmp_path / "auto", 1, max_steps=1)
-    assert trainer.frozen_cache is None and "differ from the full model" in trainer.report.frozen_cache["reason"]
+    trainer, _, report = _train(scaled_embeddings(tiny_model("bert", layers=2)), tokenizer, tmp_path / "auto", 1, max_steps=1)
+    assert trainer.frozen_cache is None and "differ from the full model" in report.frozen_cache["reason"]
     with pytest.raises(CliError, match="--cache_frozen: .*differ from the full model"):
         _train(scaled_embeddings(tiny_model("bert", layers=2)), tokenizer, tmp_path / "asked", 1, cache_frozen=True)
 
 
 def test_cache_larger_than_the_memory_allowed_lives_in_an_unlinked_file(tmp_path, tokenizer):
-    trainer, losses = _train(tiny_model("bert", layers=2), tokenizer, tmp_path, 2, cache_frozen=True, cache_memory_gb=0)
-    assert "memory-mapped file" in trainer.report.frozen_cache["where"]
+    trainer, losses, report = _train(tiny_model("bert", layers=2), tokenizer, tmp_path, 2, cache_frozen=True, cache_memory_gb=0)
+    assert "memory-mapped file" in report.frozen_cache["where"]
     assert not list((tmp_path / "out").glob(".frozen-cache-*"))  # unlinked as soon as it was mapped
-    plain, plain_losses = _train(tiny_model("bert", layers=2), tokenizer, tmp_path / "p", 2, cache_frozen=False)
+    plain, plain_losses, plain_report = _train(tiny_model("bert", layers=2), tokenizer, tmp_path / "p", 2, cache_frozen=False)
     torch.testing.assert_close(torch.tensor(losses), torch.tensor(plain_losses), rtol=1e-5, atol=1e-6)
 
 
@@ -189,7 +187,7 @@ def test_both_freeze_methods_leave_frozen_weights_bit_identical(method, tmp_path
     gradients = []  # lr0 pays the full backward: gradients reach the frozen weights; requires_grad stops above them
     if method == "lr0":
         model.bert.embeddings.word_embeddings.weight.register_post_accumulate_grad_hook(lambda _: gradients.append(1))
-    trainer, _ = _train(model, tokenizer, tmp_path, 2, freeze_method=method, weight_decay=0.1)
+    trainer, _, report = _train(model, tokenizer, tmp_path, 2, freeze_method=method, weight_decay=0.1)
     for name, param in model.named_parameters():
         if name in before:
             assert torch.equal(param, before[name]), name
@@ -266,11 +264,11 @@ def test_the_cache_is_exact_in_bf16_too(arch, tmp_path, tokenizer):
     run replays exactly what the uncached run computes at every step: the same losses and weights, bit for bit."""
     base = tiny_model(arch, layers=4, dropout=0.1)
     n = len(find_layer_groups(base)) // 2
-    plain, plain_losses = _train(copy.deepcopy(base), tokenizer, tmp_path / "plain", n, cache_frozen=False,
+    plain, plain_losses, plain_report = _train(copy.deepcopy(base), tokenizer, tmp_path / "plain", n, cache_frozen=False,
                                  precision="bf16")
-    cached, cached_losses = _train(copy.deepcopy(base), tokenizer, tmp_path / "cached", n, cache_frozen=True,
+    cached, cached_losses, cached_report = _train(copy.deepcopy(base), tokenizer, tmp_path / "cached", n, cache_frozen=True,
                                    precision="bf16")
-    assert plain.args.bf16 and cached.report.frozen_cache["used"]
+    assert plain.args.bf16 and cached_report.frozen_cache["used"]
     assert cached_losses == plain_losses
     final = dict(cached.model.named_parameters())
     assert all(torch.equal(final[name], value) for name, value in plain.model.named_parameters())

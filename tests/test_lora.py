@@ -9,15 +9,14 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from conftest import ARCHITECTURES, LABELS, MORE_ARCHITECTURES, SENTENCES, tiny_dataset, tiny_model, training_args
+from conftest import ARCHITECTURES, LABELS, MORE_ARCHITECTURES, SENTENCES, make_trainer, tiny_dataset, tiny_model, training_args
 from safetensors.torch import load_file
-from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding, pipeline
+from transformers import AutoModelForSequenceClassification, pipeline
 
 import train
 from cola.freezing import find_layer_groups, place
 from cola.lora import lora_plan, merged_copy
 from cola.plan import ADAPTER_MARK, supported_layer_groups
-from cola.trainer import ColaTrainer
 
 
 def _options(r=4, alpha=8.0, dropout=0.0, targets=None, freeze=1):
@@ -72,8 +71,7 @@ def test_adapters_get_their_layers_learning_rate(tmp_path, tokenizer):
     plan = lora_plan(_options(freeze=1), model, supported_layer_groups(model, "bert"), base_model="tiny")
     plan.apply()
     args = training_args(tmp_path, max_steps=1, learning_rate=1e-2, layer_lr_decay=0.5, lora_r=4, freeze=1)
-    trainer = ColaTrainer(model=model, args=args, train_dataset=tiny_dataset(tokenizer, SENTENCES, LABELS),
-                          data_collator=DataCollatorWithPadding(tokenizer), plan=plan)
+    trainer = make_trainer(model, args, tokenizer, tiny_dataset(tokenizer, SENTENCES, LABELS), plan=plan)
     trainer.create_optimizer()
     rates = {}
     for group in trainer.optimizer.param_groups:

@@ -5,11 +5,10 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import LABELS, SENTENCES, tiny_dataset, tiny_model, training_args
+from conftest import LABELS, SENTENCES, make_trainer, tiny_dataset, tiny_model, training_args
 from transformers import DataCollatorWithPadding
 
 from cola.loss import example_weights, step_loss
-from cola.trainer import ColaTrainer
 
 
 def _expected_loss(model, tokenizer, weights, smoothing=0.0):
@@ -32,10 +31,7 @@ def _one_step(model, tokenizer, tmp_path, weights, batch, accumulation):
         gradient_accumulation_steps=accumulation, optim="sgd", learning_rate=0.5, lr_scheduler_type="constant",
         warmup_steps=0, weight_decay=0.0, max_grad_norm=0.0, train_sampling_strategy="sequential",
     )
-    trainer = ColaTrainer(
-        model=model, args=args, train_dataset=tiny_dataset(tokenizer, SENTENCES, LABELS),
-        data_collator=DataCollatorWithPadding(tokenizer), class_weights=weights,
-    )
+    trainer = make_trainer(model, args, tokenizer, tiny_dataset(tokenizer, SENTENCES, LABELS), class_weights=weights)
     trainer.train()
     return trainer.state.log_history[0]["loss"], {n: p.detach().clone() for n, p in model.named_parameters()}
 
@@ -63,10 +59,7 @@ def test_accumulation_gives_the_same_loss_and_update(weights, tmp_path, tokenize
 def test_weights_change_the_training_loss_but_not_the_eval_loss(tmp_path, tokenizer):
     model = tiny_model("bert", layers=2, dropout=0.0)
     dataset = tiny_dataset(tokenizer, SENTENCES, LABELS)
-    trainer = ColaTrainer(
-        model=model, args=training_args(tmp_path), train_dataset=dataset, data_collator=DataCollatorWithPadding(tokenizer),
-        class_weights=[3.0, 0.5],
-    )
+    trainer = make_trainer(model, training_args(tmp_path), tokenizer, dataset, class_weights=[3.0, 0.5])
     batch = trainer._prepare_inputs(DataCollatorWithPadding(tokenizer)([dataset[i] for i in range(16)]))
     plain = _expected_loss(copy.deepcopy(model), tokenizer, None)[0]
     weighted = _expected_loss(copy.deepcopy(model), tokenizer, [3.0, 0.5])[0]
@@ -84,10 +77,8 @@ def test_label_smoothing_applies_to_the_training_loss_only(weights, tmp_path, to
     with torch.no_grad():  # confident predictions, so smoothing moves the loss a lot
         model.classifier.weight.mul_(1000)
     dataset = tiny_dataset(tokenizer, SENTENCES, LABELS)
-    trainer = ColaTrainer(
-        model=model, args=training_args(tmp_path, label_smoothing_factor=0.2), train_dataset=dataset,
-        data_collator=DataCollatorWithPadding(tokenizer), class_weights=weights,
-    )
+    trainer = make_trainer(model, training_args(tmp_path, label_smoothing_factor=0.2), tokenizer, dataset,
+                           class_weights=weights)
     batch = trainer._prepare_inputs(DataCollatorWithPadding(tokenizer)([dataset[i] for i in range(16)]))
     smoothed = _expected_loss(copy.deepcopy(model), tokenizer, weights, smoothing=0.2)[0]
     plain = _expected_loss(copy.deepcopy(model), tokenizer, None)[0]

@@ -78,9 +78,10 @@ def test_the_reproduce_command_replays_the_run(card, trained_run):
 
 
 def test_push_to_hub_would_upload_the_suites_card(tmp_path, tokenizer):
-    from cola.trainer import ColaTrainer
+    from conftest import LABELS, SENTENCES, make_trainer, tiny_dataset
 
-    trainer = ColaTrainer(model=tiny_model("bert", layers=2), args=training_args(tmp_path), processing_class=tokenizer)
+    trainer = make_trainer(tiny_model("bert", layers=2), training_args(tmp_path), tokenizer,
+                           tiny_dataset(tokenizer, SENTENCES, LABELS))
     trainer.model_card = "---\ntags:\n- cola-suite\n---\n\n# the suite's card\n"
     trainer.create_model_card(model_name="x", finetuned_from="y")  # what Trainer.push_to_hub calls before uploading
     assert (tmp_path / "out" / "README.md").read_text() == trainer.model_card

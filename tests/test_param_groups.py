@@ -113,14 +113,12 @@ def test_groups_work_in_a_torch_optimizer_and_table_is_json_friendly():
 
 @pytest.mark.parametrize("optim, cls", [("adamw_torch", "AdamW"), ("adamw_torch_fused", "AdamW"), ("sgd", "SGD"),
                                          ("adafactor", "Adafactor")])
-def test_trainer_optimizer_uses_the_groups_for_any_optim(optim, cls, tmp_path):
-    from conftest import training_args
-
-    from cola.trainer import ColaTrainer
+def test_trainer_optimizer_uses_the_groups_for_any_optim(optim, cls, tmp_path, tokenizer):
+    from conftest import LABELS, SENTENCES, make_trainer, tiny_dataset, training_args
 
     model = tiny_model("distilbert", layers=2)
-    freeze_bottom(find_layer_groups(model), 1)
-    trainer = ColaTrainer(model=model, args=training_args(tmp_path, optim=optim, learning_rate=4e-4, weight_decay=0.05))
+    args = training_args(tmp_path, optim=optim, learning_rate=4e-4, weight_decay=0.05, freeze=1)
+    trainer = make_trainer(model, args, tokenizer, tiny_dataset(tokenizer, SENTENCES, LABELS))
     optimizer = trainer.create_optimizer()
     assert type(optimizer).__name__ == cls
     expected = build_param_groups(model, layer_groups=find_layer_groups(model), lr=4e-4, weight_decay=0.05)
@@ -128,7 +126,7 @@ def test_trainer_optimizer_uses_the_groups_for_any_optim(optim, cls, tmp_path):
     assert [[id(p) for p in g["params"]] for g in optimizer.param_groups] == [[id(p) for p in g["params"]] for g in expected]
     decays = [0.05 if g["name"].endswith(".decay") else 0.0 for g in expected]
     assert [g["weight_decay"] for g in optimizer.param_groups] == decays
-    assert [row["name"] for row in trainer.report.param_groups] == [g["name"] for g in expected]
+    assert [row["name"] for row in param_group_table(optimizer.param_groups)] == [g["name"] for g in expected]
 
 
 def lr_per_unit(groups):

@@ -24,8 +24,8 @@ def test_metric_sections_split_per_group_and_take_the_exact_loss():
 
 
 def test_build_results_takes_the_report_as_it_is(tmp_path):
+    param_groups = [{"name": "head.decay", "weight_decay": 0.01, "lr": 1e-4, "params": ["w"]}]
     report = RunReport(class_weights=[1.4, 0.8], layer_groups=[{"name": "embeddings", "params": 5, "frozen": True}],
-                       param_groups=[{"name": "head.decay", "weight_decay": 0.01, "lr": 1e-4, "params": ["w"]}],
                        unfreeze_after_steps=None, frozen_cache={"used": False, "reason": "nothing is frozen"},
                        trainable_parameters=10, total_parameters=15, precision={"requested": "auto", "used": "fp32"},
                        plan={"frozen_groups": ["embeddings"], "layer_groups": 1, "method": "requires_grad",
@@ -36,11 +36,11 @@ def test_build_results_takes_the_report_as_it_is(tmp_path):
                            splits=lambda: {"train": split, "eval": split[:2]})
     state = SimpleNamespace(log_history=[{"loss": 0.9}, {"loss": 0.5}], global_step=6, epoch=2.0, best_model_checkpoint=None)
     train_output = SimpleNamespace(metrics={"train_runtime": 3.0, "train_samples_per_second": 8.0}, training_loss=0.7)
-    results = build_results(report, eval_metrics=_metrics(), test_metrics=None, data=data, train_output=train_output,
-                            trainer_state=state, config={"seed": 1})
+    results = build_results(report, param_groups=param_groups, eval_metrics=_metrics(), test_metrics=None, data=data,
+                            train_output=train_output, trainer_state=state, config={"seed": 1})
     assert {k: results[k] for k in ("class_weights", "layer_groups", "param_groups", "frozen_cache", "plan",
                                     "trainable_parameters", "precision")} == {
-        "class_weights": [1.4, 0.8], "layer_groups": report.layer_groups, "param_groups": report.param_groups,
+        "class_weights": [1.4, 0.8], "layer_groups": report.layer_groups, "param_groups": param_groups,
         "frozen_cache": report.frozen_cache, "plan": report.plan, "trainable_parameters": 10,
         "precision": {"requested": "auto", "used": "fp32"}}
     assert results["data"] == {"source": "CoLA (x)", "class_names": list(CLASSES), "group_names": list(GROUPS),

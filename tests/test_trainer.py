@@ -7,11 +7,9 @@ from collections import Counter
 
 import pytest
 import torch
-from conftest import LABELS, SENTENCES, tiny_dataset, tiny_model, training_args
-from transformers import DataCollatorWithPadding
+from conftest import LABELS, SENTENCES, make_trainer, tiny_dataset, tiny_model, training_args
 
 from cola.recipes import parse_args
-from cola.trainer import ColaTrainer
 
 
 def _padding_and_rows(data_dir, tokenizer, strategy):
@@ -21,8 +19,7 @@ def _padding_and_rows(data_dir, tokenizer, strategy):
     train = tokenize(load_data(DataArguments(data_dir=str(data_dir)), seed=0), tokenizer, 64).train
     args = parse_args(["--output_dir", "/tmp/unused", "--train_sampling_strategy", strategy, "--eval_strategy", "no",
                        "--load_best_model_at_end", "false", "--per_device_train_batch_size", "32"]).training
-    trainer = ColaTrainer(model=tiny_model("bert", layers=1), args=args, train_dataset=train,
-                          data_collator=DataCollatorWithPadding(tokenizer))
+    trainer = make_trainer(tiny_model("bert", layers=1), args, tokenizer, train)
     useful = total = 0
     rows = Counter()
     for batch in trainer.get_train_dataloader():
@@ -44,8 +41,7 @@ def _one_step(precision, tmp_path, tokenizer):
     args = training_args(tmp_path / precision, max_steps=1, per_device_train_batch_size=16, optim="sgd",
                          learning_rate=0.5, lr_scheduler_type="constant", warmup_steps=0, max_grad_norm=0.0,
                          train_sampling_strategy="sequential", precision=precision)
-    trainer = ColaTrainer(model=model, args=args, train_dataset=tiny_dataset(tokenizer, SENTENCES, LABELS),
-                          data_collator=DataCollatorWithPadding(tokenizer), class_weights=[3.0, 0.5])
+    trainer = make_trainer(model, args, tokenizer, tiny_dataset(tokenizer, SENTENCES, LABELS), class_weights=[3.0, 0.5])
     trainer.train()
     return trainer.state.log_history[0]["loss"], {n: p.detach().clone() for n, p in model.named_parameters()}
 
@@ -62,16 +58,13 @@ def test_bf16_gives_the_fp32_result_within_tolerance(tmp_path, tokenizer):
 
 
 def test_eval_batch_size_does_not_change_metrics(tmp_path, tokenizer):
-    from cola.cola_tsv import DOMAINS, LABEL_NAMES
-    from cola.metrics import build_compute_metrics
 
     model = tiny_model("bert", layers=2)
     dataset = tiny_dataset(tokenizer, SENTENCES, LABELS, domains=[0, 1] * 8)
     results = []
     for batch in (3, 128):
-        trainer = ColaTrainer(model=copy.deepcopy(model), args=training_args(tmp_path, per_device_eval_batch_size=batch),
-                              eval_dataset=dataset, data_collator=DataCollatorWithPadding(tokenizer),
-                              compute_metrics=build_compute_metrics(LABEL_NAMES, DOMAINS))
+        trainer = make_trainer(copy.deepcopy(model), training_args(tmp_path, per_device_eval_batch_size=batch), tokenizer,
+                               dataset)
         results.append(trainer.evaluate())
     for key in ("eval_matthews_correlation", "eval_accuracy", "eval_in_domain_accuracy", "eval_cross_entropy"):
         assert results[0][key] == pytest.approx(results[1][key], abs=1e-5), key

@@ -6,11 +6,10 @@ import shutil
 
 import pytest
 import torch
-from conftest import tiny_model, training_args
+from conftest import LABELS, SENTENCES, make_trainer, tiny_dataset, tiny_model, training_args
 from safetensors.torch import load_file
 
 import train
-from cola.freezing import find_layer_groups, freeze_bottom
 from cola.unfreezing import unfreeze_schedule
 
 
@@ -21,13 +20,10 @@ def test_schedule_is_top_down_and_respects_the_floor():
         "head": 0, "pooler": 3, "layer_01": 6, "layer_00": None, "embeddings": None}
 
 
-def _trainer(tmp_path, **overrides):
-    from cola.trainer import ColaTrainer
-
+def _trainer(tmp_path, tokenizer, **overrides):
     model = tiny_model("bert", layers=2)
-    freeze_bottom(find_layer_groups(model), 1)
-    args = training_args(tmp_path, learning_rate=1e-3, layer_lr_decay=0.5, gradual_unfreeze_steps=2, **overrides)
-    trainer = ColaTrainer(model=model, args=args)
+    args = training_args(tmp_path, learning_rate=1e-3, layer_lr_decay=0.5, gradual_unfreeze_steps=2, freeze=1, **overrides)
+    trainer = make_trainer(model, args, tokenizer, tiny_dataset(tokenizer, SENTENCES, LABELS))
     trainer.create_optimizer_and_scheduler(num_training_steps=10)
     return trainer
 
@@ -36,10 +32,10 @@ def _rates(trainer):
     return {g["name"]: g["lr"] for g in trainer.optimizer.param_groups}
 
 
-def test_each_group_gets_its_decayed_rate_once_its_turn_comes(tmp_path):
+def test_each_group_gets_its_decayed_rate_once_its_turn_comes(tmp_path, tokenizer):
     # 2 layers, d = 0.5, floor 1 (embeddings frozen): head and pooler 1e-3, layer_01 5e-4, layer_00 2.5e-4.
     # Turns: head at once, pooler after 2 steps, layer_01 after 4, layer_00 after 6.
-    trainer = _trainer(tmp_path, lr_scheduler_type="constant", warmup_steps=0)
+    trainer = _trainer(tmp_path, tokenizer, lr_scheduler_type="constant", warmup_steps=0)
     peak = {"head": 1e-3, "pooler": 1e-3, "layer_01": 5e-4, "layer_00": 2.5e-4}
     turn = {"head": 0, "pooler": 2, "layer_01": 4, "layer_00": 6}
     assert {g["name"]: g["initial_lr"] for g in trainer.optimizer.param_groups} == {
@@ -51,9 +47,9 @@ def test_each_group_gets_its_decayed_rate_once_its_turn_comes(tmp_path):
         trainer.lr_scheduler.step()
 
 
-def test_gates_multiply_the_base_schedule(tmp_path):
+def test_gates_multiply_the_base_schedule(tmp_path, tokenizer):
     # linear warm-up over 2 steps then linear decay to 0 at step 10; layer_01 joins after 4 steps
-    trainer = _trainer(tmp_path, lr_scheduler_type="linear", warmup_steps=2)
+    trainer = _trainer(tmp_path, tokenizer, lr_scheduler_type="linear", warmup_steps=2)
     seen = []
     for _ in range(10):
         seen.append((_rates(trainer)["head.decay"], _rates(trainer)["layer_01.decay"]))
