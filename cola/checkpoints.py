@@ -1,9 +1,9 @@
 """Resuming: find a complete checkpoint, and continue only the run that wrote it.
 
-Each checkpoint gets `cola_suite.json` next to the Trainer's files: the run's resolved configuration, its freeze
-setting and layer groups. It is written after the Trainer has written everything else (`on_save`), so it is the
-checkpoint's completion mark: a folder without it was cut off mid-write (a crash, a kill, a full disk) and is
-never resumed from.
+Each checkpoint gets `cola_suite.json` next to the Trainer's files: the run's resolved configuration (its
+`freeze` is the floor the resume adopts) and its layer groups. It is written after the Trainer has written
+everything else (`on_save`), so it is the checkpoint's completion mark: a folder without it was cut off mid-write
+(a crash, a kill, a full disk) and is never resumed from.
 
 On resume:
 - `last` takes the newest complete checkpoint and names any incomplete one it skipped;
@@ -29,9 +29,10 @@ from transformers import TrainerCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from .config import option_defaults
-from .errors import CliError, first_line
+from .errors import CliError, on_one_line
 from .files import write_atomic
 from .run_files import SUITE_STATE_FILE
+from .schema import SchemaError, upgrade_run_config
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +43,7 @@ RESUME_MAY_DIFFER = frozenset({
     "logging_steps", "logging_strategy", "logging_first_step", "logging_dir", "logging_nan_inf_filter", "log_on_each_node",
     "save_total_limit", "per_device_eval_batch_size", "dataloader_num_workers", "dataloader_persistent_workers",
     "dataloader_prefetch_factor", "push_to_hub", "hub_model_id", "hub_strategy", "hub_private_repo",
-    "hub_token",  # a credential (run_config.json no longer holds it; older ones hold a placeholder)
     "cache_memory_gb",  # where the frozen-layer cache lives, not what it holds
-    "label_names",  # the Trainer's label columns, set by the suite (checkpoints before k classes say 'domain')
 })
 # The Trainer's files a checkpoint cannot be resumed without (the RNG state is rng_state.pth, or one per process).
 _STATE_FILES = ("optimizer.pt", "scheduler.pt")
@@ -98,7 +97,7 @@ def check_complete(checkpoint: Path) -> None:
             try:
                 json.loads(path.read_text(encoding="utf-8"))
             except (json.JSONDecodeError, UnicodeDecodeError) as error:
-                raise broken(name, f"not valid JSON ({first_line(error)})") from None
+                raise broken(name, f"not valid JSON ({on_one_line(error)})") from None
     weights = sorted(checkpoint.glob("model*.safetensors"))
     if not weights:
         raise broken("model.safetensors", "missing")
@@ -107,7 +106,7 @@ def check_complete(checkpoint: Path) -> None:
             with safe_open(str(path), framework="pt") as f:
                 f.keys()
         except Exception as error:  # safetensors raises its own error types for a truncated or garbled file
-            raise broken(path.name, f"not readable weights ({first_line(error)})") from None
+            raise broken(path.name, f"not readable weights ({on_one_line(error)})") from None
     rng = sorted(checkpoint.glob("rng_state*.pth"))
     for name in (*_STATE_FILES, *(p.name for p in rng[:1])):
         path = checkpoint / name
@@ -123,7 +122,10 @@ def stored_floor(checkpoint: str) -> int | None:
     """The number of frozen layer groups the checkpoint's run trained with (None: an older checkpoint without it);
     `cola.plan.adopt_checkpoint_floor` decides what the resumed run does with it."""
     stored = _suite_state(checkpoint)
-    return None if stored is None else stored["freeze"]
+    if stored is None:
+        return None
+    # Kept once, in the configuration; checkpoints written before that kept it beside the configuration too.
+    return stored["config"]["freeze"] if "config" in stored else stored.get("freeze")
 
 
 def check_same_run(checkpoint: str, wanted: dict) -> None:
@@ -165,7 +167,7 @@ def _same(key: str, stored, wanted) -> bool:
 
 
 class SaveSuiteState(TrainerCallback):
-    """Writes the configuration, the freeze setting and the layer-group table into every checkpoint, last."""
+    """Writes the configuration (its `freeze` is the floor) and the layer-group table into every checkpoint, last."""
 
     def __init__(self, plan, resolved_config: dict):
         self.plan = plan
@@ -179,8 +181,7 @@ class SaveSuiteState(TrainerCallback):
                 logger.warning("%s holds NaN or infinite weights (the run diverged): not marked complete", folder.name)
                 return
             if folder.is_dir():
-                payload = {"freeze": self.plan.floor, "layer_groups": self.plan.layer_group_table(),
-                           "config": self.resolved_config}
+                payload = {"layer_groups": self.plan.layer_group_table(), "config": self.resolved_config}
                 write_atomic(folder / SUITE_STATE_FILE, json.dumps(payload, indent=2) + "\n")  # the mark: whole or not at all
 
 
@@ -189,8 +190,17 @@ def weights_are_finite(model) -> bool:
 
 
 def _suite_state(checkpoint: str) -> dict | None:
+    """The checkpoint's cola_suite.json, its configuration in the current shape (`cola.schema`)."""
     path = Path(checkpoint) / SUITE_STATE_FILE
-    return json.loads(path.read_text()) if path.is_file() else None
+    if not path.is_file():
+        return None
+    stored = json.loads(path.read_text())
+    if "config" in stored:
+        try:
+            stored["config"] = upgrade_run_config(stored["config"])
+        except SchemaError as error:
+            raise CliError(f"{path}: {error}") from None
+    return stored
 
 
 def _step(path: Path) -> int:

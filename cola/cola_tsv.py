@@ -30,7 +30,7 @@ TRAIN_FILE = "in_domain_train.tsv"
 DEV_FILES = {"in_domain": "in_domain_dev.tsv", "out_of_domain": "out_of_domain_dev.tsv"}
 DOMAINS = ("in_domain", "out_of_domain")  # index = the value of the group column
 RAW_COLUMNS = ("source", "label", "original_judgment", "sentence")  # the raw TSVs, which have no header
-LABEL_NAMES = ("unacceptable", "acceptable")  # CoLA's classes, in label order (label 0, label 1)
+CLASS_NAMES = ("unacceptable", "acceptable")  # CoLA's classes, in label order (label 0, label 1)
 FEATURES = datasets.Features(
     {TEXT: datasets.Value("string"), LABEL: datasets.Value("int64"), GROUP: datasets.Value("int64")}
 )
@@ -131,5 +131,5 @@ def read_cola(data_dir: str | None) -> TaskData:
     path = resolve_data_dir(data_dir)
     train = read_tsv(path / TRAIN_FILE, domain=0)
     dev = datasets.concatenate_datasets([read_tsv(path / DEV_FILES[name], domain=i) for i, name in enumerate(DOMAINS)])
-    return TaskData(train=train, eval=dev, test=None, class_names=LABEL_NAMES, group_names=DOMAINS,
+    return TaskData(train=train, eval=dev, test=None, class_names=CLASS_NAMES, group_names=DOMAINS,
                     source=f"CoLA ({path})", labels_read_as="CoLA's 0 and 1, as class ids")

@@ -392,8 +392,7 @@ class ColaTrainingArguments(TrainingArguments):
         self.precision, self.bf16, self.fp16 = fit.precision, fit.precision == "bf16", fit.precision == "fp16"
         self.use_cpu, self.dataloader_pin_memory = fit.use_cpu, fit.pin_memory
         # The collator passes each example's group as a second label, for the per-group metrics.
-        # ["labels", "domain"]: the value in run_config.json files written before groups generalised CoLA's domains.
-        if self.label_names not in (None, list(LABEL_COLUMNS), ["labels", "domain"]):
+        if self.label_names not in (None, list(LABEL_COLUMNS)):  # (older files' value: cola.schema upgrades it)
             raise ValueError("label_names (the Trainer's label columns) is set by the suite; your classes' names are "
                              "--class_names")
         self.label_names = list(LABEL_COLUMNS)

@@ -15,7 +15,7 @@ import datasets
 
 from .cola_tsv import read_cola
 from .columns import LABEL, TEXT, TEXT_PAIR, TaskData
-from .errors import CliError, first_line
+from .errors import CliError, on_one_line
 from .user_data import read_user_data
 
 logger = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def holdout(train: datasets.Dataset, num_labels: int, fraction: float, seed: int
         split = labelled.train_test_split(test_size=fraction, stratify_by_column=LABEL, seed=seed)
     except ValueError as error:  # a fraction that leaves a split without an example of each class
         raise CliError(f"--holdout_fraction {fraction} cannot split {len(train)} training examples into two "
-                       f"non-empty stratified parts ({first_line(error)})") from None
+                       f"non-empty stratified parts ({on_one_line(error)})") from None
     return tuple(s.cast_column(LABEL, datasets.Value("int64")) for s in (split["train"], split["test"]))
 
 

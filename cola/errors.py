@@ -15,7 +15,7 @@ import functools
 import sys
 
 
-def first_line(error: BaseException, limit: int = 400) -> str:
+def on_one_line(error: BaseException, limit: int = 400) -> str:
     """An exception's message on one line (a library's may run to a paragraph, and cutting it at its first line
     can drop what to act on, as in "... but found" + the values on the next lines), or its type."""
     text = " ".join(str(error).split())

@@ -120,20 +120,20 @@ def head_parameters(model: nn.Module, groups: list[LayerGroup]) -> list[tuple[st
     return [(n, p) for n, p in model.named_parameters() if id(p) not in in_groups]
 
 
-def freeze_bottom(groups: list[LayerGroup], n: int, *, method: str = "requires_grad") -> None:
-    """Freeze groups[:n] and make the rest trainable (fastai's `freeze_to`, counted from the bottom).
+def freeze_bottom(groups: list[LayerGroup], floor: int, *, method: str = "requires_grad") -> None:
+    """Freeze groups[:floor] and make the rest trainable (fastai's `freeze_to`, counted from the bottom).
 
-    method "requires_grad" turns their gradients off. Method "lr0" leaves every group trainable here: the bottom n
+    method "requires_grad" turns their gradients off. Method "lr0" leaves every group trainable here: the bottom `floor`
     are frozen by the optimizer, which gives them a learning rate of 0 (`param_groups.build_param_groups`).
-    An `n` outside 0..len(groups) is a `ValueError` that says the range; the caller names the option."""
-    if not 0 <= n <= len(groups):
+    A `floor` outside 0..len(groups) is a `ValueError` that says the range; the caller names the option."""
+    if not 0 <= floor <= len(groups):
         names = ", ".join(g.name for g in groups)
-        raise ValueError(f"{n} is out of range: this model has {len(groups)} layer groups ({names}); use 0..{len(groups)}")
+        raise ValueError(f"{floor} is out of range: this model has {len(groups)} layer groups ({names}); use 0..{len(groups)}")
     if method not in ("requires_grad", "lr0"):
         raise ValueError(f"unknown freeze method {method!r}")
     for i, group in enumerate(groups):
         for _, param in group.parameters:
-            param.requires_grad_(i >= n or method == "lr0")
+            param.requires_grad_(i >= floor or method == "lr0")
 
 
 def modules_of(model: nn.Module, groups: list[LayerGroup]) -> list[nn.Module]:

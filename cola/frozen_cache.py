@@ -46,7 +46,7 @@ import psutil
 import torch
 from torch import nn
 
-from .errors import CliError, first_line
+from .errors import CliError, on_one_line
 from .freezing import LayerGroup, dummy_forward, modules_of, place
 
 logger = logging.getLogger(__name__)
@@ -70,17 +70,17 @@ class _Slot:
 class FrozenPrefixCache:
     """The cached output of the frozen groups, and the means to replay it inside the model's forward."""
 
-    def __init__(self, model: nn.Module, groups: list[LayerGroup], n_frozen: int):
+    def __init__(self, model: nn.Module, groups: list[LayerGroup], floor: int):
         # A frozen pooler is not cached: it reads the last layer's output, which is then the cached tensor, and
         # costs one small matmul on the first token.
-        prefix = [g for g in groups[:n_frozen] if place(g.name) != "top"]
+        prefix = [g for g in groups[:floor] if place(g.name) != "top"]
         self.group_names = [g.name for g in prefix]
         # Module by module within each group: a whole frozen encoder would be one module that returns more than a tensor.
         try:
             self.modules, self.shapes, self.last_calls = _hidden_state_path(
                 model, [m for group in prefix for m in modules_of(model, [group])])
         except Exception as error:  # noqa: BLE001 - whatever this architecture does, the answer is "not exact"
-            raise CacheNotExact(f"{type(model).__name__}: the frozen prefix could not be traced ({first_line(error)})") from None
+            raise CacheNotExact(f"{type(model).__name__}: the frozen prefix could not be traced ({on_one_line(error)})") from None
         # The columns that identify a sentence: those of its model inputs that this model reads (the Trainer drops
         # the others, e.g. DistilBERT's token_type_ids, before a batch arrives).
         accepted = inspect.signature(model.forward).parameters
@@ -123,7 +123,7 @@ class FrozenPrefixCache:
                 got = model(**batch).logits.float()
         except Exception as error:  # noqa: BLE001 - a forward that cannot take the cached states: not exact
             raise CacheNotExact(f"{type(model).__name__}: the model's forward fails with the cached prefix "
-                                f"({first_line(error)})") from None
+                                f"({on_one_line(error)})") from None
         scale = expected.abs().max().clamp_min(1.0)
         error = ((got - expected).abs().max() / scale).item()
         if not error <= PROBE_TOLERANCE:

@@ -1,6 +1,7 @@
 """Low-rank adapters (LoRA, Hu et al. 2021) as one more answer to "which parameters train": a plan, like freezing.
 
-`lora_plan` reads the four LoRA options and returns a `TrainingPlan` whose `adapters` say where they went: PEFT's
+`lora_plan` reads the four LoRA options and returns a `TrainingPlan` whose `adapters` (`LoraAdapters`, the plan's
+`Adapters` interface) say where they went and how they are held, reported and saved: PEFT's
 `inject_adapter_in_model` puts a pair of low-rank matrices beside each target linear layer of every encoder layer
 above the `--freeze` floor, in place, so the model keeps its class, its module names (plus `.base_layer` and
 `.lora_A/.lora_B`) and its layer groups; every other room (the frozen-prefix cache, layer-wise LR, checkpoints,
@@ -23,7 +24,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from torch import nn
@@ -32,7 +33,7 @@ from .errors import CliError
 from .files import write_atomic
 from .freezing import LayerGroup, find_layer_groups, modules_of, place
 from .packaged import hub_id, packaged_model
-from .plan import Adapters, TrainingPlan, is_adapter, plan_from
+from .plan import TrainingPlan, plan_from
 from .run_files import ADAPTER_DIR
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,49 @@ QUERY_VALUE = {
     "mpnet": ("q", "v"), "deberta-v2": ("query_proj", "value_proj"), "modernbert": ("Wqkv",),
 }
 ALL_LINEAR = "all-linear"
+ADAPTER_MARK = ".lora_"  # in the name of every LoRA adapter parameter (lora_A, lora_B)
+
+
+def is_adapter(name: str) -> bool:
+    return ADAPTER_MARK in name
+
+
+@dataclass(frozen=True)
+class LoraAdapters:
+    """Where LoRA's adapters went and how they are set (made by `lora_plan`); the plan's `Adapters`."""
+
+    r: int
+    alpha: float
+    dropout: float
+    target_names: tuple[str, ...]  # as asked (or the model type's default): short names, or all-linear
+    modules: tuple[str, ...]  # the full names of the adapted linear layers
+    held: tuple[str, ...]  # the groups above the floor whose base weights stay still (embeddings, layers)
+    head: tuple[str, ...]  # the modules that train fully (head, pooler, final norm): the adapter's modules_to_save
+    parameters: int  # in the adapters
+    base_model: str  # what the adapter goes on, as PEFT loads it: a packaged model's folder, a local folder, a Hub id
+    kind: str = "lora"
+
+    def hold(self, groups) -> None:
+        """Above the floor, only the adapters of the held groups train (their base weights get no gradient)."""
+        for group in groups:
+            if group.name in self.held:
+                for name, param in group.parameters:
+                    param.requires_grad_(is_adapter(name))
+
+    def parameters_in(self, group) -> int:
+        return sum(param.numel() for name, param in group.parameters if is_adapter(name))
+
+    def table_row(self, group) -> dict:
+        return {"lora_adapter_params": self.parameters_in(group)}
+
+    def summary(self) -> dict:
+        return {"r": self.r, "alpha": self.alpha, "dropout": self.dropout, "target_modules": list(self.target_names),
+                "adapted_layers": len(self.modules), "adapter_parameters": self.parameters}
+
+    def save(self, model: nn.Module, output_dir) -> nn.Module:
+        """The adapter in OUTPUT_DIR/adapter (`save_adapter`); the plain model to save beside it (`merged_copy`)."""
+        save_adapter(model, self, output_dir)
+        return merged_copy(model)
 
 
 def lora_plan(args, model: nn.Module, groups: list[LayerGroup], *, base_model: str) -> TrainingPlan:
@@ -74,7 +118,7 @@ def lora_plan(args, model: nn.Module, groups: list[LayerGroup], *, base_model: s
     first_top = max(i for i, g in enumerate(groups) if place(g.name) == "layer") + 1
     held = tuple(g.name for g in groups[plan.floor:first_top])
     parameters = sum(p.numel() for name, p in model.named_parameters() if is_adapter(name))
-    adapters = Adapters(r=args.lora_r, alpha=args.lora_alpha, dropout=args.lora_dropout, target_names=wanted,
+    adapters = LoraAdapters(r=args.lora_r, alpha=args.lora_alpha, dropout=args.lora_dropout, target_names=wanted,
                         modules=modules, held=held, head=head_modules(model, groups[first_top:]), parameters=parameters,
                         base_model=_loadable_base(base_model))
     return replace(plan, groups=tuple(groups), adapters=adapters)
@@ -150,7 +194,7 @@ def merged_copy(model: nn.Module) -> nn.Module:
     return merged
 
 
-def save_adapter(model: nn.Module, adapters: Adapters, output_dir: str) -> Path:
+def save_adapter(model: nn.Module, adapters: LoraAdapters, output_dir: str) -> Path:
     """OUTPUT_DIR/adapter: what `PeftModel.from_pretrained(base, OUTPUT_DIR/adapter)` loads (the adapters and the
     fully trained head), in PEFT's own key names; a subfolder, so the folder above stays a plain model (transformers
     would take an adapter_config.json beside config.json for an adapter to load on top of its base)."""

@@ -13,8 +13,9 @@ from pathlib import Path
 from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
-from .errors import CliError, first_line
-from .packaged import packaged_model
+from .errors import CliError, on_one_line
+from .packaged import hub_id, packaged_model
+from .run_files import CARD_FILE
 
 logger = logging.getLogger(__name__)
 
@@ -58,12 +59,12 @@ def load_model_and_tokenizer(
         )
     except (OSError, ValueError, SafetensorError) as error:  # ValueError: e.g. a config with no classification head
         if local:
-            raise CliError(f"{name_or_path}: not a loadable model directory ({first_line(error)})") from None
+            raise CliError(f"{name_or_path}: not a loadable model directory ({on_one_line(error)})") from None
         if isinstance(error, ValueError):
-            raise CliError(f"cannot load model '{name_or_path}': {first_line(error)}") from None
+            raise CliError(f"cannot load model '{name_or_path}': {on_one_line(error)}") from None
         raise CliError(
             f"cannot load model '{name_or_path}': not a local directory, not in the Hugging Face cache, and not "
-            f"reachable on the Hub ({first_line(error)}). Offline, use a local directory or 'all-MiniLM-L6-v2'."
+            f"reachable on the Hub ({on_one_line(error)}). Offline, use a local directory or 'all-MiniLM-L6-v2'."
         ) from None
     check_weights_complete(name_or_path, model, loading, head_may_be_new=class_names is not None)
     rows = model.get_input_embeddings().num_embeddings
@@ -84,9 +85,10 @@ def check_weights_complete(name: str, model, loading: dict, *, head_may_be_new: 
                if not head_may_be_new or key.startswith(encoder) and ".pooler." not in key]
     if not missing:
         return
-    lora = any(".lora_" in key for key in loading.get("unexpected_keys", ()))
-    hint = ("a LoRA run's checkpoint keeps its adapters apart: use the run's output folder, which holds the merged model"
-            if lora else "the folder does not hold this model's weights")
+    # PEFT wraps each adapted layer, its weight then under `.base_layer.`: a checkpoint of a run with adapters.
+    adapted = any(".base_layer." in key for key in loading.get("unexpected_keys", ()))
+    hint = ("a checkpoint of a run with adapters (LoRA) keeps them apart: use the run's output folder, which holds the "
+            "merged model" if adapted else "the folder does not hold this model's weights")
     raise CliError(f"{name}: {len(missing)} weight(s) missing ({missing[0]}, ...), which would start at random; {hint}")
 
 
@@ -97,3 +99,23 @@ def check_max_length(model, max_length: int) -> None:
     usable = positions - 2 if positions and model.config.model_type in ("roberta", "xlm-roberta", "camembert") else positions
     if usable and max_length > usable:
         raise CliError(f"--max_length {max_length} is longer than this model's {usable} positions")
+
+
+def base_model_record(name: str) -> dict:
+    """What results.json records of the base model, for the model card: its Hub id (None for a local folder, which
+    the Hub cannot link) and the license its folder's card declares (a local folder's or a packaged model's; a Hub
+    id is not looked up: no network at report time)."""
+    return {"name": name, "hub_id": hub_id(name), "license": _declared_license(name)}
+
+
+def _declared_license(name: str) -> str | None:
+    from huggingface_hub import ModelCard
+
+    row = packaged_model(name)
+    card = (Path(row.folder()) if row else Path(name).expanduser()) / CARD_FILE
+    if not card.is_file():
+        return None
+    try:
+        return ModelCard.load(card).data.license
+    except Exception:  # noqa: BLE001 - a card that does not parse says nothing about the license
+        return None

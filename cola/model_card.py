@@ -15,7 +15,6 @@ from pathlib import Path
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from .files import write_atomic
-from .packaged import hub_id, packaged_model
 from .redact import command_line
 from .results import SINGLE_CLASS_WARNING, single_class
 from .run_files import CARD_FILE
@@ -42,7 +41,7 @@ def model_card(results: dict, *, argv: tuple[str, ...], output_dir: str) -> str:
     where = config["hub_model_id"] if config.get("push_to_hub") and config.get("hub_model_id") else str(output_dir)
     metadata = ModelCardData(
         library_name="transformers", pipeline_tag="text-classification", tags=["text-classification", TAG],
-        base_model=hub_id(base), license=config.get("license") or base_license(base),
+        base_model=results["base_model"]["hub_id"], license=config.get("license") or results["base_model"]["license"],
         datasets=[GLUE] if cola else ([hub_dataset] if hub_dataset else None),
         metrics=["matthews_correlation", "accuracy", "f1"], model_name=Path(output_dir).name,
         eval_results=_eval_results(results, config, cola, hub_dataset),
@@ -77,20 +76,6 @@ def _use_example(cola: bool, *, pair: bool) -> str:
     if pair:  # the pipeline takes a pair as a dict, and encodes it as training did
         return 'print(classify({"text": "the first text", "text_pair": "its pair"}))'
     return 'print(classify("The book was written by John."))' if cola else 'print(classify("your text here"))'
-
-
-def base_license(name: str) -> str | None:
-    """The base model's license, where its folder's card (README.md metadata) says it: a local folder, or a
-    packaged model's. A Hub id is not looked up (no network at card time)."""
-    row = packaged_model(name)
-    folder = Path(row.folder()) if row else Path(name).expanduser()
-    card = folder / CARD_FILE
-    if not card.is_file():
-        return None
-    try:
-        return ModelCard.load(card).data.license
-    except Exception:  # noqa: BLE001 - a card that does not parse says nothing about the license
-        return None
 
 
 def write_model_card(card: str, output_dir: str | Path) -> Path:

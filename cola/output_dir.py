@@ -41,9 +41,10 @@ import tempfile
 from pathlib import Path
 
 from .checkpoints import checkpoint_folders
-from .errors import CliError, first_line
+from .errors import CliError, on_one_line
 from .files import cache_dir, is_within, real_path, write_atomic
 from .model_card import is_suite_card
+from .results import read_results
 from .run_files import (
     ADAPTER_DIR,
     CARD_FILE,
@@ -54,6 +55,7 @@ from .run_files import (
     TEST_PREDICTIONS_FILE,
     WEIGHTS_FILES,
 )
+from .schema import SWEEP
 
 # Files that mean "a run finished here": its results, or a saved model.
 FINISHED_MARKERS = (RESULTS_FILE, *WEIGHTS_FILES)
@@ -182,14 +184,16 @@ def _check_claim(path: Path, *, resuming: bool, overwrite: bool, sweep: bool, fr
 
 
 def _holds_sweep(path: Path) -> bool:
-    """Whether the run in `path` is a sweep of seeds: its run_config.json (written first) or results.json says so."""
-    for name in (RESULTS_FILE, RESOLVED_CONFIG_FILE):
-        try:
-            if json.loads((path / name).read_text(encoding="utf-8")).get("seeds"):
-                return True
-        except (OSError, ValueError, AttributeError):
-            continue
-    return False
+    """Whether the run in `path` is a sweep of seeds: its results.json's kind says so, or (before it is written) its
+    run_config.json names seeds."""
+    try:
+        return read_results(path / RESULTS_FILE)["kind"] == SWEEP
+    except (OSError, ValueError):  # not there yet, or not this suite's (SchemaError is a ValueError)
+        pass
+    try:
+        return bool(json.loads((path / RESOLVED_CONFIG_FILE).read_text(encoding="utf-8")).get("seeds"))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _entries(path: Path) -> set[str]:
@@ -209,7 +213,7 @@ def _read_record(path: Path) -> dict | None:
     try:
         record = json.loads(record_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise CliError(damaged.format(why=f"not JSON: {first_line(error, 80)}")) from None
+        raise CliError(damaged.format(why=f"not JSON: {on_one_line(error, 80)}")) from None
     if not (isinstance(record, dict) and isinstance(record.get("before"), list) and isinstance(record.get("added"), list)):
         raise CliError(damaged.format(why="not an object with 'before' and 'added' lists"))
     for entry in (*record["before"], *record["added"]):

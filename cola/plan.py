@@ -6,13 +6,19 @@ plan: the Trainer (which groups stay in eval mode, which get learning rate 0, wh
 the frozen-prefix cache (whether to try it), checkpoints (the floor they store), results.json and the model card
 (what was frozen, and how). As Lightning's `BaseFinetuning` keeps one policy object beside small helpers that
 know no command line (here `cola.freezing`: `freeze_bottom`, `modules_of`, fastai's `freeze_to`), a new way of
-choosing what trains (adapters, say) arrives as one more function that returns such a plan.
+choosing what trains arrives as one more function that returns such a plan. A method that trains small added weights
+beside held base weights fills the plan's `adapters` with an object of the `Adapters` interface (LoRA's:
+`cola.lora.LoraAdapters`); nothing here, in the Trainer or in the model loader knows which method it is.
+
+The floor (`--freeze N`: the bottom N layer groups never train) is called `floor` in every module.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
 
 from torch import nn
 
@@ -23,40 +29,27 @@ from .unfreezing import unfreeze_schedule
 logger = logging.getLogger(__name__)
 
 
-ADAPTER_MARK = ".lora_"  # in the name of every LoRA adapter parameter (lora_A, lora_B)
+class Adapters(Protocol):
+    """Small added weights that train beside base weights held still (LoRA: `cola.lora.LoraAdapters`). The plan
+    asks it to hold the base weights, for its row of the layer-group table, for its summary, and what to save."""
 
+    kind: str  # its key in the plan's summary (results.json `plan.<kind>`): "lora"
+    held: tuple[str, ...]  # the groups above the floor whose base weights stay still, carrying adapters
 
-@dataclass(frozen=True)
-class Adapters:
-    """Where LoRA's adapters went and how they are set (made by `cola.lora.lora_plan`)."""
+    def hold(self, groups: tuple[LayerGroup, ...]) -> None:
+        """Turn off the gradients of the held groups' base weights (the adapters' stay on)."""
 
-    r: int
-    alpha: float
-    dropout: float
-    target_names: tuple[str, ...]  # as asked (or the model type's default): short names, or all-linear
-    modules: tuple[str, ...]  # the full names of the adapted linear layers
-    held: tuple[str, ...]  # the groups above the floor whose base weights stay still (embeddings, layers)
-    head: tuple[str, ...]  # the modules that train fully (head, pooler, final norm): the adapter's modules_to_save
-    parameters: int  # in the adapters
-    base_model: str  # what the adapter goes on, as PEFT loads it: a packaged model's folder, a local folder, a Hub id
+    def table_row(self, group: LayerGroup) -> dict:
+        """The keys it adds to a held group's row of results.json's `layer_groups`."""
 
-    def hold(self, groups) -> None:
-        """Above the floor, only the adapters of the held groups train (their base weights get no gradient)."""
-        for group in groups:
-            if group.name in self.held:
-                for name, param in group.parameters:
-                    param.requires_grad_(is_adapter(name))
-
-    def parameters_in(self, group) -> int:
-        return sum(param.numel() for name, param in group.parameters if is_adapter(name))
+    def parameters_in(self, group: LayerGroup) -> int:
+        """How many of the group's parameters are adapters."""
 
     def summary(self) -> dict:
-        return {"r": self.r, "alpha": self.alpha, "dropout": self.dropout, "target_modules": list(self.target_names),
-                "adapted_layers": len(self.modules), "adapter_parameters": self.parameters}
+        """What it is, for results.json, the log and the model card."""
 
-
-def is_adapter(name: str) -> bool:
-    return ADAPTER_MARK in name
+    def save(self, model: nn.Module, output_dir: str | Path) -> nn.Module:
+        """Write its own files into the run's output folder and return the plain model to save beside them."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +62,7 @@ class TrainingPlan:
     eval_mode: bool  # the frozen groups in eval mode at every training step (no dropout)
     cache: bool | None  # the frozen prefix run once before training: None whenever exact, True insists, False never
     unfreeze_every: int | None  # gradual unfreezing: a group more every N optimizer steps, top-down to the floor
-    adapters: Adapters | None = None  # LoRA (`cola.lora.lora_plan`): above the floor only the adapters train
+    adapters: Adapters | None = None  # above the floor only these train, beside the head (`cola.lora.lora_plan`)
 
     @property
     def frozen_groups(self) -> tuple[LayerGroup, ...]:
@@ -114,17 +107,17 @@ class TrainingPlan:
     def layer_group_table(self) -> list[dict]:
         """results.json's `layer_groups`: a group is frozen when the plan keeps it still, whatever the method."""
         rows = [{"name": g.name, "params": g.num_params, "frozen": i < self.floor} for i, g in enumerate(self.groups)]
-        if self.adapters:  # LoRA: the groups whose base weights are held still, and the adapters they carry
+        if self.adapters:  # the groups whose base weights are held still, and the adapters they carry
             for row, group in zip(rows, self.groups):
                 if group.name in self.adapters.held:
-                    row["lora_adapter_params"] = self.adapters.parameters_in(group)
+                    row.update(self.adapters.table_row(group))
         return rows
 
     def summary(self) -> dict:
         """results.json's `plan`: what trains, in words other tools (compare, the model card) read."""
         return {"frozen_groups": [g.name for g in self.frozen_groups], "layer_groups": len(self.groups),
                 "method": self.method, "frozen_eval_mode": self.eval_mode, "unfreeze_every": self.unfreeze_every,
-                "lora": self.adapters.summary() if self.adapters else None}
+                **({self.adapters.kind: self.adapters.summary()} if self.adapters else {})}
 
 
 SUPPORTED = ("BERT, RoBERTa, DistilBERT, ELECTRA, MPNet, DeBERTa(-v2/v3), ALBERT, XLM-RoBERTa, CamemBERT, ModernBERT, "

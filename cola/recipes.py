@@ -22,10 +22,11 @@ from pathlib import Path
 from transformers import HfArgumentParser
 
 from .config import ARGUMENT_CLASSES, ColaTrainingArguments, RunConfig
-from .errors import CliError, first_line
+from .errors import CliError, on_one_line
 from .files import write_atomic
 from .redact import is_secret_option
 from .run_files import RESOLVED_CONFIG_FILE
+from .schema import SchemaError, run_config_document, upgrade_run_config
 
 # Keys that transformers 5 renamed or removed, with the spelling to use now.
 RENAMED_KEYS = {
@@ -49,9 +50,6 @@ NOT_USED = {
     "do_eval": "train.py always evaluates on its evaluation split (during training too, per --eval_strategy)",
     "do_predict": "train.py classifies a test split whenever --test_file or --test_split names one",
 }
-# (Older run_config.json files hold the Trainer's values for them, do_eval derived from eval_strategy: those
-# replay silently; a recipe that asks for do_train or do_predict is refused like the flag.)
-_OLDER_RUN_CONFIG_VALUES = {"do_train": (False,), "do_predict": (False,), "do_eval": (True, False)}
 
 _UNSET = object()  # a default no value on the command line can equal: marks the options argv did not set
 
@@ -98,7 +96,7 @@ class RecipeParser(HfArgumentParser):
         try:
             model, data, training, _, remaining = self.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
         except ValueError as error:  # the options' own checks, e.g. strategies that do not match
-            raise CliError(first_line(error)) from None
+            raise CliError(on_one_line(error)) from None
         if remaining:
             # Names only: the value after an unknown option may be a credential no check recognised by its name.
             names = [word.split("=", 1)[0] for word in remaining if word.startswith("-")]
@@ -132,21 +130,19 @@ def load_recipe(path: str | Path) -> dict:
     """Read a recipe strictly: every key must be an option, every value of that option's type."""
     path = Path(path)
     data = read_json_object(path, "recipe", "a recipe is a JSON object mapping option names to values")
+    try:
+        data = upgrade_run_config(data)  # a run_config.json an earlier suite wrote replays as it did then
+    except SchemaError as error:
+        raise CliError(f"{path}: {error}") from None
     pop_description(path, data)
     options = option_types()
     for key, value in list(data.items()):
         if is_secret_option(key):
-            if value != _token_placeholder(key):  # the placeholder older run_config.json files hold: no token at all
-                raise CliError(f"{path}: '{key}' holds a credential; keep it out of files (set HF_TOKEN or run "
-                               f"`hf auth login`)")
-            del data[key]
-            continue
+            raise CliError(f"{path}: '{key}' holds a credential; keep it out of files (set HF_TOKEN or run "
+                           f"`hf auth login`)")
         if key in NOT_USED:
-            if value not in _OLDER_RUN_CONFIG_VALUES[key]:
-                raise CliError(f"{path}: '{key}' is not used: {NOT_USED[key]}; remove it")
-            del data[key]
-            continue
-        if key in COMMAND_LINE_ONLY and value not in (None, False):  # older run_config.json files hold null/false
+            raise CliError(f"{path}: '{key}' is not used: {NOT_USED[key]}; remove it")
+        if key in COMMAND_LINE_ONLY:
             raise CliError(f"{path}: '{key}' acts on the output folder and is taken from the command line only; "
                            f"remove it from the file (and give --{key} when you mean it)")
         if key == "recipe":
@@ -223,7 +219,7 @@ def write_resolved_config(resolved: dict, output_dir: str | Path) -> Path:
     """Write `resolved_config(...)` as run_config.json."""
     path = Path(output_dir) / RESOLVED_CONFIG_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    return write_atomic(path, json.dumps(resolved, indent=2) + "\n")
+    return write_atomic(path, json.dumps(run_config_document(resolved), indent=2) + "\n")
 
 
 def option_types() -> dict[str, tuple[object, tuple]]:
@@ -235,10 +231,6 @@ def option_types() -> dict[str, tuple[object, tuple]]:
             if f.init and not f.name.startswith("_"):
                 options[f.name] = (hints[f.name], tuple(f.metadata.get("choices", ())))
     return options
-
-
-def _token_placeholder(option: str) -> str:
-    return f"<{option.upper()}>"  # what TrainingArguments.to_dict() writes in place of a token
 
 
 class _DuplicateKey(Exception):

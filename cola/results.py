@@ -1,34 +1,9 @@
 """What a run reports: the start summary in the log, and results.json in the output directory.
 
-results.json is read by other tools (`cola.experiments.compare`, your notebooks): keep its keys stable. It is
-assembled here, by `build_results`, and written once, at the end, atomically (a temporary file renamed into
-place), so a half-finished run never leaves a results file behind. Its schema:
-
-    eval                    {matthews_correlation, accuracy, f1_macro, f1_<class> per class, loss, n,
-                             predicted_<class> per class (the share predicted as it), runtime_s, samples_per_second}
-                             on the whole evaluation set; CoLA's classes are unacceptable and acceptable
-    eval_<group>            the same metrics per group, when the evaluation set has several: for CoLA's GLUE dev set
-                             eval_in_domain and eval_out_of_domain; for your data, one per --group_column value
-    test, test_<group>      the same for a labelled --test_file / --test_split (absent otherwise)
-    data                    {source, class_names, group_names, rows: {split: n}, truncated: {split: texts cut to
-                             max_length}}
-    train                   {runtime_s, samples_per_second, steps, epochs, final_loss, mean_loss, best_checkpoint}
-    class_weights           [w_unacceptable, w_acceptable], or null
-    layer_groups            [{name, params, frozen}], bottom to top
-    param_groups            [{name, weight_decay, lr, params: [parameter names]}], head first; lr = initial rate
-    plan                    {frozen_groups: [names], layer_groups: n, method, frozen_eval_mode, unfreeze_every}: what
-                              trained (`cola.plan`)
-    distributed             {world_size, nodes, processes_per_node, global_batch}: processes x batch x accumulation
-    unfreeze_after_steps    {group: optimizer steps before it trains (null below --freeze)}, or null
-    frozen_cache            {used: true, groups, sentences, distinct_sentences, bytes, where, build_seconds}, or
-                              {used: false, reason}: whether the frozen groups ran once (cola.frozen_cache)
-    trainable_parameters,   counts
-      total_parameters
-    precision               {requested: what the options asked for ("auto", ...), used: fp32, bf16 or fp16}
-    config                  the resolved configuration, as in run_config.json
-    versions                Python and library versions
-
-A multi-seed sweep writes its own summary document at the top of its folder (`cola.experiments.seeds`).
+results.json is read by other tools (`cola.experiments.compare`, your notebooks): its keys are a contract, written
+down in `cola.schema` with its version, and read back through `read_results`, which upgrades a file an earlier
+suite wrote. It is assembled here, by `build_results`, and written once, at the end, atomically (a temporary file
+renamed into place), so a half-finished run never leaves a results file behind.
 """
 
 from __future__ import annotations
@@ -45,6 +20,7 @@ from pathlib import Path
 from .files import write_atomic
 from .metrics import metric_names
 from .run_files import RESULTS_FILE
+from .schema import RESULTS_VERSION, RUN, upgrade_results
 
 logger = logging.getLogger(__name__)
 
@@ -67,16 +43,20 @@ class RunReport:
     precision: dict  # {requested, used}
     plan: dict  # TrainingPlan.summary()
     distributed: dict  # distributed_section(): processes, nodes, the global batch
+    base_model: dict  # {name, hub_id, license}: cola.model.base_model_record, for the model card
 
 
-def run_report(*, plan, model, args, class_weights: list[float] | None, frozen_cache: dict) -> RunReport:
+def run_report(*, plan, model, args, class_weights: list[float] | None, frozen_cache: dict,
+               base_model: dict) -> RunReport:
     """The report of a run about to train: the plan applied, the cache built (or declined)."""
     trainable, total = count_parameters(model)
+    summary = plan.summary()
+    summary.setdefault("lora", None)  # the schema's key in every run (null: no adapters)
     return RunReport(class_weights=class_weights, layer_groups=plan.layer_group_table(),
                      unfreeze_after_steps=plan.unfreeze_schedule(), frozen_cache=frozen_cache,
                      trainable_parameters=trainable, total_parameters=total,
-                     precision={"requested": args.requested["precision"], "used": args.precision}, plan=plan.summary(),
-                     distributed=distributed_section(args))
+                     precision={"requested": args.requested["precision"], "used": args.precision}, plan=summary,
+                     distributed=distributed_section(args), base_model=base_model)
 
 
 def distributed_section(args) -> dict:
@@ -99,10 +79,10 @@ def log_start_summary(*, model_name, model, data, class_weights, plan, args) -> 
     logger.info("Model: %s (%s), %s of %s parameters trainable (%.2f%%)", model_name, type(model).__name__,
                 f"{trainable:,}", f"{total:,}", 100 * trainable / max(total, 1))
     if plan.adapters:
-        lora = plan.adapters
-        logger.info("LoRA: rank %d, alpha %g, dropout %g, on %s: %d linear layers above the floor, %s adapter "
-                    "parameters; base weights of %s held", lora.r, lora.alpha, lora.dropout, " ".join(lora.target_names),
-                    len(lora.modules), f"{lora.parameters:,}", ", ".join(lora.held))
+        described = ", ".join(f"{key} {' '.join(map(str, value)) if isinstance(value, list) else value}"
+                              for key, value in plan.adapters.summary().items())
+        logger.info("Adapters (%s): %s; base weights of %s held", plan.adapters.kind, described,
+                    ", ".join(plan.adapters.held))
     logger.info("Data: %s; train %d examples, eval %d %s", data.source, len(data.train), len(data.eval), data.group_sizes())
     logger.info("Classes (labels read as %s): %s", data.labels_read_as,
                 ", ".join(f"{i} = {name!r}" for i, name in enumerate(data.class_names)))
@@ -117,19 +97,21 @@ def log_start_summary(*, model_name, model, data, class_weights, plan, args) -> 
                 args.gradient_accumulation_steps, dist["world_size"])
     logger.info("Layer groups (bottom to top):")
     still = "frozen" if plan.method == "requires_grad" else f"frozen ({plan.method})"
-    for row in plan.layer_group_table():
+    for row, group in zip(plan.layer_group_table(), plan.groups):
         state = still if row["frozen"] else "trainable"
-        if "lora_adapter_params" in row:
-            state = f"held; LoRA adapters ({row['lora_adapter_params']:,}) train"
+        if plan.adapters and row["name"] in plan.adapters.held:
+            state = f"held; {plan.adapters.kind} adapters ({plan.adapters.parameters_in(group):,}) train"
         logger.info("  %-12s %12s params  %s", row["name"], f"{row['params']:,}", state)
 
 
 def build_results(report: RunReport, *, param_groups: list[dict], eval_metrics: dict, test_metrics: dict | None, data,
                   train_output, trainer_state, config: dict) -> dict:
-    """The results.json document of one finished run (the schema is in this module's docstring); `param_groups` as
+    """The results.json document of one finished run (its schema: `cola.schema`); `param_groups` as
     the optimizer holds them (`param_group_table`)."""
     reported = dataclasses.asdict(report)
     return {
+        "schema_version": RESULTS_VERSION,
+        "kind": RUN,
         **metric_sections(eval_metrics, "eval", data.class_names, data.group_names),
         **(metric_sections(test_metrics, "test", data.class_names, data.group_names) if test_metrics else {}),
         "data": {"source": data.source, "class_names": list(data.class_names), "group_names": list(data.group_names),
@@ -161,12 +143,8 @@ SINGLE_CLASS_WARNING = ("The model predicts one class ('%s') for every evaluatio
 
 
 def single_class(eval_section: dict) -> str | None:
-    """The class a run predicts for every evaluation example, or None (a class's predicted share is 1).
-
-    Files written before k classes (CoLA only) carry predicted_acceptable alone: 0 there is all-unacceptable."""
+    """The class a run predicts for every evaluation example, or None (a class's predicted share is 1)."""
     shares = {key.removeprefix("predicted_"): value for key, value in eval_section.items() if key.startswith("predicted_")}
-    if list(shares.values()) == [0.0]:
-        return "unacceptable"
     return next((name for name, share in shares.items() if share == 1.0), None)
 
 
@@ -213,3 +191,9 @@ def write_results(results: dict, output_dir: str | Path) -> Path:
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     return write_atomic(output_dir / RESULTS_FILE, json.dumps(results, indent=2) + "\n")
+
+
+def read_results(path: str | Path) -> dict:
+    """A results.json (one run's or a sweep's) in the current shape, whatever suite wrote it (`cola.schema`).
+    Raises OSError, ValueError (not JSON) or `cola.schema.SchemaError` (not such a file, or a newer suite's)."""
+    return upgrade_results(json.loads(Path(path).read_text(encoding="utf-8")))

@@ -32,7 +32,7 @@ from .data import load_data, tokenize
 from .errors import CliError
 from .frozen_cache import CacheNotExact, FrozenPrefixCache
 from .lora import lora_plan
-from .model import check_max_length, load_model_and_tokenizer
+from .model import base_model_record, check_max_length, load_model_and_tokenizer
 from .model_card import model_card, write_model_card
 from .output_dir import claim_output_dir
 from .param_groups import param_group_table
@@ -98,7 +98,8 @@ def build_run(config: RunConfig, *, callbacks: tuple[TrainerCallback, ...] = ())
     log_start_summary(model_name=config.model.model_name_or_path, model=model, data=data, class_weights=class_weights,
                       plan=plan, args=args)
     cache, cache_summary = frozen_prefix_cache(plan, model, data, tokenizer, args)
-    report = run_report(plan=plan, model=model, args=args, class_weights=class_weights, frozen_cache=cache_summary)
+    report = run_report(plan=plan, model=model, args=args, class_weights=class_weights, frozen_cache=cache_summary,
+                        base_model=base_model_record(config.model.model_name_or_path))
     trainer = build_trainer(args, model=model, tokenizer=tokenizer, data=data, plan=plan, class_weights=class_weights,
                             frozen_cache=cache, callbacks=(*run_callbacks(args, plan, resolved, report), *callbacks))
     return Run(config=config, resolved=resolved, checkpoint=checkpoint, data=data, model=model, tokenizer=tokenizer,

@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 
 from transformers import TrainerCallback
 
-from .errors import CliError, first_line
+from .errors import CliError, on_one_line
 from .param_groups import param_group_table
 
 logger = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def check_hub(args) -> None:
     try:
         huggingface_hub.HfApi().whoami(token=token)
     except HfHubHTTPError as error:
-        raise CliError(f"--push_to_hub: the Hub refused the credentials ({first_line(error)})") from None
+        raise CliError(f"--push_to_hub: the Hub refused the credentials ({on_one_line(error)})") from None
     except Exception as error:  # noqa: BLE001 - no network: requests' and httpx' errors differ by version
         raise CliError(f"--push_to_hub: cannot reach the Hub ({type(error).__name__}); check the network, or leave "
                        f"--push_to_hub out") from None

@@ -41,10 +41,9 @@ from transformers import (
 
 from .checkpoints import weights_are_finite
 from .columns import GROUP, LABEL, NON_MODEL_COLUMNS, TaskData
-from .errors import CliError, first_line
+from .errors import CliError, on_one_line
 from .files import readable
 from .frozen_cache import FrozenPrefixCache
-from .lora import merged_copy, save_adapter
 from .loss import example_weights, step_loss
 from .metrics import build_compute_metrics, check_metric_for_best_model
 from .model_card import write_model_card
@@ -66,7 +65,7 @@ def check_optimizer_and_schedule(args) -> None:
     try:
         optimizer_cls, optimizer_kwargs = Trainer.get_optimizer_cls_and_kwargs(args)
     except (ImportError, ValueError) as error:
-        raise CliError(f"--optim {optim}: {first_line(error)}") from None
+        raise CliError(f"--optim {optim}: {on_one_line(error)}") from None
     refuse_own_groups(args, optimizer_kwargs)
     # Read means: the optimizer gets the value given (AdamW's kwargs hold an `eps`, but the Trainer takes it from
     # --adam_epsilon, never from --optim_args).
@@ -79,7 +78,7 @@ def check_optimizer_and_schedule(args) -> None:
     try:
         optimizer = optimizer_cls(stand_in, **optimizer_kwargs)
     except (TypeError, ValueError, RuntimeError) as error:
-        raise CliError(f"--optim {optim} (with --optim_args {args.optim_args!r}): {first_line(error)}") from None
+        raise CliError(f"--optim {optim} (with --optim_args {args.optim_args!r}): {on_one_line(error)}") from None
     kwargs = f" with --lr_scheduler_kwargs {json.dumps(args.lr_scheduler_kwargs)}" if args.lr_scheduler_kwargs else ""
     negative = [key for key, value in (args.lr_scheduler_kwargs or {}).items()
                 if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0]
@@ -97,7 +96,7 @@ def check_optimizer_and_schedule(args) -> None:
                 scheduler.step(1.0) if plateau else scheduler.step()
         learning_rates = scheduler.get_last_lr()
     except (TypeError, ValueError, ArithmeticError) as error:
-        raise CliError(f"--lr_scheduler_type {args.lr_scheduler_type.value}{kwargs}: {first_line(error)}") from None
+        raise CliError(f"--lr_scheduler_type {args.lr_scheduler_type.value}{kwargs}: {on_one_line(error)}") from None
     if not all(isinstance(lr, (int, float)) and math.isfinite(lr) for lr in learning_rates):
         raise CliError(f"--lr_scheduler_type {args.lr_scheduler_type.value}{kwargs}: the schedule gives a learning rate "
                        f"that is not a number ({learning_rates[0]!r})")
@@ -163,7 +162,7 @@ def build_trainer(
             frozen_cache=frozen_cache,
         )
     except ValueError as error:  # the Trainer's own checks of its options (e.g. an unknown --report_to)
-        raise CliError(f"the Trainer refused this configuration: {first_line(error)}") from None
+        raise CliError(f"the Trainer refused this configuration: {on_one_line(error)}") from None
     for stock, ours in ((ProgressCallback, ProgressLines), (PrinterCallback, PrinterLines)):
         if trainer.pop_callback(stock) is not None:
             trainer.add_callback(ours)
@@ -323,18 +322,17 @@ class ColaTrainer(Trainer):
     # --- saving ---
 
     def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
-        """A LoRA run's output folder gets a plain model (the adapters merged in) and, in `adapter/`, the adapter
-        for PEFT; its checkpoints keep the model as it trains (adapters apart), which resuming needs. The weights
-        get the permissions every other file of the run gets (the library writes them 0600)."""
+        """A run with adapters saves into its output folder what they give (LoRA: a plain model with the adapters
+        merged in, and `adapter/` for PEFT); its checkpoints keep the model as it trains (adapters apart), which
+        resuming needs. The weights get the permissions every other file of the run gets (the library writes them
+        0600)."""
         output_dir = output_dir or self.args.output_dir
         adapters = self.plan.adapters
         final = Path(output_dir).resolve() == Path(self.args.output_dir).resolve()
         if adapters is None or not final or not self.args.should_save:  # a process that does not write returns there
             super()._save(output_dir, state_dict)
         else:
-            model = self.accelerator.unwrap_model(self.model)
-            save_adapter(model, adapters, output_dir)
-            trained, self.model = self.model, merged_copy(model)
+            trained, self.model = self.model, adapters.save(self.accelerator.unwrap_model(self.model), output_dir)
             try:
                 super()._save(output_dir)
             finally:

@@ -29,7 +29,7 @@ from pathlib import Path
 import datasets
 
 from .columns import GROUP, LABEL, TEXT, TEXT_PAIR, TaskData
-from .errors import CliError, first_line
+from .errors import CliError, on_one_line
 from .files import check_data_file, decode_lines, read_data_file
 
 logger = logging.getLogger(__name__)
@@ -138,7 +138,7 @@ def read_file(name: str, path_text: str) -> Split:
             if "corresponds to no data" in str(error):  # datasets' word for a file of no rows (a header only)
                 raise CliError(f"{path}: no rows (an empty split)") from None
             cause = error.__cause__ or error.__context__ or error
-            raise CliError(f"{path}: cannot read it as {path.suffix.lower()[1:].upper()} ({first_line(cause)})") from None
+            raise CliError(f"{path}: cannot read it as {path.suffix.lower()[1:].upper()} ({on_one_line(cause)})") from None
     return Split(name, rows, str(path))
 
 
@@ -186,7 +186,7 @@ def read_hub(key: str, name: str, config: str | None, split: str) -> Split:
     try:
         rows = datasets.load_dataset(name, config, split=split)
     except Exception as error:  # noqa: BLE001 - the Hub client, fsspec and datasets each raise their own kinds
-        raise CliError(f"cannot load {where} ({first_line(error)}); offline, use local files (--train_file ...)") from None
+        raise CliError(f"cannot load {where} ({on_one_line(error)}); offline, use local files (--train_file ...)") from None
     return Split(key, rows, where)
 
 

@@ -198,7 +198,7 @@ def make_run_parts(model, args, tokenizer, train, *, eval=None, class_weights=No
     model's layer groups (or `plan`), applied; the frozen-prefix cache where the plan allows one; the report; the
     Trainer from `cola.trainer.build_trainer`. `eval` defaults to the training sentences; CoLA's class and domain
     names unless `class_names` says otherwise."""
-    from cola.cola_tsv import DOMAINS, LABEL_NAMES
+    from cola.cola_tsv import CLASS_NAMES, DOMAINS
     from cola.columns import TaskData
     from cola.freezing import find_layer_groups
     from cola.plan import plan_from
@@ -210,9 +210,10 @@ def make_run_parts(model, args, tokenizer, train, *, eval=None, class_weights=No
         plan = plan_from(args, find_layer_groups(model))
     plan.apply()
     data = TaskData(train=train, eval=train if eval is None else eval, test=None,
-                    class_names=tuple(class_names or LABEL_NAMES), group_names=DOMAINS, source="test sentences")
+                    class_names=tuple(class_names or CLASS_NAMES), group_names=DOMAINS, source="test sentences")
     cache, summary = frozen_prefix_cache(plan, model, data, tokenizer, args)
-    report = run_report(plan=plan, model=model, args=args, class_weights=class_weights, frozen_cache=summary)
+    report = run_report(plan=plan, model=model, args=args, class_weights=class_weights, frozen_cache=summary,
+                        base_model={"name": "tiny", "hub_id": None, "license": None})
     trainer = build_trainer(args, model=model, tokenizer=tokenizer, data=data, plan=plan, class_weights=class_weights,
                             frozen_cache=cache)
     return trainer, report

@@ -88,7 +88,7 @@ def test_a_results_file_missing_keys_is_a_one_line_error(tmp_path, capsys):
     (run / "results.json").write_text(json.dumps({"eval": {"matthews_correlation": 0.3}}))
     assert compare.main([str(run), "--out", str(tmp_path / "r")]) == 2
     assert capsys.readouterr().err == (f"error: {run / 'results.json'}: not the results.json of a train.py run "
-                                       "(key 'config' missing or malformed)\n")
+                                       "(neither one run's, with eval and config, nor a sweep's, with runs and aggregate)\n")
 
 
 def test_folders_with_the_same_name_are_told_apart_and_untrained_runs_flagged(seed_sweep, tmp_path):

@@ -2,6 +2,7 @@
 tests stand alone (the package is installed, so no test edits the import path; no test imports another test file)."""
 
 import ast
+import json
 
 from conftest import REPO
 
@@ -65,18 +66,18 @@ def test_imports_point_down_the_layers():
     assert "cola.run" in edges["cola.experiments.seeds"]  # a sweep runs the package's run, no script callback
 
 
-# The house's walls (../shared/house): imports that must never exist, directly or through another module.
-PARTS = {
-    "Groups": {"cola.param_groups"}, "Freezing": {"cola.freezing", "cola.unfreezing", "cola.frozen_cache"},
-    "Data": {"cola.data"}, "Sources": {"cola.cola_tsv", "cola.user_data"}, "Config": {"cola.config", "cola.precision"},
-    "Trainer": {"cola.trainer"}, "Recipes": {"cola.recipes"}, "Model": {"cola.model", "cola.predict"},
-    "Reports": {"cola.results", "cola.model_card", "cola.tracking"}, "Metrics": {"cola.metrics"},
-    "Experiments": {"cola.experiments.bench", "cola.experiments.profile_step"}, "Entry": ENTRY,
-    "RunFolder": {"cola.output_dir"}, "Loader": {"cola.model"},
-}
-NEVER = [("Groups", "Trainer"), ("Freezing", "Trainer"), ("Data", "Trainer"), ("Sources", "Trainer"), ("Data", "Model"),
-         ("Config", "Metrics"), ("Config", "Trainer"), ("Data", "Entry"), ("Trainer", "Recipes"), ("Model", "Freezing"),
-         ("Reports", "Loader"), ("Experiments", "Trainer"), ("Model", "Sources"), ("RunFolder", "Loader")]
+# The intended structure, one committed description (docs/architecture.json): the parts, and the imports that
+# must never exist between them.
+HOUSE = json.loads((REPO / "docs" / "architecture.json").read_text())
+
+
+def part_modules(part: str) -> set[str]:
+    """The modules a part of the house is made of: its files, and every module under its folders."""
+    found = set()
+    for entry in HOUSE["parts"][part]["is"]:
+        paths = sorted((REPO / entry).rglob("*.py")) if entry.endswith("/") else [REPO / entry]
+        found |= {module_name(path) for path in paths}
+    return found
 
 
 def reachable(edges: dict[str, set[str]], start: str) -> set[str]:
@@ -89,16 +90,25 @@ def reachable(edges: dict[str, set[str]], start: str) -> set[str]:
     return seen
 
 
+def test_every_module_belongs_to_one_part_of_the_house():
+    owners = {}
+    for part in HOUSE["parts"]:
+        for module in part_modules(part):
+            owners.setdefault(module, []).append(part)
+    modules = {module_name(p) for p in sources() if "evaluate_modules" not in p.parts}
+    assert {m for m in modules if m not in owners} == set()  # a new module is placed in the house
+    assert {m: parts for m, parts in owners.items() if len(parts) > 1} == {}
+    assert all(module in {module_name(p) for p in sources()} for module in owners)  # no part names a file that is gone
+
+
 def test_the_house_walls_hold():
-    """Bench and profile build runs through cola.run, the Trainer is handed its resolved config, the loader knows
-    no layer groups, the card and the folder lock need no model code, predict reads lines without the CoLA reader."""
+    """No part imports what the house forbids it (docs/architecture.json: `never`), directly or through a chain."""
     edges = graph()
-    direct = {("Experiments", "Trainer")}  # through cola.run, as train.py; the rest: through any chain of imports
     broken = []
-    for source, target in NEVER:
-        for module in PARTS[source]:
-            found = edges[module] if (source, target) in direct else reachable(edges, module)
-            broken += [f"{module} -> {t}" for t in sorted(found & PARTS[target])]
+    for rule in HOUSE["never"]:
+        for module in part_modules(rule["from"]):
+            found = edges.get(module, set()) if rule["how"] == "direct" else reachable(edges, module)
+            broken += [f"{module} -> {t} ({rule['why']})" for t in sorted(found & part_modules(rule["to"]))]
     assert broken == []
 
 

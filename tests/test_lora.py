@@ -15,8 +15,8 @@ from transformers import AutoModelForSequenceClassification, pipeline
 
 import train
 from cola.freezing import find_layer_groups, place
-from cola.lora import lora_plan, merged_copy
-from cola.plan import ADAPTER_MARK, supported_layer_groups
+from cola.lora import ADAPTER_MARK, lora_plan, merged_copy
+from cola.plan import supported_layer_groups
 
 
 def _options(r=4, alpha=8.0, dropout=0.0, targets=None, freeze=1):

@@ -5,14 +5,14 @@ import pytest
 from sklearn.metrics import f1_score, matthews_corrcoef
 from transformers import EvalPrediction
 
-from cola.cola_tsv import DOMAINS, LABEL_NAMES
+from cola.cola_tsv import CLASS_NAMES, DOMAINS
 from cola.metrics import build_compute_metrics, load_metric
 
 
 def test_metric_module_loads_by_path_and_matches_sklearn():
     rng = np.random.default_rng(0)
     refs, preds = rng.integers(0, 2, 200), rng.integers(0, 2, 200)
-    scores = load_metric().compute(predictions=preds, references=refs, class_names=LABEL_NAMES)
+    scores = load_metric().compute(predictions=preds, references=refs, class_names=CLASS_NAMES)
     assert scores["matthews_correlation"] == pytest.approx(matthews_corrcoef(refs, preds))
     assert scores["accuracy"] == pytest.approx((refs == preds).mean())
     assert scores["f1_macro"] == pytest.approx(f1_score(refs, preds, average="macro"))
@@ -29,7 +29,7 @@ def test_single_class_predictions_give_mcc_zero():
 
 
 def test_per_domain_metrics_follow_the_domain_column_not_the_order():
-    compute = build_compute_metrics(LABEL_NAMES, DOMAINS)
+    compute = build_compute_metrics(CLASS_NAMES, DOMAINS)
     logits = np.array([[2.0, 0], [0, 2], [0, 1], [1, 0], [0, 3], [3, 0]])
     labels, domains = np.array([0, 1, 0, 0, 1, 1]), np.array([1, 0, 1, 0, 0, 1])
     scores = compute(EvalPrediction(predictions=logits, label_ids=(labels, domains)))
@@ -49,7 +49,7 @@ def _ce(logits, labels):
 
 
 def test_one_domain_gives_no_domain_keys():
-    scores = build_compute_metrics(LABEL_NAMES, DOMAINS)(EvalPrediction(predictions=np.array([[1.0, 0], [0, 1]]),
+    scores = build_compute_metrics(CLASS_NAMES, DOMAINS)(EvalPrediction(predictions=np.array([[1.0, 0], [0, 1]]),
                                                     label_ids=(np.array([0, 1]), np.array([0, 0]))))
     assert not any(k.startswith(("in_domain", "out_of_domain")) for k in scores)
 
@@ -58,7 +58,7 @@ def test_metric_for_best_model_is_checked_against_what_evaluation_reports():
     from cola.errors import CliError
     from cola.metrics import check_metric_for_best_model
 
-    compute = build_compute_metrics(LABEL_NAMES, DOMAINS)
+    compute = build_compute_metrics(CLASS_NAMES, DOMAINS)
     both, in_domain_only = np.array([0, 0, 1, 1]), np.array([0, 0, 0])
     for name in ("matthews_correlation", "eval_in_domain_matthews_correlation", "out_of_domain_accuracy", "loss"):
         check_metric_for_best_model(name, compute, both, num_labels=2)

@@ -6,7 +6,7 @@ import sys
 import pytest
 from conftest import ARCHITECTURES, MORE_ARCHITECTURES, REPO, tiny_model
 
-from cola.cola_tsv import LABEL_NAMES
+from cola.cola_tsv import CLASS_NAMES
 from cola.errors import CliError
 from cola.model import check_max_length, load_model_and_tokenizer, resolve_model_path
 from cola.plan import supported_layer_groups
@@ -21,7 +21,7 @@ def test_packaged_name_resolves_to_the_wheel():
 
 
 def test_packaged_model_loads_with_cola_labels():
-    model, tokenizer = load_model_and_tokenizer("all-MiniLM-L6-v2", class_names=LABEL_NAMES)
+    model, tokenizer = load_model_and_tokenizer("all-MiniLM-L6-v2", class_names=CLASS_NAMES)
     assert model.config.id2label == {0: "unacceptable", 1: "acceptable"}
     assert model.config.num_hidden_layers == 6 and model.config.hidden_size == 384
     assert tokenizer("Hello")["input_ids"][0] == tokenizer.cls_token_id
@@ -30,14 +30,14 @@ def test_packaged_model_loads_with_cola_labels():
 def test_local_directory_loads(tmp_path, tokenizer):
     tiny_model("roberta", layers=2).save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
-    model, _ = load_model_and_tokenizer(str(tmp_path), class_names=LABEL_NAMES)
+    model, _ = load_model_and_tokenizer(str(tmp_path), class_names=CLASS_NAMES)
     assert type(model).__name__ == "RobertaForSequenceClassification"
     assert model.config.label2id == {"unacceptable": 0, "acceptable": 1}
 
 
 def test_unknown_model_offline_is_a_clear_error():
     with pytest.raises(CliError) as error:
-        load_model_and_tokenizer("no-such-org/no-such-model", class_names=LABEL_NAMES)
+        load_model_and_tokenizer("no-such-org/no-such-model", class_names=CLASS_NAMES)
     message = str(error.value)
     assert message.startswith("cannot load model 'no-such-org/no-such-model': not a local directory")
     assert "'all-MiniLM-L6-v2'" in message and "\n" not in message
@@ -74,7 +74,7 @@ def test_one_loader_for_training_and_prediction(tmp_path, tokenizer):
     model.config.id2label, model.config.label2id = {0: "no", 1: "yes"}, {"no": 0, "yes": 1}
     model.save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
-    for_training, _ = load_model_and_tokenizer(str(tmp_path), class_names=LABEL_NAMES)
+    for_training, _ = load_model_and_tokenizer(str(tmp_path), class_names=CLASS_NAMES)
     for_prediction, _ = load_model_and_tokenizer(str(tmp_path), class_names=None)
     assert for_training.config.id2label == {0: "unacceptable", 1: "acceptable"}
     assert for_prediction.config.id2label == {0: "no", 1: "yes"}
@@ -82,13 +82,13 @@ def test_one_loader_for_training_and_prediction(tmp_path, tokenizer):
 
 def test_a_folder_that_is_not_a_model_is_a_clear_error(tmp_path):
     with pytest.raises(CliError, match=rf"^{tmp_path}: not a loadable model directory \("):
-        load_model_and_tokenizer(str(tmp_path), class_names=LABEL_NAMES)
+        load_model_and_tokenizer(str(tmp_path), class_names=CLASS_NAMES)
 
 
 def test_a_model_folder_without_tokenizer_files_is_refused(tmp_path):
     tiny_model("bert", layers=2).save_pretrained(tmp_path)  # weights and config, no tokenizer
     with pytest.raises(CliError, match=rf"^{tmp_path}: no tokenizer files \(tokenizer.json, vocab.txt, vocab.json, \.\.\.\)"):
-        load_model_and_tokenizer(str(tmp_path), class_names=LABEL_NAMES)
+        load_model_and_tokenizer(str(tmp_path), class_names=CLASS_NAMES)
 
 
 def test_a_tokenizer_larger_than_the_embeddings_is_refused(tmp_path, tokenizer):
@@ -98,7 +98,7 @@ def test_a_tokenizer_larger_than_the_embeddings_is_refused(tmp_path, tokenizer):
                                              intermediate_size=37)).save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
     with pytest.raises(CliError, match=r"the tokenizer has 30522 tokens but the model's embeddings only 1000 rows"):
-        load_model_and_tokenizer(str(tmp_path), class_names=LABEL_NAMES)
+        load_model_and_tokenizer(str(tmp_path), class_names=CLASS_NAMES)
 
 
 @pytest.mark.parametrize("cut", ["model.safetensors", "config.json"])
@@ -110,7 +110,7 @@ def test_truncated_model_files_are_a_one_line_error(tmp_path, tiny_bert_dir, cut
     data = (folder / cut).read_bytes()
     (folder / cut).write_bytes(data[: len(data) // 2])
     with pytest.raises(CliError) as error:
-        load_model_and_tokenizer(str(folder), class_names=LABEL_NAMES)
+        load_model_and_tokenizer(str(folder), class_names=CLASS_NAMES)
     assert str(error.value).startswith(f"{folder}: not a loadable model directory (") and "\n" not in str(error.value)
 
 
@@ -121,7 +121,7 @@ def test_a_decoder_is_refused_naming_the_supported_kinds(tmp_path, tokenizer, pa
     GPT2ForSequenceClassification(GPT2Config(n_layer=2, n_embd=32, n_head=4, vocab_size=30522, n_positions=128,
                                              pad_token_id=pad, bos_token_id=0, eos_token_id=0)).save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
-    model, _ = load_model_and_tokenizer(str(tmp_path), class_names=LABEL_NAMES)
+    model, _ = load_model_and_tokenizer(str(tmp_path), class_names=CLASS_NAMES)
     with pytest.raises(CliError) as error:
         supported_layer_groups(model, str(tmp_path))
     assert str(error.value) == (

@@ -34,6 +34,17 @@ def test_metadata_names_the_base_model_the_data_and_the_scores(card, trained_run
     assert {(r.dataset_config, r.dataset_split) for r in found} == {("cola", "validation")}
 
 
+def test_the_card_names_the_base_model_results_json_recorded(trained_run):
+    """The card is written from results.json alone: the base model's Hub id and license as the run recorded them
+    (no packaged-model table, which may unpack a model, at card time)."""
+    results = json.loads((trained_run / "results.json").read_text())
+    assert results["base_model"] == {"name": "all-MiniLM-L6-v2", "hub_id": "sentence-transformers/all-MiniLM-L6-v2",
+                                     "license": "apache-2.0"}
+    recorded = {**results, "base_model": {"name": "x", "hub_id": "org/other", "license": "bsd-3-clause"}}
+    data = ModelCard(model_card(recorded, argv=(), output_dir=str(trained_run))).data
+    assert data.base_model == "org/other" and data.license == "bsd-3-clause"
+
+
 def test_license_option_hub_id_and_local_dataset_folders(card, trained_run, tmp_path):
     _, results = card
     config = {**results["config"], "license": "mit", "push_to_hub": True, "hub_model_id": "ana/cola-minilm"}
@@ -72,7 +83,7 @@ def test_the_reproduce_command_replays_the_run(card, trained_run):
     replay = resolved_config(parse_args(command))
     recorded = json.loads((trained_run / "run_config.json").read_text())
     differs = {k for k in recorded if recorded[k] != replay.get(k)}
-    assert differs == {"description", "output_dir"}
+    assert differs == {"schema_version", "description", "output_dir"}  # the file's version is not an option
     started = re.search(r"This run was started with:\n\n```bash\npython train.py (.*)\n```", text).group(1)
     assert "--freeze 2" in started and "--seed 7" in started
 

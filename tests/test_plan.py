@@ -24,7 +24,7 @@ def test_apply_freezes_exactly_the_floor(arch):
     assert [g.frozen for g in groups] == [i < 2 for i in range(len(groups))]
     assert [row["frozen"] for row in plan.layer_group_table()] == [i < 2 for i in range(len(groups))]
     assert plan.summary() == {"frozen_groups": ["embeddings", "layer_00"], "layer_groups": len(groups),
-                              "method": "requires_grad", "frozen_eval_mode": True, "unfreeze_every": None, "lora": None}
+                              "method": "requires_grad", "frozen_eval_mode": True, "unfreeze_every": None}
     assert plan.why_not_cached() is None and plan.zero_lr_units() == frozenset()
     # the eval-mode modules are the frozen groups' outermost modules, and nothing of the trainable rest
     frozen_ids = {id(p) for g in groups[:2] for _, p in g.parameters}

@@ -138,7 +138,7 @@ def test_resolved_config_is_written_and_is_itself_a_valid_recipe(tmp_path):
     path = write_resolved_config(resolved_config(config), tmp_path)
     assert path.name == RESOLVED_CONFIG_FILE
     written = json.loads(path.read_text())
-    assert written == json.loads(json.dumps(resolved_config(config)))
+    assert written == {"schema_version": 2, **json.loads(json.dumps(resolved_config(config)))}
     assert written["freeze"] == 3 and written["learning_rate"] == 7e-5 and written["max_length"] == 64
     again = parse_args(["--recipe", str(path)])
     assert again.training.freeze == 3 and again.training.learning_rate == 7e-5

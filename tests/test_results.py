@@ -30,7 +30,8 @@ def test_build_results_takes_the_report_as_it_is(tmp_path):
                        trainable_parameters=10, total_parameters=15, precision={"requested": "auto", "used": "fp32"},
                        plan={"frozen_groups": ["embeddings"], "layer_groups": 1, "method": "requires_grad",
                              "frozen_eval_mode": True, "unfreeze_every": None},
-                       distributed={"world_size": 1, "nodes": 1, "processes_per_node": 1, "global_batch": 16})
+                       distributed={"world_size": 1, "nodes": 1, "processes_per_node": 1, "global_batch": 16},
+                       base_model={"name": "m", "hub_id": "org/m", "license": "mit"})
     split = [0] * 4
     data = SimpleNamespace(class_names=CLASSES, group_names=GROUPS, source="CoLA (x)", truncated={"train": 0},
                            splits=lambda: {"train": split, "eval": split[:2]})

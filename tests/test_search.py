@@ -71,7 +71,8 @@ class FakeTrain:
                          "eval_in_domain": {"matthews_correlation": mcc, "accuracy": 0.7},
                          "eval_out_of_domain": {"matthews_correlation": 1 - mcc, "accuracy": 0.7},
                          "train": {"runtime_s": 10.0, "samples_per_second": 5.0}, "degenerate": False})
-        write_json(out / "results.json", {"runs": runs, "aggregate": aggregate(runs)})
+        write_json(out / "results.json", {"schema_version": 2, "kind": "sweep", "seeds": seeds, "runs": runs,
+                                          "aggregate": aggregate(runs), "config": recipe, "versions": {}})
         return 0
 
 

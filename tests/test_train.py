@@ -14,7 +14,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipe
 
 import train
 from cola.class_weights import class_weights_for
-from cola.cola_tsv import LABEL_NAMES
+from cola.cola_tsv import CLASS_NAMES
 from cola.config import DataArguments
 from cola.data import load_data
 from cola.precision import detect_precision
@@ -64,7 +64,7 @@ def test_resolved_config_is_written_and_reloads(trained_run):
     assert (values["precision"], values["bf16"], values["fp16"], values["use_cpu"]) == ("auto", False, False, False)
     results = json.loads((trained_run / "results.json").read_text())
     assert results["precision"] == {"requested": "auto", "used": detect_precision(use_cpu=False)}
-    assert results["config"] == json.loads((trained_run / "run_config.json").read_text())
+    assert {"schema_version": 2, **results["config"]} == json.loads((trained_run / "run_config.json").read_text())
 
 
 def test_output_loads_in_a_pipeline(trained_run):
@@ -79,7 +79,7 @@ def test_output_loads_in_a_pipeline(trained_run):
     with torch.no_grad():
         probs = model(**tokenizer(sentences, padding=True, return_tensors="pt")).logits.softmax(-1)
     for prediction, p in zip(classify(sentences), probs):
-        assert prediction["label"] == LABEL_NAMES[int(p.argmax())]
+        assert prediction["label"] == CLASS_NAMES[int(p.argmax())]
         assert prediction["score"] == pytest.approx(float(p.max()), abs=1e-5)
 
 

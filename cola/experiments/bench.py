@@ -58,7 +58,7 @@ from transformers import (
     TrainingArguments,
 )
 
-from ..cola_tsv import EXPECTED_ROWS, LABEL_NAMES, TRAIN_FILE
+from ..cola_tsv import CLASS_NAMES, EXPECTED_ROWS, TRAIN_FILE
 from ..columns import LABEL, TEXT
 from ..config import DataArguments
 from ..data import load_data, tokenize
@@ -172,7 +172,7 @@ class StepTimer(TrainerCallback):
 
 def _baseline_inputs(args):
     """Model, tokenizer and the raw and tokenized data for the two baseline rows (the suite row loads its own)."""
-    model, tokenizer = load_model_and_tokenizer(args.model, class_names=LABEL_NAMES)
+    model, tokenizer = load_model_and_tokenizer(args.model, class_names=CLASS_NAMES)
     # The whole file: length grouping sorts within windows sized from the dataset, as in a real run.
     data = load_data(DataArguments(data_dir=args.data_dir), seed=0)
     return model, tokenizer, data, tokenize(data, tokenizer, max_length=64)

@@ -25,10 +25,12 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from ..errors import CliError, first_line, reports_errors
+from ..errors import CliError, on_one_line, reports_errors
 from ..files import real_path, write_atomic
 from ..redact import command_line
+from ..results import read_results
 from ..run_files import RESULTS_FILE
+from ..schema import SWEEP, SchemaError, plan_from_config
 from .stats import aggregate, run_entry
 
 PROG = "cola.experiments.compare"
@@ -49,31 +51,32 @@ def load_run(run_dir: str | Path) -> dict:
     if run_dir.exists() and not run_dir.is_dir():
         raise CliError(f"{run_dir}: not a directory (give the output_dir of a train.py run)")
     try:
-        results = json.loads(path.read_text(encoding="utf-8"))
+        results = read_results(path)
     except OSError:
         raise CliError(f"{run_dir}: no {RESULTS_FILE} (not a finished run of train.py)") from None
     except json.JSONDecodeError as error:
         raise CliError(f"{path}: not valid JSON ({error})") from None
+    except SchemaError as error:
+        raise CliError(f"{path}: {error}") from None
     try:
         return _row(run_dir, results)
-    except (KeyError, IndexError, TypeError) as error:
-        missing = f"key {error}" if isinstance(error, KeyError) else first_line(error)
+    except (KeyError, IndexError, TypeError, SchemaError) as error:
+        missing = f"key {error}" if isinstance(error, KeyError) else on_one_line(error)
         raise CliError(f"{path}: not the results.json of a train.py run ({missing} missing or malformed)") from None
 
 
 def _row(run_dir: Path, results: dict) -> dict:
-    if "runs" in results:
+    if results["kind"] == SWEEP:
         runs, summary = results["runs"], results["aggregate"]
         first = run_dir / runs[0]["output_dir"] / RESULTS_FILE
-        one_run = json.loads(first.read_text()) if first.is_file() else {}
-    elif "eval" in results:
+        one_run = read_results(first) if first.is_file() else {}
+    else:
         runs = [run_entry(results["config"]["seed"], ".", results)]
         summary, one_run = aggregate(runs), results
-    else:
-        raise CliError(f"{run_dir / RESULTS_FILE}: neither a single run nor a multi-seed run of train.py")
     config = results["config"]
     trained = [r["train"].get("epochs") for r in runs]  # max_steps or early stopping can end before num_train_epochs
-    plan = one_run.get("plan") or _plan_of_older_results(config, one_run.get("layer_groups"))
+    # A sweep whose first seed's results are gone: what trained, from its options.
+    plan = one_run.get("plan") or plan_from_config(config, None)
     return {
         "name": run_dir.name,
         "eval_rows": one_run.get("data", {}).get("rows", {}).get("eval"),
@@ -102,18 +105,10 @@ def _row(run_dir: Path, results: dict) -> dict:
     }
 
 
-def _plan_of_older_results(config: dict, layer_groups: list[dict] | None) -> dict:
-    """results.json files written before the `plan` section (or a sweep whose first seed's file is gone): what
-    trained, from the options they stored."""
-    return {"frozen_groups": [g["name"] for g in layer_groups][: config["freeze"]] if layer_groups else None,
-            "layer_groups": len(layer_groups) if layer_groups else None,
-            "unfreeze_every": config.get("gradual_unfreeze_steps")}
-
-
 def data_name(source: str | None, config: dict) -> str:
     """What a run trained and was evaluated on, as the report names it: "CoLA" wherever its TSVs were read from (the
     folder differs between machines, not the data); your files or Hub dataset as train.py described them."""
-    if source is None:  # results.json files written before the data section
+    if source is None:  # a sweep whose first seed's results are gone
         source = "CoLA" if not (config.get("train_file") or config.get("dataset_name")) else "your data"
     return "CoLA" if source.startswith("CoLA") else source
 

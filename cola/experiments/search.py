@@ -45,11 +45,12 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, dis
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
-from ..errors import CliError, first_line, reports_errors
+from ..errors import CliError, on_one_line, reports_errors
 from ..files import write_atomic
 from ..output_dir import existing_run
 from ..recipes import RecipeParser, parse_args, resolved_config
 from ..redact import command_line, hide_credentials, scrub
+from ..results import read_results
 from ..run_files import RESULTS_FILE
 from .search_report import trial_recipe, write_outputs
 from .search_space import SEARCH_MANAGED, as_sampled, load_space
@@ -240,7 +241,7 @@ class Search:
         try:
             return self._run(trial, params, folder)
         except TrialFailed as error:
-            trial.set_user_attr("error", first_line(error))
+            trial.set_user_attr("error", on_one_line(error))
             raise
         except KeyboardInterrupt:
             # Recorded as failed by Optuna on the way out; the same parameters queue up to run again, under a new
@@ -265,8 +266,7 @@ class Search:
             raise KeyboardInterrupt
         if code:
             raise TrialFailed(error_line(folder / "train.log"))
-        results = json.loads((folder / RESULTS_FILE).read_text(encoding="utf-8"))
-        figures = objective_figures(results["aggregate"], self.objective)
+        figures = objective_figures(read_results(folder / RESULTS_FILE)["aggregate"], self.objective)
         for key, value in figures.items():
             trial.set_user_attr(key, value)
         return figures["objective"]
@@ -416,7 +416,7 @@ def check_storage(storage_url: str, shown_url: str) -> None:
         url = make_url(storage_url)
         dialect = url.get_dialect()
     except (ArgumentError, NoSuchModuleError, ValueError) as error:
-        why = scrub(first_line(error), storage_url)
+        why = scrub(on_one_line(error), storage_url)
         raise CliError(f"--storage {shown_url}: not a database URL SQLAlchemy knows ({why}); e.g. sqlite:///search.db, "
                        f"postgresql://USER:PASSWORD@HOST/DB, mysql+pymysql://USER:PASSWORD@HOST/DB") from None
     try:
@@ -433,7 +433,7 @@ def check_storage(storage_url: str, shown_url: str) -> None:
 
 def _open_error(storage_url: str, error: BaseException) -> str:
     # The URL's password never reaches the terminal, even where a driver's message quotes it.
-    return f"cannot open the study in {hide_credentials(storage_url)}: {scrub(first_line(error), storage_url)}"
+    return f"cannot open the study in {hide_credentials(storage_url)}: {scrub(on_one_line(error), storage_url)}"
 
 
 def check_same_search(study, setup: dict, shown_url: str) -> None:

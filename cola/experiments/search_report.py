@@ -18,7 +18,7 @@ import optuna
 from matplotlib.figure import Figure
 from optuna.trial import TrialState
 
-from ..errors import first_line
+from ..errors import on_one_line
 from ..files import write_atomic
 
 TOP = 10
@@ -77,7 +77,7 @@ def param_importances(study: optuna.Study) -> dict | str:
         evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
         return {k: round(v, 4) for k, v in optuna.importance.get_param_importances(study, evaluator=evaluator).items()}
     except (ValueError, RuntimeError) as error:  # e.g. every trial took the same value of some option
-        return f"not computable: {first_line(error)}"
+        return f"not computable: {on_one_line(error)}"
 
 
 def markdown(name: str, rows: list[dict], complete: list[dict], importances, *, fixed: dict, seeds: list[int],

@@ -17,18 +17,18 @@ the same configuration) are kept, an interrupted seed resumes from its last chec
 from __future__ import annotations
 
 import copy
-import json
 import logging
 from pathlib import Path
 
 from ..checkpoints import checkpoint_folders, config_differences, is_marked_complete
 from ..config import RunConfig
-from ..errors import CliError
+from ..errors import CliError, on_one_line
 from ..output_dir import claim_output_dir
 from ..recipes import resolved_config, write_resolved_config
-from ..results import versions, write_results
+from ..results import read_results, versions, write_results
 from ..run import train_and_report
 from ..run_files import RESULTS_FILE
+from ..schema import RESULTS_VERSION, SWEEP, SchemaError
 from ..tracking import group_wandb_runs
 from .stats import aggregate, run_entry
 
@@ -88,15 +88,15 @@ def run_seeds(config: RunConfig) -> int:
                 code = train_and_report(sub)
                 if code:
                     return code
-                finished = json.loads((Path(sub.training.output_dir) / RESULTS_FILE).read_text()) if is_main else None
+                finished = read_results(Path(sub.training.output_dir) / RESULTS_FILE) if is_main else None
             else:
                 logger.info("Seed %d: finished earlier, keeping %s", seed, Path(sub.training.output_dir) / RESULTS_FILE)
             if is_main:
                 runs.append(run_entry(seed, f"seed_{seed}", finished))
         if is_main:
             summary = aggregate(runs)
-            write_results({"seeds": list(args.seeds), "runs": runs, "aggregate": summary,
-                           "config": resolved, "versions": versions()}, args.output_dir)
+            write_results({"schema_version": RESULTS_VERSION, "kind": SWEEP, "seeds": list(args.seeds), "runs": runs,
+                           "aggregate": summary, "config": resolved, "versions": versions()}, args.output_dir)
             mcc = summary["matthews_correlation"]
             logger.info(
                 "MCC over %d seeds: median %.4f, mean %.4f, std %.4f, min %.4f, max %.4f; degenerate runs: %s",
@@ -111,7 +111,10 @@ def _finished_results(sub: RunConfig) -> dict | None:
     path = Path(sub.training.output_dir) / RESULTS_FILE
     if not path.is_file():
         return None
-    stored = json.loads(path.read_text())
+    try:
+        stored = read_results(path)
+    except (ValueError, SchemaError) as error:
+        raise CliError(f"{path}: {on_one_line(error)}") from None
     changed = config_differences(stored["config"], resolved_config(sub))
     if changed:
         raise CliError(
