@@ -11,8 +11,9 @@ On resume:
   trainer_state.json valid JSON): a damaged checkpoint is a one-line error, never a fresh optimizer that would
   silently break the bit-exact resume;
 - the freeze setting is re-applied before the optimizer is built (the optimizer state only fits the same set of
-  trainable parameters), and every other option must match the stored one, except those in
-  `RESUME_MAY_DIFFER`, which do not change what is trained.
+  trainable parameters), and every other option must match the stored one, except those whose field says they
+  may differ (the `resume_may_differ` trait: logging, saving, batch size of evaluation), which do not change
+  what is trained.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from safetensors import safe_open
 from transformers import TrainerCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
-from .config import option_defaults
+from .config import option_defaults, options_with
 from .errors import CliError, on_one_line
 from .files import write_atomic
 from .run_files import SUITE_STATE_FILE
@@ -36,15 +37,6 @@ from .schema import SchemaError, upgrade_run_config
 
 logger = logging.getLogger(__name__)
 
-# Options that may change between a run and its continuation: where and how it is logged, saved and evaluated in
-# batches, never what is trained or in what order.
-RESUME_MAY_DIFFER = frozenset({
-    "description", "resume_from_checkpoint", "overwrite_run", "output_dir", "run_name", "report_to", "disable_tqdm",
-    "logging_steps", "logging_strategy", "logging_first_step", "logging_dir", "logging_nan_inf_filter", "log_on_each_node",
-    "save_total_limit", "per_device_eval_batch_size", "dataloader_num_workers", "dataloader_persistent_workers",
-    "dataloader_prefetch_factor", "push_to_hub", "hub_model_id", "hub_strategy", "hub_private_repo",
-    "cache_memory_gb",  # where the frozen-layer cache lives, not what it holds
-})
 # The Trainer's files a checkpoint cannot be resumed without (the RNG state is rng_state.pth, or one per process).
 _STATE_FILES = ("optimizer.pt", "scheduler.pt")
 
@@ -147,12 +139,9 @@ def config_differences(stored: dict, wanted: dict) -> list[str]:
     so it differs only if the wanted value is not the default (a checkpoint or finished seed stays usable)."""
     wanted = json.loads(json.dumps(wanted))  # as stored: tuples become lists
     defaults = json.loads(json.dumps(option_defaults(), default=str))
-    return sorted(key for key in stored.keys() | wanted.keys() if key not in RESUME_MAY_DIFFER
+    may_differ = options_with("resume_may_differ").keys() | {"description"}  # and the file's free text
+    return sorted(key for key in stored.keys() | wanted.keys() if key not in may_differ
                   and not _same(key, stored.get(key, defaults.get(key)), wanted.get(key)))
-
-
-# Options that name files or folders: `../shared/cola/raw` and `/work/shared/cola/raw` are the same data.
-_PATH_OPTIONS = frozenset({"data_dir", "train_file", "validation_file", "test_file", "model_name_or_path"})
 
 
 def _same(key: str, stored, wanted) -> bool:
@@ -160,7 +149,8 @@ def _same(key: str, stored, wanted) -> bool:
     read from where the run continues, as the run itself would read it)."""
     if stored == wanted:
         return True
-    if key not in _PATH_OPTIONS or not (isinstance(stored, str) and isinstance(wanted, str)):
+    # Options that name files or folders: `../shared/cola/raw` and `/work/shared/cola/raw` are the same data.
+    if key not in options_with("reads") or not (isinstance(stored, str) and isinstance(wanted, str)):
         return False
     a, b = Path(stored).expanduser(), Path(wanted).expanduser()
     return a.exists() and b.exists() and a.resolve() == b.resolve()

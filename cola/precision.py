@@ -31,8 +31,6 @@ from .files import cache_dir, write_atomic
 logger = logging.getLogger(__name__)
 
 CHOICES = ("auto", "fp32", "bf16", "fp16")
-# The training options `fit_to_hardware` may change: their requested values are the ones a run's config keeps.
-HARDWARE_OPTIONS = ("precision", "bf16", "fp16", "use_cpu", "dataloader_pin_memory")
 CPUINFO = Path("/proc/cpuinfo")
 FAST_BF16_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})  # bf16 matrix products in hardware
 BF16_MIN_SPEEDUP = 1.25  # the probe's bar: bf16 matmuls this much faster than fp32, or bf16 is not worth it

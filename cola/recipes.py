@@ -10,6 +10,7 @@ asked for it) is written next to the results and is itself a valid recipe.
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import difflib
 import enum
@@ -21,12 +22,14 @@ from pathlib import Path
 
 from transformers import HfArgumentParser
 
-from .config import ARGUMENT_CLASSES, ColaTrainingArguments, RunConfig
+from .config import ARGUMENT_CLASSES, RunConfig, options_with
 from .errors import CliError, on_one_line
 from .files import write_atomic
+from .option_traits import TRAITS
 from .redact import is_secret_option
 from .run_files import RESOLVED_CONFIG_FILE
 from .schema import SchemaError, run_config_document, upgrade_run_config
+from .training_options import ColaTrainingArguments
 
 # Keys that transformers 5 renamed or removed, with the spelling to use now.
 RENAMED_KEYS = {
@@ -36,19 +39,6 @@ RENAMED_KEYS = {
     "no_cuda": "'use_cpu'",
     "overwrite_output_dir": "'overwrite_run' (it deletes the old run's files first; without it a folder that holds "
     "a run is refused)",
-}
-
-# Options that act on the output folder for one call, not on what is trained: taken from the command line only,
-# never from a file, and never written to run_config.json (replaying a run's file would otherwise resume it, or
-# delete whatever run the replay lands on).
-COMMAND_LINE_ONLY = ("overwrite_run", "resume_from_checkpoint")
-
-# TrainingArguments flags the Trainer's own scripts read and train.py does not: a run always trains, evaluates on
-# its evaluation split, and classifies a test split when one is given. Refused, never silently ignored.
-NOT_USED = {
-    "do_train": "train.py always trains",
-    "do_eval": "train.py always evaluates on its evaluation split (during training too, per --eval_strategy)",
-    "do_predict": "train.py classifies a test split whenever --test_file or --test_split names one",
 }
 
 _UNSET = object()  # a default no value on the command line can equal: marks the options argv did not set
@@ -66,6 +56,14 @@ class RecipeParser(HfArgumentParser):
                          allow_abbrev=False)
         self._suite_options_first()
 
+    @staticmethod
+    def _parse_dataclass_field(parser, field):
+        """An option's traits are for the suite's modules (`cola.option_traits`), not for argparse, which is
+        handed the rest of its metadata (help, choices, aliases)."""
+        bare = copy.copy(field)
+        bare.metadata = types.MappingProxyType({key: value for key, value in field.metadata.items() if key not in TRAITS})
+        HfArgumentParser._parse_dataclass_field(parser, bare)
+
     def _suite_options_first(self) -> None:
         """--help: the suite's own options (model, data, the training options it defines or sets a default for,
         recipe) first, then the ~200 options inherited from TrainingArguments, in a group of their own.
@@ -76,8 +74,8 @@ class RecipeParser(HfArgumentParser):
                                             "TrainingArguments as transformers 5 defines them (its documentation has "
                                             "the details); the suite sets defaults for some, listed above.")
         for action in list(training._group_actions):
-            if action.dest in NOT_USED:
-                action.help = argparse.SUPPRESS  # refused (see NOT_USED), so not offered
+            if action.dest in options_with("not_used"):
+                action.help = argparse.SUPPRESS  # refused (the not_used trait), so not offered
             if action.dest not in suite_fields:
                 training._group_actions.remove(action)
                 inherited._group_actions.append(action)
@@ -89,9 +87,10 @@ class RecipeParser(HfArgumentParser):
         recipe_path = self.parse_known_args(argv)[0].recipe
         recipe = load_recipe(recipe_path) if recipe_path else {}
         given = self.options_set_by(argv)
-        unused = sorted(given & NOT_USED.keys())
+        not_used = options_with("not_used")
+        unused = sorted(given & not_used.keys())
         if unused:
-            raise CliError(f"--{unused[0]} is not used: {NOT_USED[unused[0]]}; leave it out")
+            raise CliError(f"--{unused[0]} is not used: {not_used[unused[0]]}; leave it out")
         self.set_defaults(**recipe)
         try:
             model, data, training, _, remaining = self.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
@@ -136,13 +135,14 @@ def load_recipe(path: str | Path) -> dict:
         raise CliError(f"{path}: {error}") from None
     pop_description(path, data)
     options = option_types()
+    not_used, command_line_only = options_with("not_used"), options_with("command_line_only")
     for key, value in list(data.items()):
         if is_secret_option(key):
             raise CliError(f"{path}: '{key}' holds a credential; keep it out of files (set HF_TOKEN or run "
                            f"`hf auth login`)")
-        if key in NOT_USED:
-            raise CliError(f"{path}: '{key}' is not used: {NOT_USED[key]}; remove it")
-        if key in COMMAND_LINE_ONLY:
+        if key in not_used:
+            raise CliError(f"{path}: '{key}' is not used: {not_used[key]}; remove it")
+        if key in command_line_only:
             raise CliError(f"{path}: '{key}' acts on the output folder and is taken from the command line only; "
                            f"remove it from the file (and give --{key} when you mean it)")
         if key == "recipe":
@@ -206,11 +206,13 @@ def resolved_config(config: RunConfig) -> dict:
     values.update(config.training.to_dict())
     values.update(config.training.requested)
     options = option_types()
+    # Not written: what acts on the folder for one call, flags the suite does not read, credentials.
+    left_out = options_with("command_line_only").keys() | options_with("not_used").keys()
     # to_dict() also reports values derived in __post_init__ under names that are not options; keep options only.
     return {
         "description": f"resolved configuration of a run (recipe: {config.recipe or 'none'})",
         **{key: value for key, value in values.items()
-           if key in options and key != "recipe" and key not in COMMAND_LINE_ONLY and key not in NOT_USED
+           if key in options and key != "recipe" and key not in left_out
            and not is_secret_option(key)},
     }
 

@@ -220,7 +220,7 @@ def make_run_parts(model, args, tokenizer, train, *, eval=None, class_weights=No
 
 
 def training_args(tmp_path, **overrides):
-    from cola.config import ColaTrainingArguments
+    from cola.training_options import ColaTrainingArguments
 
     defaults = dict(
         output_dir=str(tmp_path / "out"), use_cpu=True, report_to="none", eval_strategy="no", save_strategy="no",

@@ -2,9 +2,9 @@
 
 import pytest
 
-from cola.config import launch_problem
 from cola.errors import CliError
 from cola.recipes import parse_args
+from cola.training_options import launch_problem
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -92,3 +92,68 @@ def test_the_output_folder_is_the_real_path_it_names(tmp_path, spelled, monkeypa
     monkeypatch.setenv("HOME", str(tmp_path))
     config = parse_args(["--output_dir", spelled.format(tmp=tmp_path)])
     assert config.training.output_dir == str(tmp_path / ("cola-out" if spelled.startswith("~") else "out"))
+
+
+# --- traits: an option's facts live on its field, and every module that acts on one reads it there ---
+
+def test_a_made_up_options_traits_reach_every_consumer(tmp_path, monkeypatch):
+    """A new option needs its field and nothing else: resuming, the recipe reader and writer, the parser, the folder
+    checks and the search each honour the traits written on it."""
+    import json
+    from dataclasses import dataclass, field
+
+    from cola import config, recipes
+    from cola.checkpoints import config_differences
+    from cola.experiments.search_space import load_space
+    from cola.recipes import load_recipe, resolved_config
+    from cola.training_options import ColaTrainingArguments
+
+    @dataclass
+    class MoreData(config.DataArguments):
+        made_up_dir: str | None = field(default=None, metadata={"help": "d", "reads": "the made-up data",
+                                                                "measured_on": True})
+        made_up_log: int = field(default=1, metadata={"help": "l", "resume_may_differ": True})
+        made_up_once: bool = field(default=False, metadata={"help": "o", "command_line_only": True,
+                                                            "search_managed": True})
+        made_up_unused: bool = field(default=False, metadata={"help": "u", "not_used": "train.py never reads it"})
+
+    classes = (config.ModelArguments, MoreData, ColaTrainingArguments, config.RecipeArguments)
+    monkeypatch.setattr(config, "ARGUMENT_CLASSES", classes)
+    monkeypatch.setattr(recipes, "ARGUMENT_CLASSES", classes)
+
+    # resume_may_differ, and reads (two spellings of one folder are one value; another folder differs)
+    (tmp_path / "d").mkdir()
+    stored = {"made_up_log": 1, "made_up_dir": str(tmp_path / "d")}
+    assert config_differences(stored, {"made_up_log": 5, "made_up_dir": f"{tmp_path}/./d/"}) == []
+    assert config_differences(stored, {"made_up_log": 1, "made_up_dir": str(tmp_path)}) == ["made_up_dir"]
+    run = parse_args(["--made_up_dir", str(tmp_path / "d"), "--made_up_once", "true"])
+    assert run.read_folders()["the made-up data"] == str(tmp_path / "d")
+    # command_line_only: taken from the command line, never from a file nor written to one
+    assert run.data.made_up_once and "made_up_once" not in resolved_config(run)
+    recipe = tmp_path / "r.json"
+    recipe.write_text(json.dumps({"made_up_once": True}))
+    with pytest.raises(CliError, match="'made_up_once' acts on the output folder and is taken from the command line only"):
+        load_recipe(recipe)
+    # not_used: refused, with its reason
+    with pytest.raises(CliError, match="^--made_up_unused is not used: train.py never reads it; leave it out$"):
+        parse_args(["--made_up_unused", "true"])
+    # search_managed and measured_on: never a search dimension
+    for name, message in (("made_up_once", "the search sets it for each trial"),
+                          ("made_up_dir", "it changes what a trial is scored on")):
+        space = tmp_path / f"{name}.json"
+        space.write_text(json.dumps({name: {"type": "categorical", "choices": ["a", "b"]}}))
+        with pytest.raises(CliError, match=message):
+            load_space(space)
+
+
+def test_a_made_up_hardware_fitted_option_keeps_what_was_asked(tmp_path):
+    from dataclasses import dataclass, field
+
+    from cola.training_options import ColaTrainingArguments
+
+    @dataclass
+    class MoreTraining(ColaTrainingArguments):
+        made_up_device: str = field(default="any", metadata={"help": "h", "hardware_fitted": True})
+
+    args = MoreTraining(output_dir=str(tmp_path), made_up_device="fast", report_to="none", precision="fp32")
+    assert args.requested["made_up_device"] == "fast" and args.requested["precision"] == "fp32"

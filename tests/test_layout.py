@@ -3,6 +3,7 @@ tests stand alone (the package is installed, so no test edits the import path; n
 
 import ast
 import json
+import os
 
 from conftest import REPO
 
@@ -140,3 +141,15 @@ def test_tests_stand_alone():
         imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
         imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
         assert not {m for m in imported if m.startswith("test_")}, path.name
+
+
+def test_the_package_installs_no_top_level_train_module(tmp_path):
+    """`pip install` puts the `cola` package on the path, not a module called `train` (which would shadow any other
+    project's train.py); train.py is the script in the repository."""
+    import subprocess
+    import sys
+
+    found = subprocess.run([sys.executable, "-c", "import importlib.util as u; print(u.find_spec('train') is None, "
+                            "u.find_spec('cola') is not None)"], cwd=tmp_path, capture_output=True, text=True,
+                           env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, check=True)
+    assert found.stdout.split() == ["True", "True"]

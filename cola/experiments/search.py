@@ -45,6 +45,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, dis
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
+from ..config import options_with
 from ..errors import CliError, on_one_line, reports_errors
 from ..files import write_atomic
 from ..output_dir import existing_run
@@ -53,7 +54,7 @@ from ..redact import command_line, hide_credentials, scrub
 from ..results import read_results
 from ..run_files import RESULTS_FILE
 from .search_report import trial_recipe, write_outputs
-from .search_space import SEARCH_MANAGED, as_sampled, load_space
+from .search_space import as_sampled, load_space
 
 logger = logging.getLogger(__name__)
 
@@ -328,7 +329,7 @@ def fixed_options(recipe: str | None, passthrough: list[str], space: dict, objec
     """The options every trial shares (the recipe's and the command line's, checked now, before any trial), every
     option's value without the search (for the baseline trial), and the objective (its default follows the data)."""
     given = RecipeParser().options_set_by(passthrough)
-    managed = sorted(given & set(SEARCH_MANAGED))
+    managed = sorted(given & options_with("search_managed").keys())
     if managed:
         raise CliError(f"--{managed[0]} is set by the search for each trial; leave it out")
     config = parse_args((["--recipe", recipe] if recipe else []) + passthrough)
@@ -345,7 +346,8 @@ def fixed_options(recipe: str | None, passthrough: list[str], space: dict, objec
     if cola and config.data.eval_split != "glue_dev":
         raise CliError("the search scores trials on GLUE's in-domain dev half: use eval_split glue_dev")
     resolved = resolved_config(config)
-    fixed = {key: resolved[key] for key in sorted(config.explicit) if key in resolved and key not in SEARCH_MANAGED}
+    fixed = {key: resolved[key] for key in sorted(config.explicit) if key in resolved
+             and key not in options_with("search_managed")}
     metric = config.training.metric_for_best_model
     if not cola:
         return fixed, resolved, objective

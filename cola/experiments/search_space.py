@@ -21,17 +21,9 @@ from pathlib import Path
 
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
+from ..config import options_with
 from ..errors import CliError
 from ..recipes import check_option_key, check_option_value, option_types, pop_description, read_json_object
-
-# Set by the search for each trial: which runs make it up and where they go.
-SEARCH_MANAGED = ("seed", "seeds", "output_dir", "run_name", "resume_from_checkpoint", "overwrite_run", "recipe")
-# What a trial is scored on: searching these would compare trials measured on different things.
-MEASURED_ON = ("eval_split", "max_eval_samples", "metric_for_best_model", "load_best_model_at_end", "data_dir",
-               # the data itself: its source, columns and classes
-               "train_file", "validation_file", "test_file", "dataset_name", "dataset_config_name", "train_split",
-               "validation_split", "test_split", "text_column", "text_pair_column", "label_column", "group_column",
-               "class_names")
 
 _FIELDS = {"float": {"low", "high", "log", "step"}, "int": {"low", "high", "log", "step"}, "categorical": {"choices"}}
 
@@ -48,10 +40,10 @@ def load_space(path: str | Path) -> dict[str, BaseDistribution]:
     space = {}
     for key, spec in data.items():
         check_option_key(path, key, options)
-        if key in SEARCH_MANAGED:
+        if key in options_with("search_managed"):
             raise CliError(f"{path}: '{key}' cannot be searched: the search sets it for each trial (the seeds are "
                            f"given with --seeds and are never a search dimension)")
-        if key in MEASURED_ON:
+        if key in options_with("measured_on"):
             raise CliError(f"{path}: '{key}' cannot be searched: it changes what a trial is scored on")
         space[key] = _distribution(path, key, spec, options)
     return space
