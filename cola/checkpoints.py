@@ -24,12 +24,12 @@ import re
 import zipfile
 from pathlib import Path
 
-import torch
 from safetensors import safe_open
 from transformers import TrainerCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from .config import option_defaults, options_with
+from .divergence import weights_are_finite
 from .errors import CliError, on_one_line
 from .files import write_atomic
 from .run_files import SUITE_STATE_FILE
@@ -173,10 +173,6 @@ class SaveSuiteState(TrainerCallback):
             if folder.is_dir():
                 payload = {"layer_groups": self.plan.layer_group_table(), "config": self.resolved_config}
                 write_atomic(folder / SUITE_STATE_FILE, json.dumps(payload, indent=2) + "\n")  # the mark: whole or not at all
-
-
-def weights_are_finite(model) -> bool:
-    return all(bool(torch.isfinite(p).all()) for p in model.parameters())
 
 
 def _suite_state(checkpoint: str) -> dict | None:

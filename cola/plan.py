@@ -24,6 +24,7 @@ from torch import nn
 
 from .errors import CliError
 from .freezing import LayerGroup, check_bottom_up, find_layer_groups, freeze_bottom, modules_of
+from .training_options import cache_obstacle
 from .unfreezing import unfreeze_schedule
 
 logger = logging.getLogger(__name__)
@@ -79,12 +80,8 @@ class TrainingPlan:
         """Why the frozen prefix is not run once before training; None when the cache should be tried."""
         if self.cache is False:
             return "--cache_frozen false"
-        if self.floor == 0:
-            return "nothing is frozen"
-        if self.method != "requires_grad":
-            return f"--freeze_method {self.method} keeps the frozen groups in the backward pass"
-        if not self.eval_mode:
-            return "--no-frozen-eval-mode: dropout in the frozen groups changes their output at every step"
+        if obstacle := cache_obstacle(freeze=self.floor, method=self.method, eval_mode=self.eval_mode):
+            return obstacle[0]
         if any(not g.frozen for g in self.frozen_groups):
             return "the bottom groups are not frozen"
         return None

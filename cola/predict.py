@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .checkpoints import weights_are_finite
 from .columns import LABEL, TEXT, TEXT_PAIR
+from .divergence import weights_are_finite
 from .errors import CliError, reports_errors
 from .files import decode_lines, write_atomic
 from .model import check_max_length, load_model_and_tokenizer

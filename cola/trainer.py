@@ -39,8 +39,8 @@ from transformers import (
     get_scheduler,
 )
 
-from .checkpoints import weights_are_finite
 from .columns import GROUP, LABEL, NON_MODEL_COLUMNS, TaskData
+from .divergence import weights_are_finite
 from .errors import CliError, on_one_line
 from .files import readable
 from .frozen_cache import FrozenPrefixCache

@@ -297,15 +297,9 @@ class ColaTrainingArguments(TrainingArguments):
                              "trains, so there is nothing to unfreeze gradually; give one")
         if self.lora_r and self.freeze_method != "requires_grad":
             raise ValueError("lora_r needs --freeze_method requires_grad: LoRA holds the base weights without gradients")
-        if self.cache_frozen:  # asked for explicitly: say why it cannot be exact instead of quietly not caching
-            if self.freeze == 0:
-                raise ValueError("cache_frozen needs frozen layers to cache: give --freeze N (N > 0)")
-            if self.freeze_method != "requires_grad":
-                raise ValueError("cache_frozen needs --freeze_method requires_grad: with lr0 the frozen groups still "
-                                 "take part in the backward pass")
-            if not self.frozen_eval_mode:
-                raise ValueError("cache_frozen needs frozen_eval_mode: the cache holds the frozen groups' output without "
-                                 "dropout, which a run with dropout in them would not see")
+        obstacle = cache_obstacle(freeze=self.freeze, method=self.freeze_method, eval_mode=self.frozen_eval_mode)
+        if self.cache_frozen and obstacle:  # asked for explicitly: say why it cannot be exact, not quietly skip it
+            raise ValueError(f"cache_frozen cannot be exact: {obstacle[0]}; {obstacle[1]}")
         if not (math.isfinite(self.cache_memory_gb) and self.cache_memory_gb >= 0):
             raise ValueError(f"cache_memory_gb must be 0 or more, got {self.cache_memory_gb}")
         if self.seeds is not None and (not self.seeds or len(set(self.seeds)) != len(self.seeds)):
@@ -381,6 +375,21 @@ class ColaTrainingArguments(TrainingArguments):
             raise ValueError("--overwrite_run deletes the checkpoints --resume_from_checkpoint would continue; give one")
         if self.bf16 and self.fp16:
             raise ValueError("--bf16 and --fp16 contradict each other; give one (or --precision)")
+
+
+def cache_obstacle(*, freeze: int, method: str, eval_mode: bool) -> tuple[str, str] | None:
+    """Why running the frozen groups once before training (`cola.frozen_cache`) could not give what they compute at
+    every step, and what to give instead; None when it can. The one home of this rule: the options refuse an
+    explicit --cache_frozen true with it, and the plan (`TrainingPlan.why_not_cached`) declines the cache with it."""
+    if freeze == 0:
+        return "nothing is frozen", "give --freeze N (N > 0)"
+    if method != "requires_grad":
+        return (f"--freeze_method {method} keeps the frozen groups in the backward pass",
+                "it needs --freeze_method requires_grad")
+    if not eval_mode:
+        return ("--no-frozen-eval-mode: dropout in the frozen groups changes their output at every step",
+                "it needs frozen_eval_mode")
+    return None
 
 
 def launch_problem(environ) -> str | None:

@@ -1,6 +1,7 @@
 """python -m cola.experiments.bench runs and reports every figure the README table shows (speed itself is not asserted)."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -15,13 +16,15 @@ from cola.precision import detect_precision
 
 @pytest.mark.slow
 def test_bench_reports_the_table_and_json(tmp_path, data_dir):
-    out = tmp_path / "bench.json"
+    out, scratch = tmp_path / "bench.json", tmp_path / "tmp"
+    scratch.mkdir()
     proc = subprocess.run(
         [sys.executable, "-m", "cola.experiments.bench", "--data_dir", str(data_dir), "--samples", "192", "--repeats", "1",
          "--rows", "notebook", "suite", "suite_freeze_cached", "--out", str(out)],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
+        cwd=REPO, capture_output=True, text=True, timeout=600, env=os.environ | {"TMPDIR": str(scratch)},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert not list(scratch.glob("cola-bench-*"))  # the rows' output folders go with them
     report = json.loads(out.read_text())
     assert set(report["rows"]) == {"notebook", "suite", "suite_freeze_cached"} and report["samples"] == 192
     for row in report["rows"].values():

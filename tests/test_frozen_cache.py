@@ -222,8 +222,10 @@ def test_a_sweep_of_seeds_caches_in_every_run(tmp_path, tiny_bert_dir, data_dir)
 
 
 @pytest.mark.parametrize(("flags", "message"), [
-    (["--cache_frozen", "true"], "cache_frozen needs frozen layers to cache: give --freeze N (N > 0)"),
-    (["--cache_frozen", "true", "--freeze", "2", "--freeze_method", "lr0"], "cache_frozen needs --freeze_method requires_grad"),
+    (["--cache_frozen", "true"], "cache_frozen cannot be exact: nothing is frozen; give --freeze N (N > 0)"),
+    (["--cache_frozen", "true", "--freeze", "2", "--freeze_method", "lr0"],
+     "cache_frozen cannot be exact: --freeze_method lr0 keeps the frozen groups in the backward pass; it needs "
+     "--freeze_method requires_grad"),
     (["--cache_memory_gb", "-1"], "cache_memory_gb must be 0 or more, got -1.0"),
 ])
 def test_bad_cache_options_are_one_line_errors(flags, message, tmp_path, capsys):

@@ -32,14 +32,14 @@ def _same_trainers(a, b):
 
 
 @pytest.mark.parametrize("name", ["suite_freeze_cached", "suite_lora_half_cached"])
-def test_a_bench_row_builds_the_trainer_train_py_builds(tiny_bert_dir, data_dir, name):
+def test_a_bench_row_builds_the_trainer_train_py_builds(tiny_bert_dir, data_dir, name, tmp_path):
     args = bench.build_parser().parse_args(["--model", str(tiny_bert_dir), "--data_dir", str(data_dir), "--samples", "128",
                                             "--suite_args", "--max_train_samples 48 --max_eval_samples 32"])
-    row, counter, timer = bench.suite_trainer(args, "cpu", name)
+    row, counter, timer = bench.suite_trainer(args, "cpu", name, str(tmp_path / "row"))
     # the row's half (the embeddings and half the layers: 1 + 3 // 2 of the tiny BERT's), cached
     assert row.plan.floor == 2 and row.frozen_cache is not None
     assert (row.plan.adapters is not None) == ("lora" in name)
-    users = build_run(parse_args(bench.suite_argv(args, "cpu", name))).trainer
+    users = build_run(parse_args(bench.suite_argv(args, "cpu", name, str(tmp_path / "user")))).trainer
     _same_trainers(row, users)
     assert row.data_collator is counter and counter.collate.__class__ is users.data_collator.__class__
 
@@ -50,7 +50,7 @@ def test_the_lora_rows_flags():
     assert bench.row_flags("suite_lora_half_cached", model) == ["--freeze", "4", "--lora_r", "8", "--cache_frozen", "true"]
 
 
-def test_bench_rows_are_refused_as_train_py_refuses(tiny_bert_dir, data_dir):
+def test_bench_rows_are_refused_as_train_py_refuses(tiny_bert_dir, data_dir, tmp_path):
     """A row's options go through train.py's parser: its checks apply (here --freeze beyond the model's groups)."""
     import pytest
 
@@ -59,4 +59,4 @@ def test_bench_rows_are_refused_as_train_py_refuses(tiny_bert_dir, data_dir):
     args = bench.build_parser().parse_args(["--model", str(tiny_bert_dir), "--data_dir", str(data_dir), "--samples", "128",
                                             "--suite_args", "--max_train_samples 48 --freeze 99"])
     with pytest.raises(CliError, match="^--freeze 99 is out of range"):
-        bench.suite_trainer(args, "cpu", "suite")
+        bench.suite_trainer(args, "cpu", "suite", str(tmp_path))

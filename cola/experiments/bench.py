@@ -185,7 +185,7 @@ def run_notebook(args, device):
 
     def encode(split):
         enc = tokenizer(list(split[TEXT]), padding="max_length", truncation=True, max_length=64, return_tensors="pt")
-        return [{"input_ids": i, "attention_mask": m, "labels": torch.tensor(y)}
+        return [{"input_ids": i, "attention_mask": m, LABEL: torch.tensor(y)}
                 for i, m, y in zip(enc["input_ids"], enc["attention_mask"], split[LABEL])]
 
     counter = TokenCounter(torch.utils.data.default_collate)
@@ -210,23 +210,23 @@ def run_notebook(args, device):
     start = time.perf_counter()
     with torch.no_grad():
         for batch in eval_loader:
-            model(**{k: v.to(device) for k, v in batch.items() if k != "labels"})
+            model(**{k: v.to(device) for k, v in batch.items() if k != LABEL})
     return model, train, len(raw.eval) / (time.perf_counter() - start), "fp32", 1.0, None
 
 
-def run_trainer(args, device, *, knowing: bool = False):
+def run_trainer(args, device, scratch: str, *, knowing: bool = False):
     """The Hugging Face Trainer as it comes: random batches, dynamic padding, fp32, the model's own loss. `knowing`:
     as a user who knows its flags sets it (the peer row): length-grouped batches, bf16 where `auto` picks it."""
     model, tokenizer, _, data = _baseline_inputs(args)
     counter, timer = TokenCounter(DataCollatorWithPadding(tokenizer)), StepTimer(device)
     present = set(data.train.column_names)
-    columns = [c for c in ("input_ids", "token_type_ids", "attention_mask", "labels") if c in present]
+    columns = [c for c in ("input_ids", "token_type_ids", "attention_mask", LABEL) if c in present]
     precision = detect_precision(use_cpu=device == "cpu") if knowing else "fp32"
     flags = {"train_sampling_strategy": "group_by_length", "bf16": precision == "bf16",
              "fp16": precision == "fp16"} if knowing else {}
     trainer = Trainer(
         model=model, train_dataset=data.train.select_columns(columns), eval_dataset=data.eval.select_columns(columns),
-        args=TrainingArguments(output_dir=tempfile.mkdtemp(prefix="cola-bench-"), per_device_train_batch_size=BATCH,
+        args=TrainingArguments(output_dir=scratch, per_device_train_batch_size=BATCH,
                                max_steps=args.samples // BATCH, report_to="none", save_strategy="no", eval_strategy="no",
                                disable_tqdm=True, use_cpu=device == "cpu", seed=0, **flags),
         processing_class=tokenizer, data_collator=counter, callbacks=[timer],
@@ -234,26 +234,26 @@ def run_trainer(args, device, *, knowing: bool = False):
     return _timed_training(trainer, counter, timer, model, precision)
 
 
-def run_suite(args, device, row: str):
-    trainer, counter, timer = suite_trainer(args, device, row)
+def run_suite(args, device, row: str, scratch: str):
+    trainer, counter, timer = suite_trainer(args, device, row, scratch)
     return _timed_training(trainer, counter, timer, trainer.model, trainer.args.precision)
 
 
-def suite_trainer(args, device, row: str):
+def suite_trainer(args, device, row: str, scratch: str):
     """train.py's own run, built by `cola.run.build_run` from train.py's parser: a row differs from a user's run
     only by the flags it passes (no checkpoints, no per-epoch evaluation, a fixed step count, the row's freezing;
     `--suite_args` adds more), all checked as train.py checks them. Returns the trainer, its token counter and its
-    step timer."""
+    step timer. `scratch`: the run's output folder (the caller's temporary one)."""
     timer = StepTimer(device)
-    trainer = build_run(parse_args(suite_argv(args, device, row)), callbacks=(timer,)).trainer
+    trainer = build_run(parse_args(suite_argv(args, device, row, scratch)), callbacks=(timer,)).trainer
     # Counting tokens observes the collator train.py uses; it does not replace it.
     trainer.data_collator = counter = TokenCounter(trainer.data_collator)
     return trainer, counter, timer
 
 
-def suite_argv(args, device: str, row: str) -> list[str]:
-    """The train.py command line of a suite row."""
-    return ["--model_name_or_path", args.model, "--output_dir", tempfile.mkdtemp(prefix="cola-bench-"),
+def suite_argv(args, device: str, row: str, scratch: str) -> list[str]:
+    """The train.py command line of a suite row, writing into `scratch`."""
+    return ["--model_name_or_path", args.model, "--output_dir", scratch,
             "--per_device_train_batch_size", str(BATCH), "--max_steps", str(args.samples // BATCH), "--seed", "0",
             "--report_to", "none", "--save_strategy", "no", "--eval_strategy", "no", "--load_best_model_at_end", "false",
             "--disable_tqdm", "true", *(["--use_cpu"] if device == "cpu" else []),
@@ -319,12 +319,15 @@ def _train_figures(step_times, counter, steps):
 def worker(args) -> dict:
     torch.manual_seed(0)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    if args.worker == "notebook":
-        model, train, eval_sps, precision, trainable, weights = run_notebook(args, device)
-    elif args.worker in ("trainer", "peer"):
-        model, train, eval_sps, precision, trainable, weights = run_trainer(args, device, knowing=args.worker == "peer")
-    else:
-        model, train, eval_sps, precision, trainable, weights = run_suite(args, device, args.worker)
+    # The Trainer rows' output folders (nothing is saved in them, but the Trainer makes one): gone when the row is.
+    with tempfile.TemporaryDirectory(prefix="cola-bench-") as scratch:
+        if args.worker == "notebook":
+            model, train, eval_sps, precision, trainable, weights = run_notebook(args, device)
+        elif args.worker in ("trainer", "peer"):
+            model, train, eval_sps, precision, trainable, weights = run_trainer(args, device, scratch,
+                                                                                knowing=args.worker == "peer")
+        else:
+            model, train, eval_sps, precision, trainable, weights = run_suite(args, device, args.worker, scratch)
     flops = flops_per_token(model, mean_length=train["mean_length"], trainable_fraction=trainable,
                             forward_fraction=train.get("forward_fraction", 1.0), reached_fraction=train.get("reached_fraction"))
     return {"row": args.worker, "precision": precision, **train,

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 
 import torch
@@ -29,7 +30,7 @@ from transformers import TrainerCallback
 from ..errors import CliError, reports_errors
 from ..files import write_atomic
 from ..redact import command_line
-from .bench import ROWS, WARMUP_STEPS, suite_trainer
+from .bench import BATCH, ROWS, WARMUP_STEPS, suite_trainer
 
 PROG = "cola.experiments.profile_step"
 MATMUL = ("mm", "addmm", "bmm", "linear", "matmul", "mkldnn_linear", "mkldnn_matmul", "_addmm_activation")
@@ -123,16 +124,17 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.steps < 1:
         raise CliError(f"--steps must be 1 or more, got {args.steps}")
-    args.samples = (WARMUP_STEPS + args.steps) * 32  # the bench's batch: this many steps and no more
+    args.samples = (WARMUP_STEPS + args.steps) * BATCH  # the bench's batch: this many steps and no more
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    trainer, _, _ = suite_trainer(args, device, args.row)
     profile = ProfileSteps(args.steps)
-    trainer.add_callback(profile)
-    trainer.train()
+    with tempfile.TemporaryDirectory(prefix="cola-profile-") as scratch:
+        trainer, _, _ = suite_trainer(args, device, args.row, scratch)
+        trainer.add_callback(profile)
+        trainer.train()
     if profile.profiler is None or not profile.wall:
         raise CliError("the run ended before the profiled steps")
     command = command_line(f"python -m {PROG}", sys.argv[1:] if argv is None else argv)
-    report = {"command": command, "row": args.row, "precision": trainer.args.precision, "steps": args.steps, "batch": 32,
+    report = {"command": command, "row": args.row, "precision": trainer.args.precision, "steps": args.steps, "batch": BATCH,
               **breakdown(profile.profiler.events(), profile.wall, args.steps)}
     for op in report["top_operators"]:
         op["kind"] = next((kind_of(e) for e in profile.profiler.events() if e.name == op["name"]), None)
