@@ -23,7 +23,7 @@ from conftest import REPO
 
 import train
 from cola.errors import CliError
-from cola.experiments import search
+from cola.experiments import search, study_storage
 from cola.experiments.search_space import as_sampled, load_space
 from cola.experiments.stats import aggregate
 from cola.recipes import load_recipe, parse_args, resolved_config
@@ -346,8 +346,8 @@ def test_ctrl_c_before_any_trial_is_one_line(tmp_path, capsys, monkeypatch):
 def test_a_trial_whose_worker_died_is_failed_and_queued_again(tmp_path, monkeypatch):
     """A worker killed outright leaves its trial RUNNING; once its heartbeat is stale the next worker fails it and
     runs its parameters again."""
-    monkeypatch.setattr(search, "HEARTBEAT_S", 1)
-    monkeypatch.setattr(search, "STALE_AFTER_S", 1)
+    monkeypatch.setattr(study_storage, "HEARTBEAT_S", 1)
+    monkeypatch.setattr(study_storage, "STALE_AFTER_S", 1)
     assert run_search(tmp_path, FakeTrain(), trials=1) == 0
     study = load_study(tmp_path)
     dead = study.ask({name: load_space(tmp_path / "space.json")[name] for name in SPACE})
@@ -412,14 +412,14 @@ def test_a_worker_that_loses_the_race_to_create_the_tables_opens_them(monkeypatc
             raise ProgrammingError("CREATE TABLE alembic_version", {}, Exception(said))
         return optuna.storages.InMemoryStorage()
 
-    monkeypatch.setattr(search, "RDBStorage", storage)
-    monkeypatch.setattr(search.time, "sleep", lambda s: None)
+    monkeypatch.setattr(study_storage, "RDBStorage", storage)
+    monkeypatch.setattr(study_storage.time, "sleep", lambda s: None)
     args = mock.Mock(sampler="random", sampler_seed=0, startup_trials=1, study="s")
     if retried:
-        assert search.open_study(args, "postgresql://ana:pw@/db").study_name == "s" and len(calls) == 2
+        assert study_storage.open_study(args, "postgresql://ana:pw@/db").study_name == "s" and len(calls) == 2
     else:
         with pytest.raises(CliError, match="permission denied") as refused:
-            search.open_study(args, "postgresql://ana:pw@/db")
+            study_storage.open_study(args, "postgresql://ana:pw@/db")
         assert len(calls) == 1 and "pw" not in str(refused.value)
 
 
@@ -471,8 +471,8 @@ URL = f"postgresql://ana:{PASSWORD}@127.0.0.1:9/cola"
 def test_a_storage_password_is_never_printed_or_written(tmp_path, monkeypatch, caplog, capsys):
     """The URL's password is hidden in the log, report.md, trials.json and best_recipe.json (the study itself is
     opened on a SQLite file here, by a stand-in for Optuna's RDBStorage, as no server runs in this test)."""
-    real = search.RDBStorage
-    monkeypatch.setattr(search, "RDBStorage",
+    real = study_storage.RDBStorage
+    monkeypatch.setattr(study_storage, "RDBStorage",
                         lambda url, **kwargs: real(f"sqlite:///{tmp_path / 'stand-in.db'}", **kwargs))
     with caplog.at_level(logging.INFO):
         assert run_search(tmp_path, FakeTrain(), "--storage", URL, trials=2) == 0
@@ -536,10 +536,10 @@ def test_a_trials_train_py_never_outlives_its_worker(tmp_path, sig):
                        f"pathlib.Path({str(tmp_path / 'child.pid')!r}).write_text(str(os.getpid()))\n"
                        "time.sleep(120)\n")
     worker = subprocess.Popen([sys.executable, "-c", (
-        "import os, signal, sys\nfrom pathlib import Path\nfrom cola.experiments import search\n"
-        f"search.TRIAL_MODULE, search.PACKAGE_ROOT = 'sleeper_trial', Path({str(tmp_path)!r})\n"
-        "signal.signal(signal.SIGTERM, search._interrupt)\n"
-        f"search.launch_subprocess([], dict(os.environ), Path({str(tmp_path / 'log')!r}))\n")], cwd=REPO)
+        "import os, signal, sys\nfrom pathlib import Path\nfrom cola.experiments import trials\n"
+        f"trials.TRIAL_MODULE, trials.PACKAGE_ROOT = 'sleeper_trial', Path({str(tmp_path)!r})\n"
+        "signal.signal(signal.SIGTERM, trials.interrupt)\n"
+        f"trials.launch_subprocess([], dict(os.environ), Path({str(tmp_path / 'log')!r}))\n")], cwd=REPO)
     pid_file = tmp_path / "child.pid"
     for _ in range(300):
         if pid_file.exists() and pid_file.read_text():
@@ -557,8 +557,8 @@ def test_a_trials_train_py_never_outlives_its_worker(tmp_path, sig):
 
 
 def test_a_dead_workers_trial_is_reclaimed_even_when_the_target_is_reached(tmp_path, monkeypatch):
-    monkeypatch.setattr(search, "HEARTBEAT_S", 1)
-    monkeypatch.setattr(search, "STALE_AFTER_S", 1)
+    monkeypatch.setattr(study_storage, "HEARTBEAT_S", 1)
+    monkeypatch.setattr(study_storage, "STALE_AFTER_S", 1)
     assert run_search(tmp_path, FakeTrain(), trials=1) == 0
     study = load_study(tmp_path)
     dead = study.ask({name: load_space(tmp_path / "space.json")[name] for name in SPACE})
@@ -599,8 +599,8 @@ def test_a_study_on_postgres_fails_a_dead_workers_trial_and_continues(tmp_path, 
     """Against the real server: a dead worker's trial is failed and run again, a continued study keeps its trials,
     and the password appears in no log line or file."""
     url = postgres("dead_worker")
-    monkeypatch.setattr(search, "HEARTBEAT_S", 1)
-    monkeypatch.setattr(search, "STALE_AFTER_S", 1)
+    monkeypatch.setattr(study_storage, "HEARTBEAT_S", 1)
+    monkeypatch.setattr(study_storage, "STALE_AFTER_S", 1)
     with caplog.at_level(logging.INFO):
         assert run_search(tmp_path, FakeTrain(), "--storage", url, trials=1) == 0
         study = optuna.load_study(study_name="s", storage=url)
@@ -658,7 +658,7 @@ def test_a_running_trial_says_now_and_then_where_it_is(tmp_path, monkeypatch, ca
     """A trial runs for minutes: the worker logs its elapsed time and its log's last line while it waits."""
     import subprocess as sp
 
-    from cola.experiments import search as search_module
+    from cola.experiments import trials as search_module
 
     log = tmp_path / "trial_0003" / "train.log"
     log.parent.mkdir()
@@ -673,7 +673,7 @@ def test_a_running_trial_says_now_and_then_where_it_is(tmp_path, monkeypatch, ca
             return 0
 
     monkeypatch.setattr(search_module.subprocess, "Popen", lambda *a, **k: Child())
-    with caplog.at_level("INFO", logger="cola.experiments.search"):
+    with caplog.at_level("INFO", logger="cola.experiments.trials"):
         assert search_module.launch_subprocess([], {}, log) == 0
     assert waits == [search_module.PROGRESS_EVERY_S] * 3
     lines = [r.getMessage() for r in caplog.records if "running for" in r.getMessage()]

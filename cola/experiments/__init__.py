@@ -6,5 +6,6 @@
 - `bench`: `python -m cola.experiments.bench`, the speed benchmark of train.py's path against the baselines;
 - `profile_step`: `python -m cola.experiments.profile_step`, where a bench row's step time goes;
 - `search`: `python -m cola.experiments.search`, Optuna over train.py options, each trial a sweep of seeds;
-  `search_space` reads its space file, `search_report` writes what it leaves behind.
+  `search_space` reads its space file, `study_storage` opens its study on a database, `trials` runs each trial's
+  child process, `search_report` writes what it leaves behind.
 """

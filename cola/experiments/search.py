@@ -34,15 +34,12 @@ import logging
 import os
 import signal
 import socket
-import subprocess
 import sys
-import time
 import warnings
 from pathlib import Path
 
 import optuna
 from optuna.distributions import CategoricalDistribution, FloatDistribution, distribution_to_json
-from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
 from ..config import options_with
@@ -50,19 +47,17 @@ from ..errors import CliError, on_one_line, reports_errors
 from ..files import write_atomic
 from ..output_dir import existing_run
 from ..recipes import RecipeParser, parse_args, resolved_config
-from ..redact import command_line, hide_credentials, scrub
+from ..redact import command_line, hide_credentials
 from ..results import read_results
 from ..run_files import RESULTS_FILE
 from .search_report import trial_recipe, write_outputs
 from .search_space import as_sampled, load_space
+from .study_storage import check_storage, open_study
+from .trials import error_line, interrupt, launch_subprocess, minutes
 
 logger = logging.getLogger(__name__)
 
 PROG = "cola.experiments.search"
-# What a trial runs: `python -m cola` (train.py's own command, from the package, wherever the repository is), from
-# the folder that holds the package this worker imported.
-TRIAL_MODULE = "cola"
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 # objective -> (its section of the sweep's aggregate, None for the whole evaluation set; the metric). On CoLA the
 # in-domain half only, by design; on your own data, whose evaluation set has no held-out half, the whole of it.
 OBJECTIVES = {
@@ -74,7 +69,6 @@ OBJECTIVES = {
 DEFAULT_OBJECTIVE = {True: "in_domain_matthews_correlation", False: "matthews_correlation"}  # by: is the data CoLA?
 EXAMPLE = ("python -m cola.experiments.search --recipe recipes/best_offline.json --space recipes/search/offline.json "
            "--trials 20 --seeds 1 2 3 --data_dir ../shared/cola/raw")
-HEARTBEAT_S, STALE_AFTER_S = 60, 300  # a worker silent this long is taken for dead and its trial re-queued
 
 
 class TrialFailed(Exception):
@@ -138,92 +132,6 @@ def objective_figures(aggregate: dict, objective: str) -> dict:
 def counted(trials) -> int:
     """Trials that count towards --trials: complete, or failed with an error of their own (not interrupted)."""
     return sum(t.state == TrialState.COMPLETE or (t.state == TrialState.FAIL and "error" in t.user_attrs) for t in trials)
-
-
-# How a trial starts (`python -m cola`, as `runpy` runs it): on Linux it first asks the kernel to kill it if its
-# worker dies (prctl PR_SET_PDEATHSIG), so a worker killed outright (SIGKILL, an OOM kill) never leaves a training
-# run behind as an orphan holding a CPU or GPU; a worker that died before the request took effect is noticed by its
-# parent id. Arguments: the worker's pid, the folder holding the package, the module, then the trial's options.
-_CHILD_START = (
-    "import os, runpy, sys\n"
-    "if sys.platform == 'linux':\n"
-    "    import ctypes, signal\n"
-    "    ctypes.CDLL(None).prctl(1, signal.SIGKILL)\n"
-    "    if os.getppid() != int(sys.argv[1]): os._exit(137)\n"
-    "sys.path.insert(0, sys.argv[2])\n"
-    "sys.argv = sys.argv[3:]\n"
-    "runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)\n"
-)
-STOP_GRACE_S = 20  # a stopped trial's train.py gets this long to end on SIGTERM before SIGKILL
-PROGRESS_EVERY_S = 60  # while a trial runs, a log line this often
-
-
-def launch_subprocess(argv: list[str], env: dict, log_path: Path) -> int:
-    """Run `python -m cola` (train.py's command) with `argv` in a child process, its output in `log_path`; its exit
-    status.
-
-    The child runs in its own process group (a terminal's Ctrl-C reaches the worker only), and the worker stops
-    the whole group when it is interrupted: a child never outlives its worker."""
-    with open(log_path, "a", encoding="utf-8") as log:
-        child = subprocess.Popen([sys.executable, "-c", _CHILD_START, str(os.getpid()), str(PACKAGE_ROOT), TRIAL_MODULE,
-                                  *argv], env=env,
-                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            started = time.monotonic()
-            while True:  # a trial runs for minutes to hours: say now and then that it is alive, and where it is
-                try:
-                    return child.wait(timeout=PROGRESS_EVERY_S)
-                except subprocess.TimeoutExpired:
-                    logger.info("%s: running for %s; its log (%s) last says: %s", log_path.parent.name,
-                                _minutes(time.monotonic() - started), log_path, last_line(log_path))
-        except BaseException:  # KeyboardInterrupt: Ctrl-C, or SIGTERM (see main)
-            stop_process_group(child)
-            raise
-
-
-def stop_process_group(child: subprocess.Popen) -> None:
-    """SIGTERM to the child's process group, then SIGKILL if it has not ended within STOP_GRACE_S."""
-    for sig, grace in ((signal.SIGTERM, STOP_GRACE_S), (signal.SIGKILL, None)):
-        try:
-            os.killpg(child.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            child.wait(timeout=grace)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
-def last_line(log_path: Path, limit: int = 160) -> str:
-    """The last line a running train.py wrote (a progress line, a seed starting), cut to `limit` characters."""
-    try:
-        with open(log_path, "rb") as log:
-            log.seek(max(0, log_path.stat().st_size - 4096))
-            lines = [line.strip() for line in log.read().decode("utf-8", errors="replace").splitlines() if line.strip()]
-    except OSError:
-        return "(no log yet)"
-    text = lines[-1] if lines else "(nothing yet)"
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _minutes(seconds: float) -> str:
-    return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
-
-
-def error_line(log_path: Path) -> str:
-    """A failed train.py's reason: its `error: ...` line, else the last line it printed (a traceback's last)."""
-    try:
-        lines = [line.strip() for line in log_path.read_text(encoding="utf-8", errors="replace").splitlines()]
-    except OSError:
-        return "no log was written"
-    errors = [line for line in lines if line.startswith("error: ")]
-    last = errors[-1].removeprefix("error: ") if errors else next((line for line in reversed(lines) if line), "")
-    return last or "train.py failed without a message"
 
 
 class Search:
@@ -322,7 +230,7 @@ def _params_text(params: dict) -> str:
 
 
 def _duration(trial) -> str:
-    return _minutes((trial.datetime_complete - trial.datetime_start).total_seconds())
+    return minutes((trial.datetime_complete - trial.datetime_start).total_seconds())
 
 
 def fixed_options(recipe: str | None, passthrough: list[str], space: dict, objective: str | None) -> tuple[dict, dict, str]:
@@ -357,85 +265,6 @@ def fixed_options(recipe: str | None, passthrough: list[str], space: dict, objec
                            f"sentences, which the search never lets make a choice; use {objective} (or leave it unset)")
         fixed["metric_for_best_model"] = objective
     return fixed, resolved, objective
-
-
-def open_study(args, storage_url: str):
-    """Create the study, or load it to continue; refused if it was started with a different search."""
-    if args.sampler == "tpe":
-        sampler = optuna.samplers.TPESampler(n_startup_trials=args.startup_trials, seed=args.sampler_seed)
-    else:
-        sampler = optuna.samplers.RandomSampler(seed=args.sampler_seed)
-    engine_kwargs = {"connect_args": {"timeout": 60}} if storage_url.startswith("sqlite") else {}
-    for attempt in range(RACE_ATTEMPTS):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # the heartbeat options
-                storage = RDBStorage(storage_url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S,
-                                     grace_period=STALE_AFTER_S,
-                                     heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
-            return optuna.create_study(study_name=args.study, storage=storage, sampler=sampler, direction="maximize",
-                                       load_if_exists=True)
-        except (ValueError, ImportError, optuna.exceptions.StorageInternalError) as error:
-            raise CliError(_open_error(storage_url, error)) from None
-        except Exception as error:  # SQLAlchemy's own: a bad URL, a server that is not there, or a race
-            if not type(error).__module__.startswith("sqlalchemy"):
-                raise
-            if attempt == RACE_ATTEMPTS - 1 or not _creation_race(error):
-                raise CliError(_open_error(storage_url, error)) from None
-            # Two workers creating a new database at once: one creates the tables, the other's CREATE fails
-            # ("table studies already exists"); a moment later the tables are there and opening succeeds.
-            time.sleep(1 + attempt)
-
-
-RACE_ATTEMPTS = 4
-
-
-def _creation_race(error: Exception) -> bool:
-    """Whether SQLAlchemy's error is another worker creating the same tables at the same moment. SQLite says so
-    with an OperationalError ("table ... already exists", or locked); PostgreSQL with an IntegrityError (a duplicate
-    key in its catalogue) or a ProgrammingError ("relation ... already exists", SQLSTATE 42P07), the kind that
-    otherwise means a real mistake, so that one is retried only for that message."""
-    kind = type(error).__name__
-    if kind in ("OperationalError", "IntegrityError"):
-        return True
-    return kind == "ProgrammingError" and "already exists" in str(error)
-
-
-# The drivers the extras install (postgresql:// uses psycopg by default; MySQL through mysql+pymysql://), and the pip
-# package of the other driver modules SQLAlchemy may ask for.
-EXTRAS = {"psycopg": "postgres", "pymysql": "mysql"}
-DRIVER_PACKAGES = {"psycopg": "psycopg[binary]", "psycopg2": "psycopg2-binary", "pymysql": "pymysql",
-                   "MySQLdb": "mysqlclient", "asyncpg": "asyncpg"}
-
-
-def check_storage(storage_url: str, shown_url: str) -> None:
-    """Before anything is created: the storage URL parses and its driver is installed, else one line naming the
-    package to install (Optuna's own message, "Failed to import DB access module", names none)."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
-
-    try:
-        url = make_url(storage_url)
-        dialect = url.get_dialect()
-    except (ArgumentError, NoSuchModuleError, ValueError) as error:
-        why = scrub(on_one_line(error), storage_url)
-        raise CliError(f"--storage {shown_url}: not a database URL SQLAlchemy knows ({why}); e.g. sqlite:///search.db, "
-                       f"postgresql://USER:PASSWORD@HOST/DB, mysql+pymysql://USER:PASSWORD@HOST/DB") from None
-    try:
-        dialect.import_dbapi()
-    except ImportError as error:
-        module = (error.name or "?").split(".")[0]
-        how = (f'pip install -e ".[{EXTRAS[module]}]"' if module in EXTRAS else
-               f"pip install {DRIVER_PACKAGES.get(module, module)}")
-        also = ' (or mysql+pymysql://..., with pip install -e ".[mysql]")' if url.get_backend_name() == "mysql" and \
-            module != "pymysql" else ""
-        raise CliError(f"--storage {shown_url}: the {url.drivername} driver is not installed (no module '{module}'): "
-                       f"{how}{also}") from None
-
-
-def _open_error(storage_url: str, error: BaseException) -> str:
-    # The URL's password never reaches the terminal, even where a driver's message quotes it.
-    return f"cannot open the study in {hide_credentials(storage_url)}: {scrub(on_one_line(error), storage_url)}"
 
 
 def check_same_search(study, setup: dict, shown_url: str) -> None:
@@ -473,7 +302,7 @@ def enqueue_baseline(study, space: dict, resolved: dict) -> None:
 def main(argv: list[str] | None = None, launch=launch_subprocess) -> int:
     # SIGTERM (what `kill`, Slurm and Kubernetes send) stops a worker as Ctrl-C does: the trial's child is
     # stopped, the trial recorded as interrupted and queued to run again.
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    previous = signal.signal(signal.SIGTERM, interrupt)
     try:
         return search_command(argv, launch)
     except KeyboardInterrupt:  # before the first trial (one under way is handled, and queued again, inside)
@@ -516,7 +345,7 @@ def search_command(argv: list[str] | None, launch) -> int:
     setup = {"space": {name: json.loads(distribution_to_json(d)) for name, d in space.items()}, "fixed": fixed,
              "seeds": args.seeds, "objective": args.objective}
     check_same_search(study, setup, shown_url)
-    # Trials of workers that died (no heartbeat for STALE_AFTER_S) are failed and queued again now, before the
+    # Trials of workers that died (no heartbeat for study_storage.STALE_AFTER_S) are failed and queued again now, before the
     # target is checked: a study that reached its target would otherwise never reclaim them.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
