@@ -70,7 +70,7 @@ def test_no_doc_names_a_module_that_moved():
 
 
 def test_the_bad_input_table_names_tests_that_exist():
-    named = re.findall(r"`(?:tests/)?(test_\w+\.py)(?:::(\w+))?`", (REPO / "README.md").read_text())
+    named = re.findall(r"`(?:tests/)?(test_\w+\.py)(?:::(\w+))?`", (REPO / "docs" / "contributing.md").read_text())
     assert len(named) >= 10
     for file, test in named:
         path = REPO / "tests" / file
@@ -94,3 +94,29 @@ def test_the_readme_quotes_each_reports_figures_as_the_report_states_them():
         source = (path / "README.md" if path.is_dir() else path).read_text()
         figures = re.findall(r"(?<![\w.])\d+\.\d+x?(?![\w.])", text)
         assert [f for f in figures if f not in source] == [], doc
+
+
+def test_the_readme_stays_short_and_links_what_it_moved_out():
+    """A newcomer reads it to the end: what this is, the set-up and first-run commands, the tests and what they need,
+    the commands people use, and links; the rest lives in docs/, and every link in the docs lands somewhere."""
+    readme = (REPO / "README.md").read_text()
+    assert len(readme.splitlines()) <= 250
+    assert "COLA_DATA_DIR" in readme and "python -m pytest -q" in readme
+    broken = []
+    for doc in [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]:
+        for url in re.findall(r"\]\(([^)\s]+)\)", doc.read_text()):
+            path, _, fragment = url.partition("#")
+            if url.startswith(("http://", "https://")):
+                continue
+            target = (doc.parent / path).resolve() if path else doc
+            if not target.exists():
+                broken.append(f"{doc.relative_to(REPO)}: {url}")
+            elif fragment and target.suffix == ".md" and fragment not in _anchors(target):
+                broken.append(f"{doc.relative_to(REPO)}: {url} (no such heading)")
+    assert broken == []
+
+
+def _anchors(path) -> set[str]:
+    """The anchors GitHub gives a Markdown file's headings."""
+    headings = [line.lstrip("#").strip() for line in path.read_text().splitlines() if line.startswith("#")]
+    return {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}

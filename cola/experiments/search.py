@@ -311,16 +311,20 @@ def main(argv: list[str] | None = None, launch=launch_subprocess) -> int:
         signal.signal(signal.SIGTERM, previous)
 
 
-def search_command(argv: list[str] | None, launch) -> int:
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args, passthrough = build_parser().parse_known_args(argv)
+def check_search_numbers(args) -> None:
     if args.trials < 1:
         raise CliError(f"--trials must be 1 or more, got {args.trials}")
     if args.startup_trials < 0 or (args.timeout is not None and not args.timeout > 0):
         raise CliError("--startup_trials must be 0 or more and --timeout a positive number of seconds")
     if len(set(args.seeds)) != len(args.seeds):
         raise CliError(f"--seeds takes distinct integers, got {' '.join(map(str, args.seeds))}")
+
+
+def search_command(argv: list[str] | None, launch) -> int:
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args, passthrough = build_parser().parse_known_args(argv)
+    check_search_numbers(args)
     space = load_space(args.space)
     fixed, resolved, args.objective = fixed_options(args.recipe, passthrough, space, args.objective)
     args.study = args.study or Path(args.space).stem
