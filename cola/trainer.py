@@ -20,12 +20,8 @@ Trainer is told both facts explicitly: the model takes no loss kwargs, and the l
 
 from __future__ import annotations
 
-import ast
 import contextlib
-import json
 import logging
-import math
-import warnings
 from pathlib import Path
 
 import torch
@@ -36,96 +32,24 @@ from transformers import (
     ProgressCallback,
     Trainer,
     TrainerCallback,
-    get_scheduler,
 )
 
 from .columns import GROUP, LABEL, NON_MODEL_COLUMNS, TaskData
-from .divergence import weights_are_finite
 from .errors import CliError, on_one_line
 from .files import readable
 from .frozen_cache import FrozenPrefixCache
 from .loss import example_weights, step_loss
 from .metrics import build_compute_metrics, check_metric_for_best_model
 from .model_card import write_model_card
+from .optimizer_check import refuse_own_groups
 from .param_groups import build_param_groups
 from .plan import TrainingPlan
+from .progress import PrinterLines, ProgressLines
 from .run_files import WEIGHTS_FILES
 from .tracking import prepare_wandb
 from .unfreezing import gate_scheduler
 
 logger = logging.getLogger(__name__)
-
-
-def check_optimizer_and_schedule(args) -> None:
-    """The optimizer and the LR schedule the run asks for, built once on a stand-in parameter before any data or
-    model loads: a package an optimizer needs (bitsandbytes, torchao, schedulefree, ...) that is not installed, or
-    `--lr_scheduler_kwargs` the schedule does not take, is a one-line error now, not a traceback when training starts.
-    Optimizers that need the model itself (GaLore, LOMO, ...) are checked again when it is there."""
-    optim = optim_name(args)
-    try:
-        optimizer_cls, optimizer_kwargs = Trainer.get_optimizer_cls_and_kwargs(args)
-    except (ImportError, ValueError) as error:
-        raise CliError(f"--optim {optim}: {on_one_line(error)}") from None
-    refuse_own_groups(args, optimizer_kwargs)
-    # Read means: the optimizer gets the value given (AdamW's kwargs hold an `eps`, but the Trainer takes it from
-    # --adam_epsilon, never from --optim_args).
-    ignored = sorted(key for key, value in _optim_args(args.optim_args).items()
-                     if key not in optimizer_kwargs or not _same_value(value, optimizer_kwargs[key]))
-    if ignored:  # the Trainer reads --optim_args for some optimizers only, and drops them for the rest without a word
-        raise CliError(f"--optim {optim} does not read --optim_args {', '.join(ignored)} (the Trainer passes --optim_args "
-                       f"to some optimizers only; AdamW's settings are --adam_beta1, --adam_beta2, --adam_epsilon)")
-    stand_in = [torch.zeros(1, requires_grad=True)]
-    try:
-        optimizer = optimizer_cls(stand_in, **optimizer_kwargs)
-    except (TypeError, ValueError, RuntimeError) as error:
-        raise CliError(f"--optim {optim} (with --optim_args {args.optim_args!r}): {on_one_line(error)}") from None
-    kwargs = f" with --lr_scheduler_kwargs {json.dumps(args.lr_scheduler_kwargs)}" if args.lr_scheduler_kwargs else ""
-    negative = [key for key, value in (args.lr_scheduler_kwargs or {}).items()
-                if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0]
-    if negative:
-        raise CliError(f"--lr_scheduler_type {args.lr_scheduler_type.value}{kwargs}: {negative[0]} must be 0 or more")
-    try:
-        # Stepped through a short schedule, not only built: a value of the wrong type (a string for a number of
-        # steps) passes the constructor and fails at the first step, an hour into a run.
-        scheduler = get_scheduler(args.lr_scheduler_type, optimizer=optimizer, num_warmup_steps=1, num_training_steps=10,
-                                  scheduler_specific_kwargs=args.lr_scheduler_kwargs)
-        plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)  # stepped with the eval metric
-        with warnings.catch_warnings():  # the optimizer itself is not stepped (some need a training mode, a gradient)
-            warnings.simplefilter("ignore", UserWarning)
-            for _ in range(10):
-                scheduler.step(1.0) if plateau else scheduler.step()
-        learning_rates = scheduler.get_last_lr()
-    except (TypeError, ValueError, ArithmeticError) as error:
-        raise CliError(f"--lr_scheduler_type {args.lr_scheduler_type.value}{kwargs}: {on_one_line(error)}") from None
-    if not all(isinstance(lr, (int, float)) and math.isfinite(lr) for lr in learning_rates):
-        raise CliError(f"--lr_scheduler_type {args.lr_scheduler_type.value}{kwargs}: the schedule gives a learning rate "
-                       f"that is not a number ({learning_rates[0]!r})")
-
-
-def _optim_args(optim_args: str | None) -> dict[str, str]:
-    """`--optim_args "a=1,b=2"` (the Trainer's own format) as a dict of the texts given."""
-    pairs = (pair.split("=", 1) for pair in (optim_args or "").replace(" ", "").split(",") if pair)
-    return {pair[0]: pair[-1] for pair in pairs}
-
-
-def _same_value(text: str, value) -> bool:
-    """Whether the optimizer's keyword value is what `text` says (`1e-6` and 1e-06, `False` and False, ...)."""
-    if str(value) == text:
-        return True
-    try:
-        return ast.literal_eval(text) == value
-    except (ValueError, SyntaxError):
-        return False
-
-
-def refuse_own_groups(args, optimizer_kwargs: dict) -> None:
-    """The suite hands the optimizer its named parameter groups; an optimizer that builds its own cannot take them."""
-    if {"params", "model", "optimizer_dict"} & optimizer_kwargs.keys():
-        raise CliError(f"--optim {optim_name(args)} builds its own parameter groups; the suite cannot use it")
-
-
-def optim_name(args) -> str:
-    return getattr(args.optim, "value", args.optim)  # the name the user gave, not the enum's
 
 
 def build_trainer(
@@ -169,65 +93,6 @@ def build_trainer(
     for callback in callbacks:
         trainer.add_callback(callback)
     return trainer
-
-
-def evaluation_line(logs: dict, step: int) -> str:
-    """An evaluation's log as one short line: MCC, accuracy and loss, then MCC per group (the Trainer prints the
-    dict of every metric: 35 keys for CoLA)."""
-    groups = [(key.removeprefix("eval_").removesuffix("_matthews_correlation"), value) for key, value in logs.items()
-              if key.endswith("_matthews_correlation") and key != "eval_matthews_correlation"]
-    per_group = "".join(f"; {name} MCC {value:.4f}" for name, value in groups)
-    return (f"step {step} (epoch {logs.get('epoch', 0):g}): eval MCC {logs.get('eval_matthews_correlation', float('nan')):.4f}, "
-            f"accuracy {logs.get('eval_accuracy', float('nan')):.4f}, loss {logs['eval_loss']:.4f}{per_group}")
-
-
-class ProgressLines(ProgressCallback):
-    """The Trainer's progress bars, with each evaluation as one line (`evaluation_line`)."""
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        if logs and "eval_loss" in logs:
-            if state.is_world_process_zero and self.training_bar is not None:
-                self.training_bar.write(evaluation_line(logs, state.global_step))
-            return
-        super().on_log(args, state, control, logs=logs, **kwargs)
-
-
-class PrinterLines(PrinterCallback):
-    """The Trainer's plain printer (--disable_tqdm, as in the search's trial logs), evaluations as one line."""
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        if logs and "eval_loss" in logs:
-            if state.is_local_process_zero:
-                print(evaluation_line(logs, state.global_step))
-            return
-        super().on_log(args, state, control, logs=logs, **kwargs)
-
-
-def check_trained(state, training_loss: float, model) -> None:
-    """A run that took no optimizer step, or whose loss or weights stopped being numbers, did not finish: it is an
-    error (exit status 1), never a results.json and a model that look like a finished run."""
-    if state.global_step == 0:
-        raise CliError("training took no optimizer step; no results.json or model was written", exit_code=1)
-    losses = [(entry["step"], entry["loss"]) for entry in state.log_history if "loss" in entry]
-    bad = next((step for step, loss in losses if not math.isfinite(loss)), None)
-    if bad is not None or not math.isfinite(training_loss) or not weights_are_finite(model):
-        where = f" by step {bad}" if bad is not None else ""
-        raise CliError(f"training diverged: the loss or the weights became NaN or infinite{where} (a learning rate "
-                       f"too high?); no results.json or model was written", exit_code=1)
-
-
-def final_evaluation(trainer: Trainer) -> dict:
-    """The metrics of the model the run ends with. The Trainer's own last evaluation scored that model already when
-    it came at the last step and the model was not swapped for an earlier best checkpoint (the usual case with one
-    evaluation per epoch): reused then, instead of a second pass over the evaluation set (50 s at base size)."""
-    state = trainer.state
-    last = next((entry for entry in reversed(state.log_history) if "eval_loss" in entry), None)
-    best = state.best_model_checkpoint
-    kept = not trainer.args.load_best_model_at_end or (best and Path(best).name == f"checkpoint-{state.global_step}")
-    if last is not None and last.get("step") == state.global_step and kept:
-        logger.info("Final evaluation: the one at step %d (the model the run ends with)", state.global_step)
-        return {key: value for key, value in last.items() if key != "step"}
-    return trainer.evaluate()
 
 
 class ColaTrainer(Trainer):

@@ -360,7 +360,7 @@ class ColaTrainingArguments(TrainingArguments):
         if self.dataloader_prefetch_factor is not None and self.dataloader_prefetch_factor < 1:
             raise ValueError(f"dataloader_prefetch_factor must be 1 or more, got {self.dataloader_prefetch_factor}")
         # Packages the Trainer imports only when it starts (a traceback then); the optimizer's are checked by
-        # cola.trainer.check_optimizer_and_schedule.
+        # cola.optimizer_check.
         for option, package, install in (("deepspeed", "deepspeed", "deepspeed"),
                                          ("use_liger_kernel", "liger_kernel", "liger-kernel")):
             if getattr(self, option) and importlib.util.find_spec(package) is None:

@@ -1,0 +1,42 @@
+"""What a run prints while it trains: the Trainer's progress bar or plain printer, with each evaluation as one short
+line (MCC, accuracy, loss, MCC per group) instead of the dict of every metric (35 keys for CoLA).
+
+`ProgressLines` and `PrinterLines` stand in for the Trainer's two stock callbacks (`cola.trainer.build_trainer`
+swaps them); they are twins because the stock ones are.
+"""
+
+from __future__ import annotations
+
+from transformers import PrinterCallback, ProgressCallback
+
+
+def evaluation_line(logs: dict, step: int) -> str:
+    """An evaluation's log as one short line: MCC, accuracy and loss, then MCC per group (the Trainer prints the
+    dict of every metric: 35 keys for CoLA)."""
+    groups = [(key.removeprefix("eval_").removesuffix("_matthews_correlation"), value) for key, value in logs.items()
+              if key.endswith("_matthews_correlation") and key != "eval_matthews_correlation"]
+    per_group = "".join(f"; {name} MCC {value:.4f}" for name, value in groups)
+    return (f"step {step} (epoch {logs.get('epoch', 0):g}): eval MCC {logs.get('eval_matthews_correlation', float('nan')):.4f}, "
+            f"accuracy {logs.get('eval_accuracy', float('nan')):.4f}, loss {logs['eval_loss']:.4f}{per_group}")
+
+
+class ProgressLines(ProgressCallback):
+    """The Trainer's progress bars, with each evaluation as one line (`evaluation_line`)."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs and "eval_loss" in logs:
+            if state.is_world_process_zero and self.training_bar is not None:
+                self.training_bar.write(evaluation_line(logs, state.global_step))
+            return
+        super().on_log(args, state, control, logs=logs, **kwargs)
+
+
+class PrinterLines(PrinterCallback):
+    """The Trainer's plain printer (--disable_tqdm, as in the search's trial logs), evaluations as one line."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs and "eval_loss" in logs:
+            if state.is_local_process_zero:
+                print(evaluation_line(logs, state.global_step))
+            return
+        super().on_log(args, state, control, logs=logs, **kwargs)
