@@ -54,7 +54,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Run:
-    """A run ready to train: what `build_run` made, for train.py to train, evaluate and report."""
+    """A run ready to train: what `build_run` made, for `train_and_report` (or the bench) to train and report."""
 
     config: RunConfig
     resolved: dict  # every option's final value (run_config.json)

@@ -395,21 +395,25 @@ def test_output_dir_that_holds_a_run_is_refused(tmp_path, capsys):
     assert "holds a finished run (results.json), not a search" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("said, retried", [
-    ('relation "alembic_version" already exists', True),  # PostgreSQL: another worker created it a moment before
-    ('permission denied for schema public', False),  # a real mistake: one line at once
+@pytest.mark.parametrize("kind, said, retried", [
+    ("ProgrammingError", 'relation "alembic_version" already exists', True),  # PostgreSQL: created a moment before
+    ("OperationalError", "table studies already exists", True),  # SQLite's form of the same race
+    ("OperationalError", "database is locked", True),
+    ("ProgrammingError", "permission denied for schema public", False),  # a real mistake: one line at once
+    ("OperationalError", 'connection to server at "127.0.0.1", port 9 failed: Connection refused', False),
 ])
-def test_a_worker_that_loses_the_race_to_create_the_tables_opens_them(monkeypatch, said, retried):
-    """Two workers starting a new PostgreSQL study at once: the loser's CREATE TABLE raises a ProgrammingError
-    (SQLSTATE 42P07), which is retried; any other ProgrammingError is the user's to fix and is not."""
-    from sqlalchemy.exc import ProgrammingError
+def test_a_worker_that_loses_the_race_to_create_the_tables_opens_them(monkeypatch, kind, said, retried):
+    """Two workers starting a new study at once: the loser's CREATE TABLE fails (PostgreSQL: a ProgrammingError,
+    SQLSTATE 42P07; SQLite: an OperationalError), which is retried; any other such error is the user's to fix (a
+    server that is not there, a permission) and is one line at once, with no wait."""
+    import sqlalchemy.exc
 
     calls = []
 
     def storage(url, **kwargs):
         calls.append(url)
         if len(calls) == 1:
-            raise ProgrammingError("CREATE TABLE alembic_version", {}, Exception(said))
+            raise getattr(sqlalchemy.exc, kind)("CREATE TABLE alembic_version", {}, Exception(said))
         return optuna.storages.InMemoryStorage()
 
     monkeypatch.setattr(study_storage, "RDBStorage", storage)
@@ -418,7 +422,7 @@ def test_a_worker_that_loses_the_race_to_create_the_tables_opens_them(monkeypatc
     if retried:
         assert study_storage.open_study(args, "postgresql://ana:pw@/db").study_name == "s" and len(calls) == 2
     else:
-        with pytest.raises(CliError, match="permission denied") as refused:
+        with pytest.raises(CliError, match=said.split(":")[0]) as refused:
             study_storage.open_study(args, "postgresql://ana:pw@/db")
         assert len(calls) == 1 and "pw" not in str(refused.value)
 

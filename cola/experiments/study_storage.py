@@ -50,13 +50,14 @@ RACE_ATTEMPTS = 4
 
 def _creation_race(error: Exception) -> bool:
     """Whether SQLAlchemy's error is another worker creating the same tables at the same moment. SQLite says so
-    with an OperationalError ("table ... already exists", or locked); PostgreSQL with an IntegrityError (a duplicate
-    key in its catalogue) or a ProgrammingError ("relation ... already exists", SQLSTATE 42P07), the kind that
-    otherwise means a real mistake, so that one is retried only for that message."""
-    kind = type(error).__name__
-    if kind in ("OperationalError", "IntegrityError"):
+    with an OperationalError ("table ... already exists", or "database is locked"); PostgreSQL with an
+    IntegrityError (a duplicate key in its catalogue) or a ProgrammingError ("relation ... already exists", SQLSTATE
+    42P07). The other Operational and Programming errors are the user's to fix (a server that is not there, a
+    password refused, a permission missing): one line at once, not after the retries' wait."""
+    kind, message = type(error).__name__, str(error)
+    if kind == "IntegrityError":
         return True
-    return kind == "ProgrammingError" and "already exists" in str(error)
+    return kind in ("OperationalError", "ProgrammingError") and ("already exists" in message or "locked" in message)
 
 
 # The drivers the extras install (postgresql:// uses psycopg by default; MySQL through mysql+pymysql://), and the pip
