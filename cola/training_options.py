@@ -36,7 +36,7 @@ TRAINER_OPTION_TRAITS = {
     "do_predict": {"not_used": "train.py classifies a test split whenever --test_file or --test_split names one"},
     "seed": {"search_managed": True},
     "run_name": {**_MAY_DIFFER, "search_managed": True},
-    **{name: _MAY_DIFFER for name in ("report_to", "disable_tqdm", "logging_strategy", "logging_first_step", "logging_dir",
+    **{name: _MAY_DIFFER for name in ("report_to", "disable_tqdm", "logging_strategy", "logging_first_step",
                                      "dataloader_num_workers", "dataloader_persistent_workers",
                                      "dataloader_prefetch_factor", "push_to_hub", "hub_model_id", "hub_strategy",
                                      "hub_private_repo")},

@@ -157,3 +157,17 @@ def test_a_made_up_hardware_fitted_option_keeps_what_was_asked(tmp_path):
 
     args = MoreTraining(output_dir=str(tmp_path), made_up_device="fast", report_to="none", precision="fp32")
     assert args.requested["made_up_device"] == "fast" and args.requested["precision"] == "fp32"
+
+
+def test_the_trainers_option_traits_name_options_the_suite_inherits():
+    """The table is for the Trainer's own options the suite does not redeclare (a redeclared one carries its traits
+    on its field); a name that is no option (transformers renames them) would be a trait on nothing."""
+    from dataclasses import fields
+
+    from transformers import TrainingArguments
+
+    from cola.training_options import TRAINER_OPTION_TRAITS, ColaTrainingArguments
+
+    trainers = {f.name for f in fields(TrainingArguments) if f.init}
+    redeclared = set(vars(ColaTrainingArguments).get("__annotations__", {}))
+    assert set(TRAINER_OPTION_TRAITS) <= trainers - redeclared
