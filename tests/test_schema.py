@@ -119,3 +119,17 @@ def test_an_older_run_config_replays_and_a_users_recipe_is_version_1(tmp_path):
     assert load_recipe(current) == {"freeze": 2}
     assert upgrade_run_config({"freeze": 1, "seed": 3}) == {"freeze": 1, "seed": 3}
     assert resolved_config(parse_args(["--recipe", str(older)]))["freeze"] == 2
+
+
+def test_the_users_table_of_results_json_names_the_schemas_keys():
+    """docs/usage.md shows results.json's keys to users; the schema (`cola.schema`) is the contract, and the table
+    names exactly its keys (a key added to one and not the other fails here)."""
+    import re
+
+    from conftest import REPO
+
+    text = (REPO / "docs" / "usage.md").read_text()
+    table = text[text.index("## Outputs"):text.index("## Where CoLA comes from")]
+    shown = {key for line in table.splitlines() if line.startswith("| `")
+             for key in re.findall(r"`(\w+)`", line.split(" | ")[0])}
+    assert shown == set(RUN_KEYS) | {"test"}  # (eval_<group>, test_<group>: per group, named by the data)
