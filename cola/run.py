@@ -162,8 +162,8 @@ def run_callbacks(args, plan: TrainingPlan, resolved: dict, report: RunReport) -
     """Every callback a run gets: the suite's state in each checkpoint, the unfreezing log, the suite's tables in
     W&B, early stopping."""
     callbacks: list[TrainerCallback] = [SaveSuiteState(plan, resolved)]
-    if plan.unfreeze_schedule():
-        callbacks.append(LogUnfreezing(plan.unfreeze_schedule()))
+    if schedule := plan.unfreeze_schedule():
+        callbacks.append(LogUnfreezing(schedule))
     if reports_to_wandb(args):
         callbacks.append(SuiteTablesToWandb(resolved_config=resolved, report=report))
     if args.early_stopping_patience:

@@ -138,8 +138,8 @@ def upgrade_results(document: dict) -> dict:
 def _upgrade_run_v1(results: dict, config: dict) -> None:
     own_data = bool(config.get("train_file") or config.get("dataset_name"))
     results.setdefault("data", {"source": "your data" if own_data else "CoLA"})
-    results.setdefault("plan", plan_from_config(config, results.get("layer_groups")))
-    results["plan"].setdefault("lora", None)
+    plan = results.get("plan") or plan_from_config(config, results.get("layer_groups"))
+    results["plan"] = {**plan, "lora": plan.get("lora")}  # a copy: the document read is left as it was
     results.setdefault("base_model", {"name": config.get("model_name_or_path"), "hub_id": None, "license": None})
     results.update(_with_both_shares(results))
 

@@ -133,3 +133,14 @@ def test_the_users_table_of_results_json_names_the_schemas_keys():
     shown = {key for line in table.splitlines() if line.startswith("| `")
              for key in re.findall(r"`(\w+)`", line.split(" | ")[0])}
     assert shown == set(RUN_KEYS) | {"test"}  # (eval_<group>, test_<group>: per group, named by the data)
+
+
+def test_upgrading_leaves_the_document_read_as_it_was(trained_run):
+    import copy
+
+    older = _version_1(json.loads((trained_run / "results.json").read_text()))
+    older["plan"] = {key: value for key, value in json.loads((trained_run / "results.json").read_text())["plan"].items()
+                     if key != "lora"}  # a file from before LoRA: a plan section without the key
+    kept = copy.deepcopy(older)
+    assert upgrade_results(older)["plan"]["lora"] is None
+    assert older == kept
