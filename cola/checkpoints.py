@@ -156,12 +156,20 @@ def _same(key: str, stored, wanted) -> bool:
     return a.exists() and b.exists() and a.resolve() == b.resolve()
 
 
-class SaveSuiteState(TrainerCallback):
-    """Writes the configuration (its `freeze` is the floor) and the layer-group table into every checkpoint, last."""
+def stored_floor_rise(checkpoint: str) -> dict | None:
+    """The rising floor's state when the checkpoint was written (`cola.progressive.FloorRise.state_dict`), or None."""
+    stored = _suite_state(checkpoint)
+    return None if stored is None else stored.get("floor_rise")
 
-    def __init__(self, plan, resolved_config: dict):
+
+class SaveSuiteState(TrainerCallback):
+    """Writes the configuration (its `freeze` is the floor), the layer-group table and a rising floor's state into
+    every checkpoint, last."""
+
+    def __init__(self, plan, resolved_config: dict, floor_rise=None):
         self.plan = plan
         self.resolved_config = resolved_config
+        self.floor_rise = floor_rise
 
     def on_save(self, args, state, control, model=None, **kwargs):
         if state.is_world_process_zero:
@@ -171,7 +179,8 @@ class SaveSuiteState(TrainerCallback):
                 logger.warning("%s holds NaN or infinite weights (the run diverged): not marked complete", folder.name)
                 return
             if folder.is_dir():
-                payload = {"layer_groups": self.plan.layer_group_table(), "config": self.resolved_config}
+                payload = {"layer_groups": self.plan.layer_group_table(), "config": self.resolved_config,
+                           **({"floor_rise": self.floor_rise.state_dict()} if self.floor_rise else {})}
                 write_atomic(folder / SUITE_STATE_FILE, json.dumps(payload, indent=2) + "\n")  # the mark: whole or not at all
 
 

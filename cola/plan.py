@@ -1,7 +1,7 @@
 """Which parameters train: one plan, built once from the options and the model's layer groups.
 
 The freezing options (`--freeze`, `--freeze_method`, `--frozen_eval_mode`, `--cache_frozen`,
-`--gradual_unfreeze_steps`) are read here and nowhere else. Everything that acts on what trains is handed the
+`--gradual_unfreeze_steps`, `--progressive_freeze` and its settings) are read here and nowhere else. Everything that acts on what trains is handed the
 plan: the Trainer (which groups stay in eval mode, which get learning rate 0, when each group starts training),
 the frozen-prefix cache (whether to try it), checkpoints (the floor they store), results.json and the model card
 (what was frozen, and how). As Lightning's `BaseFinetuning` keeps one policy object beside small helpers that
@@ -24,6 +24,7 @@ from torch import nn
 
 from .errors import CliError
 from .freezing import LayerGroup, check_bottom_up, find_layer_groups, freeze_bottom, modules_of
+from .progressive import ProgressiveFreezing, highest_floor
 from .training_options import cache_obstacle
 from .unfreezing import unfreeze_schedule
 
@@ -64,15 +65,16 @@ class TrainingPlan:
     cache: bool | None  # the frozen prefix run once before training: None whenever exact, True insists, False never
     unfreeze_every: int | None  # gradual unfreezing: a group more every N optimizer steps, top-down to the floor
     adapters: Adapters | None = None  # above the floor only these train, beside the head (`cola.lora.lora_plan`)
+    progressive: ProgressiveFreezing | None = None  # the floor rises during training (`cola.progressive`)
 
     @property
     def frozen_groups(self) -> tuple[LayerGroup, ...]:
         return self.groups[: self.floor]
 
-    def apply(self) -> None:
+    def apply(self, floor: int | None = None) -> None:
         """Set `requires_grad` on every layer group as planned (before the optimizer exists: it takes only the
-        parameters that require gradients)."""
-        freeze_bottom(list(self.groups), self.floor, method=self.method)
+        parameters that require gradients). `floor`: where a rising floor stands (a resumed run's), else the plan's."""
+        freeze_bottom(list(self.groups), self.floor if floor is None else floor, method=self.method)
         if self.adapters:
             self.adapters.hold(self.groups)
 
@@ -80,16 +82,18 @@ class TrainingPlan:
         """Why the frozen prefix is not run once before training; None when the cache should be tried."""
         if self.cache is False:
             return "--cache_frozen false"
-        if obstacle := cache_obstacle(freeze=self.floor, method=self.method, eval_mode=self.eval_mode):
+        if obstacle := cache_obstacle(freeze=self.floor, method=self.method, eval_mode=self.eval_mode,
+                                      rising=self.progressive is not None):
             return obstacle[0]
         if any(not g.frozen for g in self.frozen_groups):
             return "the bottom groups are not frozen"
         return None
 
-    def eval_mode_modules(self, model: nn.Module) -> list[nn.Module]:
+    def eval_mode_modules(self, model: nn.Module, floor: int | None = None) -> list[nn.Module]:
         """The modules switched back to eval mode at every training step (the Trainer's model.train() turns their
-        dropout on)."""
-        return modules_of(model, list(self.frozen_groups)) if self.eval_mode else []
+        dropout on); `floor`: where a rising floor is now (default: where it starts)."""
+        floor = self.floor if floor is None else floor
+        return modules_of(model, list(self.groups[:floor])) if self.eval_mode and floor else []
 
     def zero_lr_units(self) -> frozenset[str]:
         """Layer groups the optimizer holds at learning rate 0 (`--freeze_method lr0`)."""
@@ -114,6 +118,7 @@ class TrainingPlan:
         """results.json's `plan`: what trains, in words other tools (compare, the model card) read."""
         return {"frozen_groups": [g.name for g in self.frozen_groups], "layer_groups": len(self.groups),
                 "method": self.method, "frozen_eval_mode": self.eval_mode, "unfreeze_every": self.unfreeze_every,
+                "progressive": self.progressive.summary() if self.progressive else None,
                 **({self.adapters.kind: self.adapters.summary()} if self.adapters else {})}
 
 
@@ -148,7 +153,23 @@ def plan_from(args, groups: list[LayerGroup]) -> TrainingPlan:
                        f"use 0..{len(groups)}")
     return TrainingPlan(groups=tuple(groups), floor=args.freeze, method=args.freeze_method,
                         eval_mode=args.frozen_eval_mode, cache=args.cache_frozen,
-                        unfreeze_every=args.gradual_unfreeze_steps or None)
+                        unfreeze_every=args.gradual_unfreeze_steps or None,
+                        progressive=progressive_from(args, groups))
+
+
+def progressive_from(args, groups: list[LayerGroup]) -> ProgressiveFreezing | None:
+    """The rising floor `--progressive_freeze` asks for, on these layer groups (None without it)."""
+    if args.progressive_freeze is None:
+        return None
+    highest = highest_floor(groups)
+    most = highest if args.progressive_freeze_max is None else args.progressive_freeze_max
+    if not args.freeze < most <= highest:
+        names = ", ".join(g.name for g in groups[:highest])
+        raise CliError(f"--progressive_freeze_max {most} is out of range: the floor rises from --freeze {args.freeze} "
+                       f"to at most {highest} groups on this model ({names}); the top layer and what runs after it "
+                       f"keep training")
+    return ProgressiveFreezing(mode=args.progressive_freeze, most=most, every=args.progressive_freeze_every,
+                               start=args.progressive_freeze_start, percentile=args.progressive_freeze_percentile)
 
 
 def adopt_checkpoint_floor(args, stored: int | None, *, given: bool, checkpoint: str) -> None:

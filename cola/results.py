@@ -59,6 +59,15 @@ def run_report(*, plan, model, args, class_weights: list[float] | None, frozen_c
                      distributed=distributed_section(args), base_model=base_model)
 
 
+def after_training(report: RunReport, *, frozen_cache: dict, floor_events: list[dict] | None) -> RunReport:
+    """The report as the run ended: the cache as it was filled and grown, and a rising floor's events (each its
+    step and the groups frozen after it: results.json `plan.progressive.events`)."""
+    plan = report.plan
+    if floor_events is not None:
+        plan = {**plan, "progressive": {**plan["progressive"], "events": floor_events}}
+    return dataclasses.replace(report, frozen_cache=frozen_cache, plan=plan)
+
+
 def distributed_section(args) -> dict:
     """How many processes trained, on how many nodes, and the batch one optimizer step saw across all of them."""
     world = args.world_size

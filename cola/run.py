@@ -26,13 +26,13 @@ from pathlib import Path
 import transformers
 from transformers import DataCollatorWithPadding, EarlyStoppingCallback, TrainerCallback, set_seed
 
-from .checkpoints import SaveSuiteState, check_same_run, resolve_checkpoint, stored_floor
+from .checkpoints import SaveSuiteState, check_same_run, resolve_checkpoint, stored_floor, stored_floor_rise
 from .class_weights import class_weights_for
 from .columns import LABEL, TaskData
 from .config import RunConfig
 from .data import load_data, tokenize
 from .divergence import weights_are_finite
-from .errors import CliError
+from .errors import CliError, on_one_line
 from .frozen_cache import CacheNotExact, FrozenPrefixCache
 from .lora import lora_plan
 from .model import base_model_record, check_max_length, load_model_and_tokenizer
@@ -42,9 +42,10 @@ from .output_dir import claim_output_dir
 from .param_groups import param_group_table
 from .plan import TrainingPlan, adopt_checkpoint_floor, plan_from, supported_layer_groups
 from .precision import training_autocast
+from .progressive import FloorRise
 from .predict import predict_test_split
 from .recipes import resolved_config, write_resolved_config
-from .results import RunReport, build_results, log_results, log_start_summary, run_report, write_results
+from .results import RunReport, after_training, build_results, log_results, log_start_summary, run_report, write_results
 from .tracking import SuiteTablesToWandb, check_reporting, finish_wandb_run, reports_to_wandb
 from .trainer import ColaTrainer, build_trainer
 from .unfreezing import LogUnfreezing
@@ -125,30 +126,52 @@ def build_run(config: RunConfig, *, callbacks: tuple[TrainerCallback, ...] = ())
     groups = supported_layer_groups(model, config.model.model_name_or_path)
     plan = (lora_plan(args, model, groups, base_model=config.model.model_name_or_path) if args.lora_r
             else plan_from(args, groups))
-    plan.apply()
+    floor_rise = rising_floor(plan, checkpoint)
+    plan.apply(floor_rise.floor if floor_rise else None)
     log_start_summary(model_name=config.model.model_name_or_path, model=model, data=data, class_weights=class_weights,
                       plan=plan, args=args)
-    cache, cache_summary = frozen_prefix_cache(plan, model, data, tokenizer, args)
+    cache, cache_summary = frozen_prefix_cache(plan, model, data, tokenizer, args,
+                                               floor=floor_rise.floor if floor_rise else None)
     report = run_report(plan=plan, model=model, args=args, class_weights=class_weights, frozen_cache=cache_summary,
                         base_model=base_model_record(config.model.model_name_or_path))
     trainer = build_trainer(args, model=model, tokenizer=tokenizer, data=data, plan=plan, class_weights=class_weights,
-                            frozen_cache=cache, callbacks=(*run_callbacks(args, plan, resolved, report), *callbacks))
+                            frozen_cache=cache, floor_rise=floor_rise,
+                            callbacks=(*run_callbacks(args, plan, resolved, report, floor_rise), *callbacks))
     return Run(config=config, resolved=resolved, checkpoint=checkpoint, data=data, model=model, tokenizer=tokenizer,
                plan=plan, report=report, trainer=trainer)
 
 
-def frozen_prefix_cache(plan: TrainingPlan, model, data: TaskData, tokenizer, args) -> tuple[FrozenPrefixCache | None, dict]:
-    """The frozen groups run once over the training and evaluation texts, where the plan allows it and the result is
-    exact (`cola.frozen_cache`); with the cache's summary for the report, or why there is none."""
+def rising_floor(plan: TrainingPlan, checkpoint: str | None) -> FloorRise | None:
+    """The rising floor's state for a plan with one (`cola.progressive`): fresh, or where the checkpoint left it."""
+    if plan.progressive is None:
+        return None
+    rise = FloorRise(plan.progressive, [g.name for g in plan.groups], plan.floor)
+    stored = stored_floor_rise(checkpoint) if checkpoint else None
+    if stored is not None:
+        try:
+            rise.load_state_dict(stored)
+        except (KeyError, TypeError, ValueError) as error:
+            raise CliError(f"{checkpoint}: its rising floor cannot be continued ({on_one_line(error)})") from None
+        logger.info("Continuing the rising floor at %d of %d groups (%d event(s) so far)", rise.floor, len(plan.groups),
+                    len(rise.events))
+    return rise
+
+
+def frozen_prefix_cache(plan: TrainingPlan, model, data: TaskData, tokenizer, args, *,
+                        floor: int | None = None) -> tuple[FrozenPrefixCache | None, dict]:
+    """The frozen groups' output kept per sentence over the training and evaluation texts, where the plan allows it
+    and the result is exact (`cola.frozen_cache`), with the cache's summary for the report, or why there is none.
+    `floor`: where a rising floor stands now (a resumed run's), else the plan's."""
     reason = plan.why_not_cached()
     if reason is not None:
         return None, {"used": False, "reason": reason}
     model.to(args.device)  # where the Trainer puts it: the prefix runs there, under the Trainer's autocast
     try:
-        cache = FrozenPrefixCache(model, list(plan.groups), plan.floor).build(
-            model, [data.train, data.eval], collate=DataCollatorWithPadding(tokenizer),
-            batch_size=args.per_device_eval_batch_size, device=args.device, autocast=training_autocast(args),
-            memory_gb=args.cache_memory_gb, spill_dir=args.output_dir,
+        cache = FrozenPrefixCache(
+            model, list(plan.groups), plan.floor if floor is None else floor, [data.train, data.eval],
+            collate=DataCollatorWithPadding(tokenizer), batch_size=args.per_device_eval_batch_size, device=args.device,
+            autocast=lambda: training_autocast(args), memory_gb=args.cache_memory_gb, spill_dir=args.output_dir,
+            progress=args.process_index == 0 and not args.disable_tqdm,
         )
     except CacheNotExact as error:
         if plan.cache:
@@ -158,10 +181,21 @@ def frozen_prefix_cache(plan: TrainingPlan, model, data: TaskData, tokenizer, ar
     return cache, cache.summary()
 
 
-def run_callbacks(args, plan: TrainingPlan, resolved: dict, report: RunReport) -> list[TrainerCallback]:
-    """Every callback a run gets: the suite's state in each checkpoint, the unfreezing log, the suite's tables in
-    W&B, early stopping."""
-    callbacks: list[TrainerCallback] = [SaveSuiteState(plan, resolved)]
+def cache_summary(trainer: ColaTrainer, report: RunReport) -> dict:
+    """The frozen-layer cache as the run ended (filled as it read the data, grown as its floor rose), or why there was
+    none."""
+    if trainer.frozen_cache is not None:
+        return trainer.frozen_cache.summary()
+    if trainer.cache_declined:
+        return {"used": False, "reason": trainer.cache_declined}
+    return report.frozen_cache
+
+
+def run_callbacks(args, plan: TrainingPlan, resolved: dict, report: RunReport,
+                  floor_rise: FloorRise | None = None) -> list[TrainerCallback]:
+    """Every callback a run gets: the suite's state in each checkpoint (a rising floor's too), the unfreezing log,
+    the suite's tables in W&B, early stopping. (The rising floor's own callback is the Trainer's: it acts on it.)"""
+    callbacks: list[TrainerCallback] = [SaveSuiteState(plan, resolved, floor_rise)]
     if schedule := plan.unfreeze_schedule():
         callbacks.append(LogUnfreezing(schedule))
     if reports_to_wandb(args):
@@ -196,7 +230,9 @@ def train_and_report(config: RunConfig) -> int:
         test_metrics = predict_test_split(trainer, run.data, args.output_dir) if run.data.test is not None else None
 
         if main_process:
-            results = build_results(run.report, param_groups=param_group_table(trainer.optimizer.param_groups),
+            report = after_training(run.report, frozen_cache=cache_summary(trainer, run.report),
+                                    floor_events=trainer.floor_rise.events if trainer.floor_rise else None)
+            results = build_results(report, param_groups=param_group_table(trainer.optimizer.param_groups),
                                     eval_metrics=eval_metrics, test_metrics=test_metrics, data=run.data,
                                     train_output=train_output, trainer_state=trainer.state, config=run.resolved)
             # push_to_hub writes this card into the folder it uploads (ColaTrainer.create_model_card).

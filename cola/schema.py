@@ -7,7 +7,7 @@ recipe replayed) see current documents only. A file from a newer suite than this
 
 results.json (one run; `kind` "run"):
 
-    schema_version, kind    2, "run"
+    schema_version, kind    3, "run"
     eval                    {matthews_correlation, accuracy, f1_macro, f1_<class> per class, loss, n,
                              predicted_<class> per class (the share predicted as it), runtime_s, samples_per_second}
                              on the whole evaluation set; CoLA's classes are unacceptable and acceptable
@@ -22,14 +22,17 @@ results.json (one run; `kind` "run"):
                               adapters train also has lora_adapter_params
     param_groups            [{name, weight_decay, lr, params: [parameter names]}], head first; lr = initial rate
     unfreeze_after_steps    {group: optimizer steps before it trains (null below --freeze)}, or null
-    frozen_cache            {used: true, groups, sentences, distinct_sentences, bytes, where, build_seconds}, or
-                              {used: false, reason}: whether the frozen groups ran once (cola.frozen_cache)
+    frozen_cache            {used: true, groups, sentences, distinct_sentences, cached_sentences, grow_passes, bytes,
+                              where, build_seconds (computing states: filling and growing)}, or {used: false,
+                              reason}: whether the frozen groups ran once per sentence (cola.frozen_cache)
     trainable_parameters,   counts
       total_parameters
     precision               {requested: what the options asked for ("auto", ...), used: fp32, bf16 or fp16}
     plan                    {frozen_groups: [names], layer_groups: n, method, frozen_eval_mode, unfreeze_every,
-                              lora: {r, alpha, dropout, target_modules, adapted_layers, adapter_parameters} or null}:
-                              what trained (`cola.plan`)
+                              lora: {r, alpha, dropout, target_modules, adapted_layers, adapter_parameters} or null,
+                              progressive: {mode, max_frozen_groups, every, start, percentile, events: [{step,
+                              frozen_groups (all frozen after it), statistic (auto: relative_change per group,
+                              threshold; linear: null)}]} or null}: what trained (`cola.plan`, `cola.progressive`)
     distributed             {world_size, nodes, processes_per_node, global_batch}: processes x batch x accumulation
     base_model              {name, hub_id (null for a local folder), license (its folder's card says, or null)}
     config                  the resolved configuration, as in run_config.json (without its schema_version)
@@ -37,7 +40,7 @@ results.json (one run; `kind` "run"):
 
 results.json (a sweep of seeds, at the top of its folder; `kind` "sweep"):
 
-    schema_version, kind    2, "sweep"
+    schema_version, kind    3, "sweep"
     seeds                   the seeds, in order
     runs                    [{seed, output_dir (the seed's folder, relative), eval*, train, degenerate}]
     aggregate               {n_runs, matthews_correlation and accuracy: {median, mean, std, min, max, q1, q3}, the
@@ -47,14 +50,15 @@ results.json (a sweep of seeds, at the top of its folder; `kind` "sweep"):
 run_config.json: `schema_version`, a `description`, then every option's final value (`cola.recipes`); itself a recipe.
 
 Versions: 1 is every file written before the field existed (no `schema_version`, no `kind`, older runs without
-`data`, `plan`, `plan.lora`, `base_model`, or with CoLA's predicted_acceptable share alone); 2 is the current one.
+`data`, `plan`, `plan.lora`, `base_model`, or with CoLA's predicted_acceptable share alone); 2 added those; 3
+(results.json only) adds `plan.progressive` and the cache's `cached_sentences` and `grow_passes`.
 """
 
 from __future__ import annotations
 
 from .columns import LABEL_COLUMNS
 
-RESULTS_VERSION = 2
+RESULTS_VERSION = 3
 RUN_CONFIG_VERSION = 2
 RUN, SWEEP = "run", "sweep"
 
@@ -62,7 +66,7 @@ RUN_KEYS = ("schema_version", "kind", "eval", "data", "train", "class_weights", 
             "unfreeze_after_steps", "frozen_cache", "trainable_parameters", "total_parameters", "precision", "plan",
             "distributed", "base_model", "config", "versions")  # besides eval_<group>, test, test_<group>
 SWEEP_KEYS = ("schema_version", "kind", "seeds", "runs", "aggregate", "config", "versions")
-PLAN_KEYS = ("frozen_groups", "layer_groups", "method", "frozen_eval_mode", "unfreeze_every", "lora")
+PLAN_KEYS = ("frozen_groups", "layer_groups", "method", "frozen_eval_mode", "unfreeze_every", "lora", "progressive")
 
 # What version-1 run_config.json files hold that no current one does, dropped on reading: the Trainer's placeholder
 # for a token (no token at all), the values the Trainer wrote for flags train.py does not read, and the options that
@@ -130,6 +134,8 @@ def upgrade_results(document: dict) -> dict:
         _upgrade_run_v1(upgraded, config)
     if version < 2 and upgraded["kind"] == SWEEP:
         upgraded["runs"] = [_with_both_shares(run) for run in upgraded["runs"]]
+    if version < 3 and upgraded["kind"] == RUN:
+        upgraded["plan"] = {**upgraded["plan"], "progressive": None}  # the floor did not rise before version 3
     upgraded = {"schema_version": RESULTS_VERSION, "kind": upgraded.pop("kind"),
                 **{key: value for key, value in upgraded.items() if key != "schema_version"}}
     return upgraded
@@ -150,7 +156,7 @@ def plan_from_config(config: dict, layer_groups: list[dict] | None) -> dict:
     return {"frozen_groups": [g["name"] for g in layer_groups][: config.get("freeze", 0)] if layer_groups else None,
             "layer_groups": len(layer_groups) if layer_groups else None,
             "method": config.get("freeze_method", "requires_grad"), "frozen_eval_mode": config.get("frozen_eval_mode", True),
-            "unfreeze_every": config.get("gradual_unfreeze_steps") or None, "lora": None}
+            "unfreeze_every": config.get("gradual_unfreeze_steps") or None, "lora": None, "progressive": None}
 
 
 def _with_both_shares(sections: dict) -> dict:

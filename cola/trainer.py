@@ -37,13 +37,14 @@ from transformers import (
 from .columns import GROUP, LABEL, NON_MODEL_COLUMNS, TaskData
 from .errors import CliError, on_one_line
 from .files import readable
-from .frozen_cache import FrozenPrefixCache
+from .frozen_cache import CacheNotExact, FrozenPrefixCache
 from .loss import example_weights, step_loss
 from .metrics import build_compute_metrics, check_metric_for_best_model
 from .model_card import write_model_card
 from .optimizer_check import refuse_own_groups
 from .param_groups import build_param_groups
 from .plan import TrainingPlan
+from .progressive import FloorRise, RaiseTheFloor
 from .progress import PrinterLines, ProgressLines
 from .run_files import WEIGHTS_FILES
 from .tracking import prepare_wandb
@@ -61,11 +62,13 @@ def build_trainer(
     plan: TrainingPlan,
     class_weights: list[float] | None = None,
     frozen_cache: FrozenPrefixCache | None = None,
+    floor_rise: FloorRise | None = None,
     callbacks: tuple[TrainerCallback, ...] = (),
 ) -> ColaTrainer:
     """The run's Trainer: datasets, dynamic-padding collator, metrics, class weights, the plan, the cache, callbacks.
 
-    The plan must be applied already (the optimizer only receives `requires_grad` parameters). `callbacks` are the
+    The plan must be applied already (the optimizer only receives `requires_grad` parameters), a resumed rising
+    floor too. `floor_rise`: the rising floor's state (`cola.progressive`), for a plan with one. `callbacks` are the
     run's (`cola.run.run_callbacks`), then any a caller adds (the benchmark's step timer).
     """
     compute_metrics = build_compute_metrics(data.class_names, data.group_names)
@@ -84,12 +87,15 @@ def build_trainer(
             class_weights=class_weights,
             plan=plan,
             frozen_cache=frozen_cache,
+            floor_rise=floor_rise,
         )
     except ValueError as error:  # the Trainer's own checks of its options (e.g. an unknown --report_to)
         raise CliError(f"the Trainer refused this configuration: {on_one_line(error)}") from None
     for stock, ours in ((ProgressCallback, ProgressLines), (PrinterCallback, PrinterLines)):
         if trainer.pop_callback(stock) is not None:
             trainer.add_callback(ours)
+    if floor_rise is not None:
+        trainer.add_callback(RaiseTheFloor(trainer, floor_rise))
     for callback in callbacks:
         trainer.add_callback(callback)
     return trainer
@@ -102,17 +108,19 @@ class ColaTrainer(Trainer):
     loss_is_scaled_for_ga = True
 
     def __init__(self, *args, plan: TrainingPlan, class_weights: list[float] | None = None,
-                 frozen_cache: FrozenPrefixCache | None = None, **kwargs):
+                 frozen_cache: FrozenPrefixCache | None = None, floor_rise: FloorRise | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.model_accepts_loss_kwargs = False
         self.plan = plan
         self.class_weights = None if class_weights is None else torch.tensor(class_weights, dtype=torch.float32)
         self.frozen_cache = frozen_cache
+        self.floor_rise = floor_rise
+        self.cache_declined: str | None = None  # why a cache the floor outgrew was dropped
         self.model_card: str | None = None  # set by the run before its last save (see create_model_card)
         self.unfreeze_schedule = plan.unfreeze_schedule()
         self._check_ranks_agree_on_class_weights()
         # Switched back to eval mode at every training step: the Trainer's model.train() turns their dropout on.
-        self.frozen_modules = plan.eval_mode_modules(self.model)
+        self.frozen_modules = plan.eval_mode_modules(self.model, floor_rise.floor if floor_rise else None)
 
     def _check_ranks_agree_on_class_weights(self) -> None:
         """Each process computes the weights from its own copy of the data: they must be the same everywhere."""
@@ -223,6 +231,47 @@ class ColaTrainer(Trainer):
             return super().predict(test_dataset, *args, **kwargs)
         finally:
             self.frozen_cache = cache
+
+    # --- a rising floor (cola.progressive) ---
+
+    def raise_floor(self, floor: int) -> None:
+        """The bottom `floor` groups are frozen from now on: the new ones stop getting gradients, go to eval mode,
+        leave the optimizer (their AdamW state freed) and the schedule, and the frozen-layer cache grows over them."""
+        start = self.floor_rise.floor
+        newly = self.plan.groups[start:floor]
+        for group in newly:
+            for _, param in group.parameters:
+                param.requires_grad_(False)
+                param.grad = None
+        names = {group.name for group in newly}
+        optimizer = getattr(self.optimizer, "optimizer", self.optimizer)  # accelerate's wrapper holds the optimizer
+        scheduler = getattr(self.lr_scheduler, "scheduler", self.lr_scheduler)
+        kept = [i for i, group in enumerate(optimizer.param_groups) if group["unit"] not in names]
+        for group in optimizer.param_groups:
+            if group["unit"] in names:
+                for param in group["params"]:
+                    optimizer.state.pop(param, None)
+        # A step schedule (the options refuse the others) holds one rate function and base rate per group.
+        scheduler.lr_lambdas = [scheduler.lr_lambdas[i] for i in kept]
+        scheduler.base_lrs = [scheduler.base_lrs[i] for i in kept]
+        scheduler._last_lr = [scheduler._last_lr[i] for i in kept]
+        optimizer.param_groups[:] = [optimizer.param_groups[i] for i in kept]
+        self.frozen_modules = self.plan.eval_mode_modules(self.model, floor)
+        if self.frozen_cache is not None:
+            try:
+                self.frozen_cache.set_floor(floor)
+            except CacheNotExact as error:
+                if self.plan.cache:
+                    raise CliError(f"--cache_frozen: {error}") from None
+                logger.warning("The frozen layers run at every step from now on (no cache): %s", error)
+                self.frozen_cache, self.cache_declined = None, str(error)
+
+    def agreed(self, values: list[float]) -> list[float]:
+        """`values` averaged over the processes, so that every process decides alike."""
+        if self.accelerator.num_processes == 1:
+            return values
+        mine = torch.tensor(values, dtype=torch.float64, device=self.args.device)
+        return self.accelerator.reduce(mine, reduction="mean").cpu().tolist()
 
     def create_scheduler(self, num_training_steps, optimizer=None):
         if self.lr_scheduler is None:

@@ -128,6 +128,46 @@ class ColaTrainingArguments(TrainingArguments):
             "per-group LR multipliers (0 until a group's turn), so DDP and resuming stay exact."
         },
     )
+    progressive_freeze: str | None = field(
+        default=None,
+        metadata={
+            "help": "Let the frozen floor rise while the run trains (cola.progressive): 'auto' freezes, bottom-up, the "
+            "layer groups whose gradient norm has settled (AutoFreeze: its relative change between windows at or "
+            "below --progressive_freeze_percentile of all training groups' changes); 'linear' raises the floor on a "
+            "fixed schedule to --progressive_freeze_max. A frozen group stops training, goes to eval mode, leaves the "
+            "optimizer, and the frozen-layer cache grows over it. Never below --freeze, never the top layer or head.",
+            "choices": ["auto", "linear"],
+        },
+    )
+    progressive_freeze_every: int | None = field(
+        default=None,
+        metadata={
+            "help": "Optimizer steps per window: the floor may rise at each window's end. Default: a tenth of the "
+            "run's optimizer steps. Unused without --progressive_freeze.",
+        },
+    )
+    progressive_freeze_start: int | None = field(
+        default=None,
+        metadata={
+            "help": "The optimizer step of the first decision (the floor never rises before it). Default: two "
+            "windows (auto compares a window with the one before). Unused without --progressive_freeze.",
+        },
+    )
+    progressive_freeze_max: int | None = field(
+        default=None,
+        metadata={
+            "help": "The most layer groups the floor may reach (counting --freeze's). Default: every group below the "
+            "top encoder layer (12 of 14 on a 12-layer model with a pooler). Unused without --progressive_freeze.",
+        },
+    )
+    progressive_freeze_percentile: float = field(
+        default=50.0,
+        metadata={
+            "help": "auto: a group has settled when its gradient-norm change is at or below this percentile (0-100) "
+            "of the changes of all groups still training (AutoFreeze found the median, 50, agrees with its SVCCA "
+            "reference). Unused without --progressive_freeze auto.",
+        },
+    )
     lora_r: int = field(
         default=0,
         metadata={
@@ -207,10 +247,11 @@ class ColaTrainingArguments(TrainingArguments):
                           "start summary, the metrics), however many nodes it spans."},
     )
     ddp_find_unused_parameters: bool | None = field(
-        default=False,
+        default=None,
         metadata={
-            "help": "DDP's search for parameters without gradients. Off: frozen parameters never register with DDP, "
-            "and every trainable one gets a gradient."
+            "help": "DDP's search for parameters without gradients. Default: on with --progressive_freeze (the groups "
+            "it freezes stop getting gradients while DDP holds them), else off: frozen parameters never register "
+            "with DDP, and every trainable one gets a gradient."
         },
     )
     output_dir: str | None = field(
@@ -295,9 +336,13 @@ class ColaTrainingArguments(TrainingArguments):
         if self.lora_r and self.gradual_unfreeze_steps:
             raise ValueError("lora_r and gradual_unfreeze_steps do not combine: with LoRA no base weight of a layer "
                              "trains, so there is nothing to unfreeze gradually; give one")
+        self._check_progressive_freeze()
+        if self.ddp_find_unused_parameters is None:
+            self.ddp_find_unused_parameters = self.progressive_freeze is not None
         if self.lora_r and self.freeze_method != "requires_grad":
             raise ValueError("lora_r needs --freeze_method requires_grad: LoRA holds the base weights without gradients")
-        obstacle = cache_obstacle(freeze=self.freeze, method=self.freeze_method, eval_mode=self.frozen_eval_mode)
+        obstacle = cache_obstacle(freeze=self.freeze, method=self.freeze_method, eval_mode=self.frozen_eval_mode,
+                                  rising=self.progressive_freeze is not None)
         if self.cache_frozen and obstacle:  # asked for explicitly: say why it cannot be exact, not quietly skip it
             raise ValueError(f"cache_frozen cannot be exact: {obstacle[0]}; {obstacle[1]}")
         if not (math.isfinite(self.cache_memory_gb) and self.cache_memory_gb >= 0):
@@ -313,6 +358,33 @@ class ColaTrainingArguments(TrainingArguments):
                 raise ValueError("class_weight_values was given together with --no-class-weights; drop one")
             if min(self.class_weight_values, default=0) <= 0:
                 raise ValueError(f"class_weight_values takes positive weights, one per class, got {self.class_weight_values}")
+
+    def _check_progressive_freeze(self) -> None:
+        """A rising floor's settings, and what it does not combine with (each a one-line error)."""
+        for name in ("progressive_freeze_every", "progressive_freeze_start", "progressive_freeze_max"):
+            value = getattr(self, name)
+            if value is not None and value < (0 if name == "progressive_freeze_start" else 1):
+                raise ValueError(f"{name} must be a positive number{' (or 0)' if name.endswith('start') else ''}, got {value}")
+        if not (math.isfinite(self.progressive_freeze_percentile) and 0 <= self.progressive_freeze_percentile <= 100):
+            raise ValueError(f"progressive_freeze_percentile must be in [0, 100], got {self.progressive_freeze_percentile}")
+        if self.progressive_freeze is None:
+            return
+        if self.progressive_freeze_max is not None and self.progressive_freeze_max <= self.freeze:
+            raise ValueError(f"progressive_freeze_max ({self.progressive_freeze_max}) must be above --freeze "
+                             f"({self.freeze}): the floor rises from --freeze")
+        clashes = {"lora_r": (self.lora_r, "LoRA holds the base weights already"),
+                   "gradual_unfreeze_steps": (self.gradual_unfreeze_steps, "gradual unfreezing lowers the floor it raises"),
+                   "freeze_method lr0": (self.freeze_method != "requires_grad", "lr0 keeps frozen groups in the optimizer")}
+        for name, (given, why) in clashes.items():
+            if given:
+                raise ValueError(f"progressive_freeze and {name} do not combine: {why}; give one")
+        scheduler = str(getattr(self.lr_scheduler_type, "value", self.lr_scheduler_type))
+        if scheduler in ("reduce_lr_on_plateau", "greedy"):
+            raise ValueError(f"progressive_freeze needs a step-based schedule (linear, cosine, constant, ...); "
+                             f"{scheduler} is not one")
+        if self.ddp_find_unused_parameters is False:
+            raise ValueError("progressive_freeze needs ddp_find_unused_parameters (on by default with it): the groups it "
+                             "freezes stop getting gradients while DDP still holds them")
 
     def _take_hub_token(self) -> None:
         """`--hub_token` moves to this process's HF_TOKEN, where huggingface_hub reads it (the upload, a private
@@ -377,11 +449,12 @@ class ColaTrainingArguments(TrainingArguments):
             raise ValueError("--bf16 and --fp16 contradict each other; give one (or --precision)")
 
 
-def cache_obstacle(*, freeze: int, method: str, eval_mode: bool) -> tuple[str, str] | None:
-    """Why running the frozen groups once before training (`cola.frozen_cache`) could not give what they compute at
+def cache_obstacle(*, freeze: int, method: str, eval_mode: bool, rising: bool = False) -> tuple[str, str] | None:
+    """Why running the frozen groups once per sentence (`cola.frozen_cache`) could not give what they compute at
     every step, and what to give instead; None when it can. The one home of this rule: the options refuse an
-    explicit --cache_frozen true with it, and the plan (`TrainingPlan.why_not_cached`) declines the cache with it."""
-    if freeze == 0:
+    explicit --cache_frozen true with it, and the plan (`TrainingPlan.why_not_cached`) declines the cache with it.
+    `rising`: the floor rises during the run (`--progressive_freeze`), so it may start at nothing."""
+    if freeze == 0 and not rising:
         return "nothing is frozen", "give --freeze N (N > 0)"
     if method != "requires_grad":
         return (f"--freeze_method {method} keeps the frozen groups in the backward pass",

@@ -204,11 +204,12 @@ def make_run_parts(model, args, tokenizer, train, *, eval=None, class_weights=No
     from cola.freezing import find_layer_groups
     from cola.plan import plan_from
     from cola.results import run_report
-    from cola.run import frozen_prefix_cache
+    from cola.run import frozen_prefix_cache, rising_floor
     from cola.trainer import build_trainer
 
     if plan is None:
         plan = plan_from(args, find_layer_groups(model))
+    floor_rise = rising_floor(plan, None)
     plan.apply()
     data = TaskData(train=train, eval=train if eval is None else eval, test=None,
                     class_names=tuple(class_names or CLASS_NAMES), group_names=DOMAINS, source="test sentences")
@@ -216,7 +217,7 @@ def make_run_parts(model, args, tokenizer, train, *, eval=None, class_weights=No
     report = run_report(plan=plan, model=model, args=args, class_weights=class_weights, frozen_cache=summary,
                         base_model={"name": "tiny", "hub_id": None, "license": None})
     trainer = build_trainer(args, model=model, tokenizer=tokenizer, data=data, plan=plan, class_weights=class_weights,
-                            frozen_cache=cache)
+                            frozen_cache=cache, floor_rise=floor_rise)
     return trainer, report
 
 
