@@ -42,3 +42,17 @@ class TaskData:
 
     def splits(self) -> dict[str, datasets.Dataset]:
         return {"train": self.train, "eval": self.eval, **({"test": self.test} if self.test is not None else {})}
+
+
+def eval_order(dataset) -> np.ndarray:
+    """The rows of an evaluation or test split in the order the Trainer reads them
+    (`cola.trainer.ColaTrainer._get_eval_sampler`): shortest first, ties in row order."""
+    return np.argsort([len(ids) for ids in dataset["input_ids"]], kind="stable")
+
+
+def in_row_order(values, dataset) -> np.ndarray:
+    """Per-example outputs of an evaluation or prediction (in reading order) put back in the split's row order."""
+    values = np.asarray(values)
+    ordered = np.empty_like(values)
+    ordered[eval_order(dataset)] = values
+    return ordered

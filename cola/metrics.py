@@ -49,6 +49,8 @@ def build_compute_metrics(class_names: tuple[str, ...], group_names: tuple[str, 
         labels, groups = (columns[name] for name in LABEL_COLUMNS)
         logits = np.asarray(logits, dtype=np.float64)
         predictions = logits.argmax(-1)
+        # Kept for the run's eval_predictions.csv (in reading order: `columns.in_row_order` puts them in row order).
+        compute_metrics.last = {"label": labels, "group": groups, "predicted": predictions}
         # Per-example cross-entropy from the gathered logits: exact under DDP, where the Trainer's own eval_loss
         # averages per-batch means that include the samples padded onto the last batch.
         log_probs = logits - np.logaddexp.reduce(logits, axis=-1, keepdims=True)
@@ -65,6 +67,7 @@ def build_compute_metrics(class_names: tuple[str, ...], group_names: tuple[str, 
                     results[name] = value
         return results
 
+    compute_metrics.last = None
     return compute_metrics
 
 

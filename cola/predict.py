@@ -11,6 +11,7 @@ The probability is the model's probability for the printed label. Sentences are 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -18,12 +19,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .columns import LABEL, TEXT, TEXT_PAIR
+from .columns import LABEL, TEXT, TEXT_PAIR, in_row_order
 from .divergence import weights_are_finite
 from .errors import CliError, reports_errors
 from .files import decode_lines, write_atomic
 from .model import check_max_length, load_model_and_tokenizer
-from .run_files import TEST_PREDICTIONS_FILE
+from .run_files import EVAL_PREDICTIONS_FILE, TEST_PREDICTIONS_FILE
+
+logger = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,13 +92,31 @@ def predict(model, tokenizer, sentences: list[str], *, batch_size: int = 64, max
 
 
 
+def write_eval_predictions(trainer, data, output_dir: str | Path) -> None:
+    """eval_predictions.csv (the main process): the final evaluation's class for each evaluation row, in file order,
+    with its group and gold label, so that two runs can be compared sentence by sentence (`cola.experiments.compare`'s
+    paired intervals). Written from what the evaluation computed: no second pass."""
+    last = trainer.compute_metrics.last
+    if not trainer.is_world_process_zero() or last is None or len(last["label"]) != len(data.eval):
+        return
+    names, groups = np.asarray(data.class_names, dtype=object), np.asarray(data.group_names, dtype=object)
+    table = {"row": np.arange(len(data.eval)), "group": groups[in_row_order(last["group"], data.eval)],
+             "label": names[in_row_order(last["label"], data.eval)],
+             "predicted": names[in_row_order(last["predicted"], data.eval)]}
+    if not (table["label"] == names[np.asarray(data.eval[LABEL])]).all():  # the order is known, not assumed
+        logger.warning("The evaluation's predictions came back in an unexpected order: eval_predictions.csv not written")
+        return
+    write_atomic(Path(output_dir) / EVAL_PREDICTIONS_FILE, pd.DataFrame(table).to_csv(index=False))
+
+
 def predict_test_split(trainer, data, output_dir: str | Path) -> dict | None:
     """Classify the run's test split (every process takes part) and write test_predictions.csv (the main process):
     one row per test row, in file order, with its text(s), gold label if it has one, prediction and probability.
     Returns the test metrics (keys `test_...`) if the split is labelled, else None."""
     output = trainer.predict(data.test, metric_key_prefix="test")  # the whole model (the cache holds no test text)
     logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
-    probs = torch.from_numpy(np.asarray(logits, dtype=np.float32)).softmax(-1).numpy()
+    logits = in_row_order(np.asarray(logits, dtype=np.float32), data.test)  # read shortest first
+    probs = torch.from_numpy(logits).softmax(-1).numpy()
     if trainer.is_world_process_zero():
         names = np.asarray(data.class_names, dtype=object)
         table = {"text": data.test[TEXT], **({"text_pair": data.test[TEXT_PAIR]} if TEXT_PAIR in data.test.column_names else {})}

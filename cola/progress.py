@@ -7,7 +7,10 @@ swaps them); they are twins because the stock ones are.
 
 from __future__ import annotations
 
-from transformers import PrinterCallback, ProgressCallback
+import statistics
+import time
+
+from transformers import PrinterCallback, ProgressCallback, TrainerCallback
 
 
 def evaluation_line(logs: dict, step: int) -> str:
@@ -40,3 +43,28 @@ class PrinterLines(PrinterCallback):
                 print(evaluation_line(logs, state.global_step))
             return
         super().on_log(args, state, control, logs=logs, **kwargs)
+
+
+class StepClock(TrainerCallback):
+    """How long each optimizer step took (from its first micro-batch to the optimizer's update; evaluations and
+    saves apart), for results.json's `train.step_seconds`: where a run's time went as its floor rose or its cache
+    filled. A resumed run times the steps it ran."""
+
+    def __init__(self):
+        self.seconds: list[float] = []
+        self._began = 0.0
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self._began = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.seconds.append(time.perf_counter() - self._began)
+
+    def summary(self, parts: int = 10) -> dict | None:
+        """The median step, and the mean step in each tenth of the run (fewer parts for a run of fewer steps)."""
+        if not self.seconds:
+            return None
+        parts = min(parts, len(self.seconds))
+        bounds = [round(i * len(self.seconds) / parts) for i in range(parts + 1)]
+        return {"steps": len(self.seconds), "median": round(statistics.median(self.seconds), 4),
+                "mean_by_tenth": [round(statistics.fmean(self.seconds[a:b]), 4) for a, b in zip(bounds, bounds[1:])]}

@@ -56,6 +56,11 @@ class RecipeParser(HfArgumentParser):
                          allow_abbrev=False)
         self._suite_options_first()
 
+    def error(self, message: str):
+        """argparse's own refusals (a value outside an option's choices, a number that is not one) as the suite's
+        one-line error, not a usage block and a second line."""
+        raise CliError(f"{message} (see --help)")
+
     @staticmethod
     def _parse_dataclass_field(parser, field):
         """An option's traits are for the suite's modules (`cola.option_traits`), not for argparse, which is

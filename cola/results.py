@@ -114,7 +114,7 @@ def log_start_summary(*, model_name, model, data, class_weights, plan, args) -> 
 
 
 def build_results(report: RunReport, *, param_groups: list[dict], eval_metrics: dict, test_metrics: dict | None, data,
-                  train_output, trainer_state, config: dict) -> dict:
+                  train_output, trainer_state, config: dict, step_seconds: dict | None = None) -> dict:
     """The results.json document of one finished run (its schema: `cola.schema`); `param_groups` as
     the optimizer holds them (`param_group_table`)."""
     reported = dataclasses.asdict(report)
@@ -125,7 +125,7 @@ def build_results(report: RunReport, *, param_groups: list[dict], eval_metrics: 
         **(metric_sections(test_metrics, "test", data.class_names, data.group_names) if test_metrics else {}),
         "data": {"source": data.source, "class_names": list(data.class_names), "group_names": list(data.group_names),
                  "rows": {name: len(split) for name, split in data.splits().items()}, "truncated": data.truncated},
-        "train": train_section(train_output, trainer_state),
+        "train": {**train_section(train_output, trainer_state), "step_seconds": step_seconds},
         "class_weights": reported.pop("class_weights"),
         "layer_groups": reported.pop("layer_groups"),
         "param_groups": param_groups,

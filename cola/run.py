@@ -42,8 +42,9 @@ from .output_dir import claim_output_dir
 from .param_groups import param_group_table
 from .plan import TrainingPlan, adopt_checkpoint_floor, plan_from, supported_layer_groups
 from .precision import training_autocast
+from .progress import StepClock
 from .progressive import FloorRise
-from .predict import predict_test_split
+from .predict import predict_test_split, write_eval_predictions
 from .recipes import resolved_config, write_resolved_config
 from .results import RunReport, after_training, build_results, log_results, log_start_summary, run_report, write_results
 from .tracking import SuiteTablesToWandb, check_reporting, finish_wandb_run, reports_to_wandb
@@ -181,6 +182,10 @@ def frozen_prefix_cache(plan: TrainingPlan, model, data: TaskData, tokenizer, ar
     return cache, cache.summary()
 
 
+def step_clock(trainer: ColaTrainer) -> StepClock:
+    return next(c for c in trainer.callback_handler.callbacks if isinstance(c, StepClock))
+
+
 def cache_summary(trainer: ColaTrainer, report: RunReport) -> dict:
     """The frozen-layer cache as the run ended (filled as it read the data, grown as its floor rose), or why there was
     none."""
@@ -193,9 +198,9 @@ def cache_summary(trainer: ColaTrainer, report: RunReport) -> dict:
 
 def run_callbacks(args, plan: TrainingPlan, resolved: dict, report: RunReport,
                   floor_rise: FloorRise | None = None) -> list[TrainerCallback]:
-    """Every callback a run gets: the suite's state in each checkpoint (a rising floor's too), the unfreezing log,
-    the suite's tables in W&B, early stopping. (The rising floor's own callback is the Trainer's: it acts on it.)"""
-    callbacks: list[TrainerCallback] = [SaveSuiteState(plan, resolved, floor_rise)]
+    """Every callback a run gets: the suite's state in each checkpoint (a rising floor's too), the step clock, the
+    unfreezing log, the suite's tables in W&B, early stopping. (The rising floor's own callback is the Trainer's: it acts on it.)"""
+    callbacks: list[TrainerCallback] = [SaveSuiteState(plan, resolved, floor_rise), StepClock()]
     if schedule := plan.unfreeze_schedule():
         callbacks.append(LogUnfreezing(schedule))
     if reports_to_wandb(args):
@@ -227,6 +232,7 @@ def train_and_report(config: RunConfig) -> int:
         # the folder once, below, with its card and results).
         trainer.save_model(_internal_call=True)
         eval_metrics = final_evaluation(trainer)
+        write_eval_predictions(trainer, run.data, args.output_dir)
         test_metrics = predict_test_split(trainer, run.data, args.output_dir) if run.data.test is not None else None
 
         if main_process:
@@ -234,7 +240,8 @@ def train_and_report(config: RunConfig) -> int:
                                     floor_events=trainer.floor_rise.events if trainer.floor_rise else None)
             results = build_results(report, param_groups=param_group_table(trainer.optimizer.param_groups),
                                     eval_metrics=eval_metrics, test_metrics=test_metrics, data=run.data,
-                                    train_output=train_output, trainer_state=trainer.state, config=run.resolved)
+                                    train_output=train_output, trainer_state=trainer.state, config=run.resolved,
+                                    step_seconds=step_clock(trainer).summary())
             # push_to_hub writes this card into the folder it uploads (ColaTrainer.create_model_card).
             trainer.model_card = model_card(results, argv=config.argv, output_dir=args.output_dir)
             write_model_card(trainer.model_card, args.output_dir)

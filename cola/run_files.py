@@ -6,6 +6,7 @@ RESULTS_FILE = "results.json"  # metrics and the run's report (cola.results); a 
 RESOLVED_CONFIG_FILE = "run_config.json"  # every option's final value, itself a recipe (cola.recipes)
 CARD_FILE = "README.md"  # the model card (cola.model_card)
 TEST_PREDICTIONS_FILE = "test_predictions.csv"  # one row per test row (cola.predict)
+EVAL_PREDICTIONS_FILE = "eval_predictions.csv"  # one row per evaluation row: the final evaluation's (cola.predict)
 SUITE_STATE_FILE = "cola_suite.json"  # in each checkpoint, written last: its completion mark (cola.checkpoints)
 LOCK_FILE = ".cola-suite.lock"  # held while a run works in the folder (cola.output_dir)
 RECORD_FILE = ".cola-suite-run.json"  # what was there before the run, and what it added (cola.output_dir)

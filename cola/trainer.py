@@ -34,7 +34,7 @@ from transformers import (
     TrainerCallback,
 )
 
-from .columns import GROUP, LABEL, NON_MODEL_COLUMNS, TaskData
+from .columns import GROUP, LABEL, NON_MODEL_COLUMNS, TaskData, eval_order
 from .errors import CliError, on_one_line
 from .files import readable
 from .frozen_cache import CacheNotExact, FrozenPrefixCache
@@ -222,6 +222,18 @@ class ColaTrainer(Trainer):
         `self.model_card` before saving), not the Trainer's draft, which knows nothing of freezing or groups."""
         if self.is_world_process_zero() and self.model_card:
             write_model_card(self.model_card, self.args.output_dir)
+
+    # --- the order evaluation reads sentences in ---
+
+    def _get_eval_sampler(self, eval_dataset):
+        """Evaluation and prediction read the sentences shortest first (little padding, as length-grouped batches
+        give), in an order known from the lengths alone, so that each prediction can be put back in its row
+        (`in_row_order`); the Trainer's own length-grouped evaluation order is random, and it would have every
+        per-row output (test_predictions.csv, eval_predictions.csv) name the wrong sentences. Under DDP accelerate
+        shards these batches and gathers them back in this order."""
+        if eval_dataset is None or "input_ids" not in eval_dataset.column_names:
+            return super()._get_eval_sampler(eval_dataset)
+        return eval_order(eval_dataset).tolist()
 
     def predict(self, test_dataset, *args, **kwargs):
         """New texts (the test split) run the whole model: the cache holds the training and evaluation texts only,

@@ -24,12 +24,26 @@ def test_apply_freezes_exactly_the_floor(arch):
     assert [g.frozen for g in groups] == [i < 2 for i in range(len(groups))]
     assert [row["frozen"] for row in plan.layer_group_table()] == [i < 2 for i in range(len(groups))]
     assert plan.summary() == {"frozen_groups": ["embeddings", "layer_00"], "layer_groups": len(groups),
-                              "method": "requires_grad", "frozen_eval_mode": True, "unfreeze_every": None}
+                              "method": "requires_grad", "frozen_eval_mode": True, "unfreeze_every": None,
+                              "progressive": None}
     assert plan.why_not_cached() is None and plan.zero_lr_units() == frozenset()
     # the eval-mode modules are the frozen groups' outermost modules, and nothing of the trainable rest
     frozen_ids = {id(p) for g in groups[:2] for _, p in g.parameters}
     modules = plan.eval_mode_modules(model)
     assert modules and {id(p) for m in modules for p in m.parameters()} == frozen_ids
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_a_rising_floor_starts_where_freeze_says_and_rises_at_most_to_below_the_top_layer(arch):
+    model, plan = _plan(arch, freeze=1, progressive_freeze="auto")
+    groups = find_layer_groups(model)
+    layers = sum(g.name.startswith("layer_") for g in groups)
+    assert plan.floor == 1 and plan.progressive.most == layers  # embeddings + every layer but the top one
+    assert plan.summary()["progressive"] == {"mode": "auto", "max_frozen_groups": layers, "every": None, "start": None,
+                                             "percentile": 50.0}
+    _, nothing_yet = _plan(arch, progressive_freeze="linear")
+    assert nothing_yet.why_not_cached() is None  # the cache is made for the floor to come
+    assert nothing_yet.summary()["progressive"]["percentile"] is None  # a linear floor reads no statistic
 
 
 def test_layer_group_table_counts_parameters():

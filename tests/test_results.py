@@ -38,7 +38,8 @@ def test_build_results_takes_the_report_as_it_is(tmp_path):
     state = SimpleNamespace(log_history=[{"loss": 0.9}, {"loss": 0.5}], global_step=6, epoch=2.0, best_model_checkpoint=None)
     train_output = SimpleNamespace(metrics={"train_runtime": 3.0, "train_samples_per_second": 8.0}, training_loss=0.7)
     results = build_results(report, param_groups=param_groups, eval_metrics=_metrics(), test_metrics=None, data=data,
-                            train_output=train_output, trainer_state=state, config={"seed": 1})
+                            train_output=train_output, trainer_state=state, config={"seed": 1},
+                            step_seconds={"steps": 6, "median": 0.5, "mean_by_tenth": [0.5] * 6})
     assert {k: results[k] for k in ("class_weights", "layer_groups", "param_groups", "frozen_cache", "plan",
                                     "trainable_parameters", "precision")} == {
         "class_weights": [1.4, 0.8], "layer_groups": report.layer_groups, "param_groups": param_groups,
@@ -47,6 +48,35 @@ def test_build_results_takes_the_report_as_it_is(tmp_path):
     assert results["data"] == {"source": "CoLA (x)", "class_names": list(CLASSES), "group_names": list(GROUPS),
                                "rows": {"train": 4, "eval": 2}, "truncated": {"train": 0}}
     assert results["train"] == {"runtime_s": 3.0, "samples_per_second": 8.0, "steps": 6, "epochs": 2.0,
-                                "final_loss": 0.5, "mean_loss": 0.7, "best_checkpoint": None}
+                                "final_loss": 0.5, "mean_loss": 0.7, "best_checkpoint": None,
+                                "step_seconds": {"steps": 6, "median": 0.5, "mean_by_tenth": [0.5] * 6}}
     path = write_results(results, tmp_path / "run")
     assert json.loads(path.read_text())["config"] == {"seed": 1}
+
+
+def test_the_step_clock_reports_the_median_and_each_tenth():
+    from cola.progress import StepClock
+
+    clock = StepClock()
+    assert clock.summary() is None
+    clock.seconds = [1.0] * 10 + [3.0] * 10
+    assert clock.summary() == {"steps": 20, "median": 2.0, "mean_by_tenth": [1.0] * 5 + [3.0] * 5}
+    clock.seconds = [1.0, 2.0, 4.0]  # fewer steps than tenths: one part per step
+    assert clock.summary()["mean_by_tenth"] == [1.0, 2.0, 4.0]
+
+
+def test_the_report_after_training_holds_the_cache_as_filled_and_the_events():
+    from dataclasses import replace
+
+    from cola.results import after_training
+
+    report = RunReport(class_weights=None, layer_groups=[], unfreeze_after_steps=None, frozen_cache={"used": True},
+                       trainable_parameters=1, total_parameters=1, precision={}, distributed={}, base_model={},
+                       plan={"frozen_groups": [], "progressive": {"mode": "auto"}})
+    events = [{"step": 4, "frozen_groups": ["embeddings"], "statistic": None}]
+    after = after_training(report, frozen_cache={"used": True, "cached_sentences": 9}, floor_events=events)
+    assert after.plan["progressive"] == {"mode": "auto", "events": events} and after.frozen_cache["cached_sentences"] == 9
+    assert report.plan["progressive"] == {"mode": "auto"}  # the report it started from is left as it was
+    assert after_training(replace(report, plan={"progressive": None}), frozen_cache={}, floor_events=None).plan == {
+        "progressive": None}
+
