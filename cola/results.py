@@ -176,6 +176,7 @@ def metric_sections(metrics: dict, prefix: str, class_names, group_names) -> dic
 def train_section(train_output, state) -> dict:
     logged = [entry["loss"] for entry in state.log_history if "loss" in entry]
     return {
+        "losses": [[entry["step"], entry["loss"]] for entry in state.log_history if "loss" in entry],
         "runtime_s": train_output.metrics.get("train_runtime"),
         "samples_per_second": train_output.metrics.get("train_samples_per_second"),
         "steps": state.global_step,

@@ -16,8 +16,9 @@ results.json (one run; `kind` "run"):
     test, test_<group>      the same for a labelled --test_file / --test_split (absent otherwise)
     data                    {source, class_names, group_names, rows: {split: n}, truncated: {split: texts cut to
                              max_length}}
-    train                   {runtime_s, samples_per_second, steps, epochs, final_loss, mean_loss, best_checkpoint,
-                             step_seconds: {steps, median, mean_by_tenth: [10 means]} (the steps this process ran)}
+    train                   {losses: [[step, training loss]] as logged, runtime_s, samples_per_second, steps, epochs,
+                             final_loss, mean_loss, best_checkpoint, step_seconds: {steps, median, mean_by_tenth:
+                             [10 means]} (the steps this process ran)}
     class_weights           [w_unacceptable, w_acceptable], or null
     layer_groups            [{name, params, frozen}], bottom to top; a group whose base weights are held while its
                               adapters train also has lora_adapter_params
@@ -52,7 +53,8 @@ run_config.json: `schema_version`, a `description`, then every option's final va
 
 Versions: 1 is every file written before the field existed (no `schema_version`, no `kind`, older runs without
 `data`, `plan`, `plan.lora`, `base_model`, or with CoLA's predicted_acceptable share alone); 2 added those; 3
-(results.json only) adds `plan.progressive`, `train.step_seconds` and the cache's `cached_sentences` and `grow_passes`.
+(results.json only) adds `plan.progressive`, `train.losses`, `train.step_seconds` and the cache's `cached_sentences`
+and `grow_passes`.
 """
 
 from __future__ import annotations
@@ -138,7 +140,7 @@ def upgrade_results(document: dict) -> dict:
     if version < 3 and upgraded["kind"] == RUN:
         # The floor did not rise before version 3 (a copy in the keys' order: the document read is left as it was).
         upgraded["plan"] = {key: upgraded["plan"].get(key) for key in PLAN_KEYS}
-        upgraded["train"] = {**upgraded["train"], "step_seconds": None}
+        upgraded["train"] = {"losses": None, **upgraded["train"], "step_seconds": None}
     upgraded = {"schema_version": RESULTS_VERSION, "kind": upgraded.pop("kind"),
                 **{key: value for key, value in upgraded.items() if key != "schema_version"}}
     return upgraded

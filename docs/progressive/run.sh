@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Progressive freezing against full fine-tuning and the static half (issue 31): 5 fresh seeds of each row, seed by
+# seed (every row of a seed before the next seed, so a stopped run still leaves paired rows), each row a sweep of
+# seeds that grows by one seed per round and keeps the seeds it finished (`--resume_from_checkpoint last`). Run it
+# alone on the machine: the training times are measured. It continues where it stopped; after each round it rewrites
+# the comparison report (report_<size>/: MCC median and IQR, paired differences against full fine-tuning with 95%
+# bootstrap intervals, training time, the floor over the steps).
+#
+#   time bash docs/progressive/run.sh base      # all-mpnet-base-v2, 2 epochs (the base grid's settings); needs the base wheels
+#   time bash docs/progressive/run.sh minilm    # all-MiniLM-L6-v2, 3 epochs
+#
+# Each run's results.json holds its training time (train.runtime_s: every cache fill and growth happens inside
+# training), its step times by tenth of the run (train.step_seconds) and, for the rising floors, every event;
+# wall.tsv beside the runs holds each call's whole wall time (loading, training, the final evaluation).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SIZE=${1:?say base or minilm}
+DATA=${DATA:-${COLA_DATA_DIR:-../shared/cola/raw}}
+OUT=${OUT:-outputs/progressive_$SIZE}
+SEEDS=${SEEDS:-31 32 33 34 35}
+export HF_HUB_OFFLINE=1
+case $SIZE in
+  base)   model=all-mpnet-base-v2; epochs=2; half=7 ;;   # 14 groups: embeddings, 12 layers, pooler
+  minilm) model=all-MiniLM-L6-v2; epochs=3; half=4 ;;    # 8 groups: embeddings, 6 layers, pooler
+  *) echo "say base or minilm" >&2; exit 2 ;;
+esac
+common=(--model_name_or_path "$model" --data_dir "$DATA" --max_length 64 --num_train_epochs "$epochs"
+        --per_device_train_batch_size 32 --learning_rate 5e-5 --warmup_steps 0.1 --eval_strategy no --save_strategy no
+        --load_best_model_at_end false --logging_steps 10 --resume_from_checkpoint last --disable_tqdm true)
+# name: the options that make the row (after the common ones)
+rows=(
+  "full:--freeze 0"
+  "auto:--progressive_freeze auto"
+  "linear:--progressive_freeze linear"
+  "half:--freeze $half"
+)
+mkdir -p "$OUT"
+done_seeds=()
+for seed in $SEEDS; do
+  done_seeds+=("$seed")
+  for row in "${rows[@]}"; do
+    name=${row%%:*}
+    read -ra options <<< "${row#*:}"
+    if [ -f "$OUT/$name/seed_$seed/results.json" ]; then continue; fi
+    start=$SECONDS
+    python train.py "${common[@]}" "${options[@]}" --seeds "${done_seeds[@]}" --output_dir "$OUT/$name"
+    printf '%s\t%s\t%d\n' "$name" "$seed" "$((SECONDS - start))" >> "$OUT/wall.tsv"
+  done
+  python -m cola.experiments.compare "$OUT/full" "$OUT/auto" "$OUT/linear" "$OUT/half" --out "docs/progressive/report_$SIZE" \
+    || echo "the report failed; the runs are kept" >&2
+done
