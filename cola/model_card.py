@@ -151,6 +151,22 @@ def _per_class_lines(results: dict, class_names: list[str]) -> list[str]:
             + ", ".join(f"{name} {section[f'f1_{name}']:.4f}" for name in class_names) + ".", ""]
 
 
+def rising_floor_line(progressive: dict, groups: int) -> str:
+    """The model card's line for a floor that rose during training (`cola.progressive`): each rise, its step and
+    the groups it froze."""
+    events, frozen = progressive["events"], []
+    rises = []
+    for event in events:
+        newly = [name for name in event["frozen_groups"] if name not in frozen]
+        rises.append(f"after step {event['step']}: {', '.join(newly)}")
+        frozen = event["frozen_groups"]
+    how = ("bottom-up, as each group's gradient norm settled (AutoFreeze)" if progressive["mode"] == "auto"
+           else "on a fixed schedule")
+    return (f"- Progressive freezing ({progressive['mode']}): the frozen floor rose {how}, to {len(frozen)} of {groups} "
+            f"layer groups in {len(events)} rise(s)" + (f" ({'; '.join(rises)})" if rises else "")
+            + "; a frozen group stopped training and its output was cached")
+
+
 def _training_lines(results: dict, config: dict) -> list[str]:
     plan = results["plan"]  # what trained (cola.plan), not the options that asked for it
     frozen = plan["frozen_groups"]
@@ -176,6 +192,7 @@ def _training_lines(results: dict, config: dict) -> list[str]:
            f"{' '.join(lora['target_modules'])} ({lora['adapted_layers']} linear layers above the frozen groups, "
            f"{lora['adapter_parameters']:,} adapter parameters); the base weights stay as they were, the head and "
            "pooler train. This model has the adapters merged in; `adapter/` holds the adapter for PEFT"] if lora else []),
+        *([rising_floor_line(plan["progressive"], plan["layer_groups"])] if plan.get("progressive") else []),
         f"- Learning rate: {', '.join(lr)}; weight decay {config['weight_decay']:g} (biases and norms exempt)",
         f"- Trainable parameters: {results['trainable_parameters']:,} of {results['total_parameters']:,} ({share:.2%})",
         f"- Class weights: {'none' if weights is None else ', '.join(f'{w:.4f}' for w in weights)}",

@@ -48,11 +48,11 @@ from .results import read_results
 from .run_files import (
     ADAPTER_DIR,
     CARD_FILE,
+    EVAL_PREDICTIONS_FILE,
     LOCK_FILE,
     RECORD_FILE,
     RESOLVED_CONFIG_FILE,
     RESULTS_FILE,
-    EVAL_PREDICTIONS_FILE,
     TEST_PREDICTIONS_FILE,
     WEIGHTS_FILES,
 )
@@ -66,7 +66,8 @@ FINISHED_MARKERS = (RESULTS_FILE, *WEIGHTS_FILES)
 # card; a user's own README is never deleted or written over.) tests/test_output_dir.py checks that a real run
 # writes nothing outside these.
 RUN_FILES = (
-    *FINISHED_MARKERS, RESOLVED_CONFIG_FILE, TEST_PREDICTIONS_FILE, EVAL_PREDICTIONS_FILE, CARD_FILE, "config.json", "generation_config.json",
+    *FINISHED_MARKERS, RESOLVED_CONFIG_FILE, TEST_PREDICTIONS_FILE, EVAL_PREDICTIONS_FILE, CARD_FILE, "config.json",
+    "generation_config.json",
     "training_args.bin", "trainer_state.json", "tokenizer*.json", "special_tokens_map.json", "added_tokens.json",
     "vocab.*", "merges.txt", "*.model", "chat_template.*",
 )

@@ -1,16 +1,18 @@
 """Which parameters train: one plan, built once from the options and the model's layer groups.
 
 The freezing options (`--freeze`, `--freeze_method`, `--frozen_eval_mode`, `--cache_frozen`,
-`--gradual_unfreeze_steps`, `--progressive_freeze` and its settings) are read here and nowhere else. Everything that acts on what trains is handed the
-plan: the Trainer (which groups stay in eval mode, which get learning rate 0, when each group starts training),
-the frozen-prefix cache (whether to try it), checkpoints (the floor they store), results.json and the model card
-(what was frozen, and how). As Lightning's `BaseFinetuning` keeps one policy object beside small helpers that
-know no command line (here `cola.freezing`: `freeze_bottom`, `modules_of`, fastai's `freeze_to`), a new way of
-choosing what trains arrives as one more function that returns such a plan. A method that trains small added weights
-beside held base weights fills the plan's `adapters` with an object of the `Adapters` interface (LoRA's:
-`cola.lora.LoraAdapters`); nothing here, in the Trainer or in the model loader knows which method it is.
+`--gradual_unfreeze_steps`, `--progressive_freeze` and its settings) are read here and nowhere else. Everything
+that acts on what trains is handed the plan: the Trainer (which groups stay in eval mode, which get learning rate
+0, when each group starts training, how high the floor may rise), the frozen-prefix cache (whether to try it),
+checkpoints (the floor they store), results.json and the model card (what was frozen, and how). As Lightning's
+`BaseFinetuning` keeps one policy object beside small helpers that know no command line (here `cola.freezing`:
+`freeze_bottom`, `modules_of`, fastai's `freeze_to`), a new way of choosing what trains arrives as one more
+function that returns such a plan. A method that trains small added weights beside held base weights fills the
+plan's `adapters` with an object of the `Adapters` interface (LoRA's: `cola.lora.LoraAdapters`); nothing here, in
+the Trainer or in the model loader knows which method it is.
 
-The floor (`--freeze N`: the bottom N layer groups never train) is called `floor` in every module.
+The floor (`--freeze N`: the bottom N layer groups never train; with `--progressive_freeze` it rises from there
+during the run) is called `floor` in every module.
 """
 
 from __future__ import annotations

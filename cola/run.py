@@ -42,9 +42,9 @@ from .output_dir import claim_output_dir
 from .param_groups import param_group_table
 from .plan import TrainingPlan, adopt_checkpoint_floor, plan_from, supported_layer_groups
 from .precision import training_autocast
+from .predict import predict_test_split, write_eval_predictions
 from .progress import StepClock
 from .progressive import FloorRise
-from .predict import predict_test_split, write_eval_predictions
 from .recipes import resolved_config, write_resolved_config
 from .results import RunReport, after_training, build_results, log_results, log_start_summary, run_report, write_results
 from .tracking import SuiteTablesToWandb, check_reporting, finish_wandb_run, reports_to_wandb
@@ -199,7 +199,8 @@ def cache_summary(trainer: ColaTrainer, report: RunReport) -> dict:
 def run_callbacks(args, plan: TrainingPlan, resolved: dict, report: RunReport,
                   floor_rise: FloorRise | None = None) -> list[TrainerCallback]:
     """Every callback a run gets: the suite's state in each checkpoint (a rising floor's too), the step clock, the
-    unfreezing log, the suite's tables in W&B, early stopping. (The rising floor's own callback is the Trainer's: it acts on it.)"""
+    unfreezing log, the suite's tables in W&B, early stopping. (The rising floor's own callback is the Trainer's: it
+    acts on the Trainer.)"""
     callbacks: list[TrainerCallback] = [SaveSuiteState(plan, resolved, floor_rise), StepClock()]
     if schedule := plan.unfreeze_schedule():
         callbacks.append(LogUnfreezing(schedule))

@@ -44,8 +44,8 @@ from .model_card import write_model_card
 from .optimizer_check import refuse_own_groups
 from .param_groups import build_param_groups
 from .plan import TrainingPlan
-from .progressive import FloorRise, RaiseTheFloor
 from .progress import PrinterLines, ProgressLines
+from .progressive import FloorRise, RaiseTheFloor
 from .run_files import WEIGHTS_FILES
 from .tracking import prepare_wandb
 from .unfreezing import gate_scheduler

@@ -34,7 +34,7 @@ def test_markdown_table_has_one_row_per_run(report, seed_sweep):
                    "MCC IQR", "accuracy", "degenerate", "train s/run", "samples/s"):
         assert f"| {column} |" in header, column
     rows = [line for line in text.splitlines() if line.startswith("| sweep |") or line.startswith("| seed_3 |")]
-    assert len(rows) == 4  # the table and the per-seed list
+    assert len(rows) == 5  # the table, the paired comparison (seed_3 against the sweep) and the per-seed list
     median = json.loads((seed_sweep / "results.json").read_text())["aggregate"]["matthews_correlation"]["median"]
     # epochs: the 1 trained (--max_steps 3 of 16 on 48 sentences), not num_train_epochs' 3
     trainable = json.loads((seed_sweep / "seed_3" / "results.json").read_text())["trainable_parameters"]

@@ -36,8 +36,12 @@ GRADUAL = ["--gradual_unfreeze_steps", "1", "--layer_lr_decay", "0.5"]
 # LoRA above the floor (2: embeddings, layer_00): adapters in layers 1 and 2, merged into the saved weights.
 LORA = ["--lora_r", "4", "--lora_alpha", "16"]
 
+# A rising floor: from 2 groups to 3 (layer_01 joins) after step 1; the two processes grow their caches over it,
+# the single process runs it uncached.
+RISING = ["--progressive_freeze", "linear", "--progressive_freeze_every", "1", "--progressive_freeze_start", "1"]
 
-@pytest.mark.parametrize("extra", [[], GRADUAL, LORA], ids=["plain", "gradual_unfreezing", "lora"])
+
+@pytest.mark.parametrize("extra", [[], GRADUAL, LORA, RISING], ids=["plain", "gradual_unfreezing", "lora", "rising"])
 def test_two_processes_match_one(tmp_path, tiny_bert_dir, data_dir, extra):
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533"]
     ddp = _train(torchrun, tmp_path / "ddp", tiny_bert_dir, data_dir, batch=8, accumulation=2, extra=extra)
@@ -68,7 +72,11 @@ def test_two_processes_match_one(tmp_path, tiny_bert_dir, data_dir, extra):
     r_single = json.loads((tmp_path / "single" / "results.json").read_text())
     assert r_ddp["class_weights"] == r_single["class_weights"]
     assert r_ddp["frozen_cache"]["used"] and not r_single["frozen_cache"]["used"]
-    assert ddp.stderr.count("Frozen-layer cache built") == 1  # each process builds its own; one of them logs
+    # each process keeps its own cache; one of them logs (once per prefix: twice where the floor rose)
+    assert ddp.stderr.count("Frozen-layer cache: ") == (2 if extra == RISING else 1)
+    if extra == RISING:
+        assert [e["frozen_groups"] for e in r_ddp["plan"]["progressive"]["events"]] == [
+            ["embeddings", "layer_00", "layer_01"]] == [e["frozen_groups"] for e in r_single["plan"]["progressive"]["events"]]
     assert r_ddp["eval"]["n"] == 101  # 101 is odd: a padded duplicate would show as 102
     assert r_ddp["eval_in_domain"]["n"] + r_ddp["eval_out_of_domain"]["n"] == 101
     assert r_ddp["eval"]["matthews_correlation"] == pytest.approx(r_single["eval"]["matthews_correlation"], abs=1e-9)
@@ -167,3 +175,21 @@ def test_accelerate_across_machines(tmp_path, tiny_bert_dir, data_dir):
     results = json.loads((tmp_path / "together" / "results.json").read_text())
     assert results["distributed"] == {"world_size": 2, "nodes": 2, "processes_per_node": 1, "global_batch": 16}
     assert results["eval"]["n"] == 101 and results["train"]["steps"] == 2
+
+
+def test_two_processes_decide_a_rising_floor_as_one_does(tmp_path, tiny_bert_dir, data_dir):
+    """auto reads the gradients: after DDP's reduction every process sees the same, and the statistics are averaged
+    over the processes all the same, so 2 processes freeze what 1 process freezes, at the same steps."""
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29535"]
+    auto = ["--progressive_freeze", "auto", "--progressive_freeze_every", "1", "--progressive_freeze_start", "2",
+            "--max_steps", "6", "--freeze", "0"]
+    _train(torchrun, tmp_path / "ddp", tiny_bert_dir, data_dir, batch=8, accumulation=2, extra=auto)
+    _train([sys.executable], tmp_path / "single", tiny_bert_dir, data_dir, batch=32, accumulation=1, extra=auto)
+    events = {out: json.loads((tmp_path / out / "results.json").read_text())["plan"]["progressive"]["events"]
+              for out in ("ddp", "single")}
+    assert events["ddp"] and [(e["step"], e["frozen_groups"]) for e in events["ddp"]] == [
+        (e["step"], e["frozen_groups"]) for e in events["single"]]
+    w_ddp, w_single = load_file(tmp_path / "ddp" / "model.safetensors"), load_file(tmp_path / "single" / "model.safetensors")
+    for name, value in w_single.items():
+        torch.testing.assert_close(w_ddp[name], value, rtol=1e-4, atol=1e-6, msg=name)
+

@@ -35,7 +35,8 @@ def test_build_results_takes_the_report_as_it_is(tmp_path):
     split = [0] * 4
     data = SimpleNamespace(class_names=CLASSES, group_names=GROUPS, source="CoLA (x)", truncated={"train": 0},
                            splits=lambda: {"train": split, "eval": split[:2]})
-    state = SimpleNamespace(log_history=[{"loss": 0.9, "step": 3}, {"loss": 0.5, "step": 6}], global_step=6, epoch=2.0, best_model_checkpoint=None)
+    state = SimpleNamespace(log_history=[{"loss": 0.9, "step": 3}, {"loss": 0.5, "step": 6}], global_step=6, epoch=2.0,
+                            best_model_checkpoint=None)
     train_output = SimpleNamespace(metrics={"train_runtime": 3.0, "train_samples_per_second": 8.0}, training_loss=0.7)
     results = build_results(report, param_groups=param_groups, eval_metrics=_metrics(), test_metrics=None, data=data,
                             train_output=train_output, trainer_state=state, config={"seed": 1},
@@ -47,7 +48,8 @@ def test_build_results_takes_the_report_as_it_is(tmp_path):
         "precision": {"requested": "auto", "used": "fp32"}}
     assert results["data"] == {"source": "CoLA (x)", "class_names": list(CLASSES), "group_names": list(GROUPS),
                                "rows": {"train": 4, "eval": 2}, "truncated": {"train": 0}}
-    assert results["train"] == {"losses": [[3, 0.9], [6, 0.5]], "runtime_s": 3.0, "samples_per_second": 8.0, "steps": 6, "epochs": 2.0,
+    assert results["train"] == {"losses": [[3, 0.9], [6, 0.5]], "runtime_s": 3.0, "samples_per_second": 8.0, "steps": 6,
+                                "epochs": 2.0,
                                 "final_loss": 0.5, "mean_loss": 0.7, "best_checkpoint": None,
                                 "step_seconds": {"steps": 6, "median": 0.5, "mean_by_tenth": [0.5] * 6}}
     path = write_results(results, tmp_path / "run")

@@ -27,7 +27,8 @@ def _run_keys(results: dict) -> set[str]:
 
 def test_a_real_runs_files_hold_what_the_schema_says(trained_run):
     results = json.loads((trained_run / "results.json").read_text())
-    assert list(results)[:2] == ["schema_version", "kind"] and (results["schema_version"], results["kind"]) == (RESULTS_VERSION, "run")
+    assert list(results)[:2] == ["schema_version", "kind"]
+    assert (results["schema_version"], results["kind"]) == (RESULTS_VERSION, "run")
     assert _run_keys(results) == set(RUN_KEYS)
     assert list(results["plan"]) == list(PLAN_KEYS) and results["plan"]["lora"] is None
     assert {"eval_in_domain", "eval_out_of_domain"} <= results.keys()

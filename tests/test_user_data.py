@@ -421,6 +421,28 @@ def test_test_predictions_csv_lists_every_test_row(three_class_run):
     results = json.loads((out / "results.json").read_text())
     assert (table["label"] == table["predicted"]).mean() == pytest.approx(results["test"]["accuracy"])
     assert table["probability"].between(1 / 3, 1).all()
+    # Each row is its own text's prediction (the evaluation reads shortest first: the rows are put back in order).
+    alone = _one_by_one(out, table["text"].tolist())
+    assert table["predicted"].tolist() == [label for label, _ in alone]
+    assert table["probability"].tolist() == pytest.approx([p for _, p in alone], abs=2e-6)
+
+
+def _one_by_one(model_dir, texts):
+    from cola.predict import load, predict
+
+    model, tokenizer = load(str(model_dir))
+    return [(label, p) for text in texts for label, p, _ in predict(model.eval(), tokenizer, [text], batch_size=1)]
+
+
+def test_eval_predictions_csv_holds_each_evaluation_row_in_file_order(three_class_run):
+    out, _ = three_class_run
+    table = pd.read_csv(out / "eval_predictions.csv", keep_default_na=False)
+    dev = three_class_frame(6, 100)
+    assert list(table.columns) == ["row", "group", "label", "predicted"] and table["row"].tolist() == list(range(18))
+    assert table["label"].tolist() == dev["label"].tolist() and table["group"].tolist() == dev["channel"].tolist()
+    assert table["predicted"].tolist() == [label for label, _ in _one_by_one(out, dev["text"].tolist())]
+    results = json.loads((out / "results.json").read_text())
+    assert (table["label"] == table["predicted"]).mean() == pytest.approx(results["eval"]["accuracy"])
 
 
 def test_the_run_config_replays_the_data_source(three_class_run):

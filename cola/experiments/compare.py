@@ -11,7 +11,12 @@ Each RUN_DIR is what train.py wrote: a multi-seed run (`--seeds`: results.json w
   layer-wise LR decay, gradual unfreezing, trainable parameters, MCC median and interquartile range over seeds,
   in- and out-of-domain MCC, accuracy, degenerate runs, train time and samples/s;
   then every seed's MCC;
+  then, where the runs share seeds with the first and kept their eval_predictions.csv, each run's MCC difference from
+  the first, paired by seed, with a 95% bootstrap interval over the evaluation sentences (`cola.experiments.paired`)
+  and its training time as a share of the first's; then every seed's MCC. A rising floor (`--progressive_freeze`)
+  shows in the freeze column: where it ended, in how many rises;
 - report.png: MCC per configuration (each seed a dot, the median a bar) and the median training time per run;
+- report_floor.png (runs that logged their loss): the training loss over the steps beside the frozen floor;
 - report.json: the same rows, for other tools.
 """
 
@@ -31,6 +36,7 @@ from ..redact import command_line
 from ..results import read_results
 from ..run_files import RESULTS_FILE
 from ..schema import SWEEP, SchemaError, plan_from_config
+from .paired import DRAWS, paired_difference, read_predictions
 from .stats import aggregate, run_entry
 
 PROG = "cola.experiments.compare"
@@ -74,6 +80,9 @@ def _row(run_dir: Path, results: dict) -> dict:
         runs = [run_entry(results["config"]["seed"], ".", results)]
         summary, one_run = aggregate(runs), results
     config = results["config"]
+    folders = {r["seed"]: run_dir / r["output_dir"] for r in runs}
+    seed_results = {seed: read_results(folder / RESULTS_FILE) if (folder / RESULTS_FILE).is_file() else None
+                    for seed, folder in folders.items()}
     trained = [r["train"].get("epochs") for r in runs]  # max_steps or early stopping can end before num_train_epochs
     # A sweep whose first seed's results are gone: what trained, from its options.
     plan = one_run.get("plan") or plan_from_config(config, None)
@@ -86,6 +95,11 @@ def _row(run_dir: Path, results: dict) -> dict:
         "freeze": len(plan["frozen_groups"]) if plan["frozen_groups"] is not None else config["freeze"],
         "layer_groups": plan["layer_groups"],
         "lora": plan.get("lora"),
+        "progressive": (plan.get("progressive") or {}).get("mode"),
+        # per seed: the frozen floor after each rise ([step, groups frozen]), and the logged training loss
+        "floor_rises": {seed: rises for seed, r in seed_results.items() if (rises := floor_rises(r)) is not None},
+        "losses": {seed: r["train"]["losses"] for seed, r in seed_results.items() if r and r["train"].get("losses")},
+        "seed_folders": {seed: str(folder) for seed, folder in folders.items()},
         "trainable_parameters": one_run.get("trainable_parameters"),
         "class_weights": config["class_weights"],
         "layer_lr_decay": config.get("layer_lr_decay", 1.0),
@@ -103,6 +117,12 @@ def _row(run_dir: Path, results: dict) -> dict:
         # Seeds that took no optimizer step (train.py refuses to report those now; older results may hold them).
         "never_trained": [r["seed"] for r in runs if not r["train"].get("steps")],
     }
+
+
+def floor_rises(results: dict | None) -> list[list[int]] | None:
+    """A rising floor's events as [step, groups frozen after it] (None: the run's floor did not rise)."""
+    progressive = ((results or {}).get("plan") or {}).get("progressive")
+    return None if not progressive else [[event["step"], len(event["frozen_groups"])] for event in progressive["events"]]
 
 
 def data_name(source: str | None, config: dict) -> str:
@@ -158,6 +178,8 @@ def markdown(rows: list[dict], command: str) -> str:
         freeze = f"{row['freeze']}/{row['layer_groups']}" if row["layer_groups"] else str(row["freeze"])
         if row.get("lora"):
             freeze += f" + LoRA r{row['lora']['r']} ({' '.join(row['lora']['target_modules'])})"
+        if row.get("progressive"):
+            freeze += f" rising ({row['progressive']}): {rise_summary(row['floor_rises'])}"
         trainable = f"{row['trainable_parameters']:,}" if row.get("trainable_parameters") is not None else "n/a"
         name = row["name"] + (f" (NEVER TRAINED: seed {', '.join(map(str, row['never_trained']))})"
                               if row.get("never_trained") else "")
@@ -173,11 +195,58 @@ def markdown(rows: list[dict], command: str) -> str:
             f"{agg['train_samples_per_second']['median']:.1f}",
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    lines += paired_lines(rows)
     lines += ["", "## MCC per seed", "", "| run | seed: MCC |", "|---|---|"]
     for row in rows:
         pairs = ", ".join(f"{seed}: {mcc:.3f}" for seed, mcc in zip(row["seeds"], row["mcc_per_seed"]))
         lines.append(f"| {row['name']} | {pairs} |")
     return "\n".join(lines) + "\n"
+
+
+def rise_summary(rises: dict) -> str:
+    """How a rising floor went over the seeds: where it ended, in how many rises, the last one's step (medians)."""
+    if not rises:
+        return "no seed's results"
+    final = [r[-1][1] if r else 0 for r in rises.values()]
+    last = [r[-1][0] for r in rises.values() if r]
+    count = statistics.median(len(r) for r in rises.values())
+    return (f"to {statistics.median(final):g} groups in {count:g} rise{'' if count == 1 else 's'}"
+            + (f", the last at step {statistics.median(last):g}" if last else "") + " (medians over seeds)")
+
+
+def paired_lines(rows: list[dict]) -> list[str]:
+    """The paired comparison of each run with the first, where they share seeds (`cola.experiments.paired`)."""
+    paired = [row for row in rows[1:] if row.get("paired")]
+    if not paired:
+        return []
+    first = rows[0]
+    lines = ["", f"## Against {first['name']}, paired by seed", "",
+             f"MCC of each run minus {first['name']}'s on the same seed, averaged over the seeds both have; 95% interval "
+             f"from {DRAWS:,} bootstrap draws of the evaluation sentences within each seed (the same draw for both runs "
+             "of a seed). Training time: median per run, as a share of the first run's.", "",
+             "| run | shared seeds | MCC difference | 95% interval | per seed | training time |", "|---|---|---|---|---|---|"]
+    for row in paired:
+        p = row["paired"]
+        lines.append(f"| {row['name']} | {len(p['seeds'])} | {p['mean']:+.3f} | {p['low']:+.3f} to {p['high']:+.3f} | "
+                     + ", ".join(f"{seed}: {d:+.3f}" for seed, d in zip(p["seeds"], p["per_seed"]))
+                     + f" | {row['time_vs_first']:.2f}x |")
+    return lines
+
+
+def pair_with_first(rows: list[dict]) -> None:
+    """Each later row's paired MCC difference with the first (`paired`) and its time as a share of the first's."""
+    def predictions(row):
+        found = {int(seed): read_predictions(Path(folder)) for seed, folder in row["seed_folders"].items()}
+        return {seed: table for seed, table in found.items() if table is not None}
+
+    first = predictions(rows[0])
+    for row in rows[1:]:
+        try:
+            row["paired"] = paired_difference(first, predictions(row))
+        except ValueError as error:
+            raise CliError(f"{row['name']} against {rows[0]['name']}: {error}") from None
+        row["time_vs_first"] = (row["aggregate"]["train_runtime_s"]["median"]
+                                / rows[0]["aggregate"]["train_runtime_s"]["median"])
 
 
 def plot(rows: list[dict], path: Path) -> None:
@@ -211,6 +280,39 @@ def figure(rows: list[dict]) -> Figure:
     return fig
 
 
+def floor_figure(rows: list[dict]) -> Figure:
+    """The training loss over the optimizer steps (mean over seeds) beside the frozen floor (each seed a line): where
+    a rising floor rose, and what the loss did meanwhile. A static freeze is a flat line at its floor."""
+    fig = Figure(figsize=(12, 4.2))
+    ax_loss, ax_floor = fig.subplots(1, 2, sharex=True)
+    colors = [f"C{i % 10}" for i in range(len(rows))]
+    for row, color in zip(rows, colors):
+        curves = list(row["losses"].values())
+        if curves:
+            steps = [step for step, _ in curves[0]]
+            mean = [statistics.fmean(c[i][1] for c in curves if i < len(c)) for i in range(len(steps))]
+            ax_loss.plot(steps, mean, color=color, label=row["name"], linewidth=1.2)
+        last = max((c[-1][0] for c in curves if c), default=0)
+        for i, rises in enumerate((row["floor_rises"] or {seed: [] for seed in row["seeds"]}).values()):
+            xs, ys = [0], [row["freeze"]]
+            for step, floor in rises:
+                xs += [step, step]
+                ys += [ys[-1], floor]
+            ax_floor.plot([*xs, last], [*ys, ys[-1]], color=color, alpha=0.6, linewidth=1.2,
+                          label=row["name"] if i == 0 else None)
+    ax_loss.set_xlabel("optimizer step")
+    ax_loss.set_ylabel("training loss (mean over seeds)")
+    ax_loss.grid(alpha=0.3)
+    ax_loss.legend(fontsize=8)
+    ax_floor.set_xlabel("optimizer step")
+    ax_floor.set_ylabel("layer groups frozen (each seed a line)")
+    ax_floor.grid(alpha=0.3)
+    ax_floor.legend(fontsize=8)
+    fig.suptitle("Training loss and the frozen floor over the run")
+    fig.tight_layout()
+    return fig
+
+
 def _learning_rate(row: dict) -> str:
     head = row["head_lr_multiplier"]
     return f"{row['learning_rate']:.1e}".replace("e-0", "e-") + ("" if head == 1 else f", head ×{head:g}")
@@ -230,7 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-REPORT_FILES = ("report.md", "report.json", "report.png")
+REPORT_FILES = ("report.md", "report.json", "report.png", "report_floor.png")
 
 
 def check_report_folder(out: Path) -> None:
@@ -270,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
             raise CliError(f"{spelled} and {seen[real]} are the same run; give each run once")
         seen[real] = spelled
     rows = distinct_names([load_run(path) for path in seen])
+    pair_with_first(rows)
     out = real_path(args.out)
     check_report_folder(out)
     try:
@@ -282,7 +385,12 @@ def main(argv: list[str] | None = None) -> int:
     write_atomic(out / "report.md", markdown(rows, command))
     write_atomic(out / "report.json", json.dumps({"command": command, "runs": rows}, indent=2) + "\n")
     plot(rows, out / "report.png")
-    print(f"compared {len(rows)} runs: {out / 'report.md'}, {out / 'report.png'}, {out / 'report.json'}")
+    written = [out / name for name in ("report.md", "report.png", "report.json")]
+    if any(row["losses"] for row in rows):
+        fig = floor_figure(rows)
+        write_atomic(out / "report_floor.png", lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
+        written.append(out / "report_floor.png")
+    print(f"compared {len(rows)} runs: {', '.join(map(str, written))}")
     return 0
 
 

@@ -30,7 +30,7 @@ from transformers import TrainerCallback
 from ..errors import CliError, reports_errors
 from ..files import write_atomic
 from ..redact import command_line
-from .bench import BATCH, ROWS, WARMUP_STEPS, suite_trainer
+from .bench import BATCH, ROWS, WARMUP_STEPS, fill_cache_first, suite_trainer
 
 PROG = "cola.experiments.profile_step"
 MATMUL = ("mm", "addmm", "bmm", "linear", "matmul", "mkldnn_linear", "mkldnn_matmul", "_addmm_activation")
@@ -130,6 +130,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="cola-profile-") as scratch:
         trainer, _, _ = suite_trainer(args, device, args.row, scratch)
         trainer.add_callback(profile)
+        fill_cache_first(trainer)
         trainer.train()
     if profile.profiler is None or not profile.wall:
         raise CliError("the run ended before the profiled steps")

@@ -12,6 +12,8 @@
 # Each run's results.json holds its training time (train.runtime_s: every cache fill and growth happens inside
 # training), its step times by tenth of the run (train.step_seconds) and, for the rising floors, every event;
 # wall.tsv beside the runs holds each call's whole wall time (loading, training, the final evaluation).
+# To have the machine for something else without spoiling a timing: `touch $OUT/PAUSE` holds the script before its
+# next run (the one running finishes), `rm $OUT/PAUSE` lets it go on.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SIZE=${1:?say base or minilm}
@@ -42,6 +44,7 @@ for seed in $SEEDS; do
     name=${row%%:*}
     read -ra options <<< "${row#*:}"
     if [ -f "$OUT/$name/seed_$seed/results.json" ]; then continue; fi
+    while [ -e "$OUT/PAUSE" ]; do sleep 5; done
     start=$SECONDS
     python train.py "${common[@]}" "${options[@]}" --seeds "${done_seeds[@]}" --output_dir "$OUT/$name"
     printf '%s\t%s\t%d\n' "$name" "$seed" "$((SECONDS - start))" >> "$OUT/wall.tsv"
