@@ -115,8 +115,7 @@ def predict_test_split(trainer, data, output_dir: str | Path) -> dict | None:
     Returns the test metrics (keys `test_...`) if the split is labelled, else None."""
     output = trainer.predict(data.test, metric_key_prefix="test")  # the whole model (the cache holds no test text)
     logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
-    logits = in_row_order(np.asarray(logits, dtype=np.float32), data.test)  # read shortest first
-    probs = torch.from_numpy(logits).softmax(-1).numpy()
+    probs = torch.from_numpy(np.asarray(logits, dtype=np.float32)).softmax(-1).numpy()  # in row order (ColaTrainer.predict)
     if trainer.is_world_process_zero():
         names = np.asarray(data.class_names, dtype=object)
         table = {"text": data.test[TEXT], **({"text_pair": data.test[TEXT_PAIR]} if TEXT_PAIR in data.test.column_names else {})}

@@ -33,8 +33,9 @@ from transformers import (
     Trainer,
     TrainerCallback,
 )
+from transformers.trainer_utils import PredictionOutput
 
-from .columns import GROUP, LABEL, NON_MODEL_COLUMNS, TaskData, eval_order
+from .columns import GROUP, LABEL, NON_MODEL_COLUMNS, TaskData, eval_order, in_row_order
 from .errors import CliError, on_one_line
 from .files import readable
 from .frozen_cache import CacheNotExact, FrozenPrefixCache
@@ -236,13 +237,22 @@ class ColaTrainer(Trainer):
         return eval_order(eval_dataset).tolist()
 
     def predict(self, test_dataset, *args, **kwargs):
-        """New texts (the test split) run the whole model: the cache holds the training and evaluation texts only,
+        """The predictions in the dataset's row order (the Trainer's own contract; they are read shortest first).
+        New texts (the test split) run the whole model: the cache holds the training and evaluation texts only,
         and would warn of each text it does not hold."""
         cache, self.frozen_cache = self.frozen_cache, None
         try:
-            return super().predict(test_dataset, *args, **kwargs)
+            output = super().predict(test_dataset, *args, **kwargs)
         finally:
             self.frozen_cache = cache
+
+        def in_rows(values):
+            if values is None or "input_ids" not in test_dataset.column_names:
+                return values
+            return tuple(map(in_rows, values)) if isinstance(values, tuple) else in_row_order(values, test_dataset)
+
+        return PredictionOutput(predictions=in_rows(output.predictions), label_ids=in_rows(output.label_ids),
+                                metrics=output.metrics)
 
     # --- a rising floor (cola.progressive) ---
 

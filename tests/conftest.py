@@ -145,6 +145,15 @@ def tiny_bert_dir(tmp_path_factory, tokenizer):
     return path
 
 
+@pytest.fixture(scope="session")
+def tiny_bert_dropout_dir(tmp_path_factory, tokenizer):
+    """A saved 3-layer tiny BERT with dropout on: its RNG state is part of what a resume must restore."""
+    path = tmp_path_factory.mktemp("tiny_bert_dropout")
+    tiny_model("bert", layers=3, dropout=0.1).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
 def sweep_argv(model_dir, data_dir, out) -> list[str]:
     """A two-seed run of the tiny BERT: 3 steps each, no checkpoints."""
     return ["--model_name_or_path", str(model_dir), "--data_dir", str(data_dir), "--output_dir", str(out),

@@ -9,7 +9,6 @@ import shutil
 
 import pytest
 import torch
-from conftest import tiny_model
 from safetensors.torch import load_file
 
 import train
@@ -21,11 +20,8 @@ OPTIONS = ["--max_train_samples", "96", "--max_eval_samples", "64",
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, tokenizer):
-    path = tmp_path_factory.mktemp("tiny_bert_dropout")
-    tiny_model("bert", layers=3, dropout=0.1).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+def model_dir(tiny_bert_dropout_dir):
+    return tiny_bert_dropout_dir
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from cola.plan import supported_layer_groups
 def _options(r=4, alpha=8.0, dropout=0.0, targets=None, freeze=1):
     return SimpleNamespace(lora_r=r, lora_alpha=alpha, lora_dropout=dropout, lora_target_modules=targets, freeze=freeze,
                            freeze_method="requires_grad", frozen_eval_mode=True, cache_frozen=None,
-                           gradual_unfreeze_steps=None)
+                           gradual_unfreeze_steps=None, progressive_freeze=None)
 
 
 def _inputs(seed=0):

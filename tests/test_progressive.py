@@ -218,14 +218,6 @@ def test_growing_runs_only_the_new_groups_over_cached_sentences(tmp_path, tokeni
 # --- through train.py: results, resume, sweeps, the search, errors ---
 
 
-@pytest.fixture(scope="module")
-def dropout_model_dir(tmp_path_factory, tokenizer):
-    path = tmp_path_factory.mktemp("tiny_bert_dropout")
-    tiny_model("bert", layers=3, dropout=0.1).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
-
-
 RESUMABLE = ["--max_train_samples", "96", "--max_eval_samples", "32", "--max_steps", "10",
              "--per_device_train_batch_size", "16", "--learning_rate", "1e-3", "--eval_strategy", "no",
              "--save_strategy", "steps", "--save_steps", "1", "--save_total_limit", "20",
@@ -234,9 +226,9 @@ RESUMABLE = ["--max_train_samples", "96", "--max_eval_samples", "32", "--max_ste
 
 
 @pytest.fixture(scope="module")
-def whole_run(tmp_path_factory, dropout_model_dir, data_dir):
+def whole_run(tmp_path_factory, tiny_bert_dropout_dir, data_dir):
     out = tmp_path_factory.mktemp("progressive") / "whole"
-    argv = ["--model_name_or_path", str(dropout_model_dir), "--data_dir", str(data_dir), *RESUMABLE]
+    argv = ["--model_name_or_path", str(tiny_bert_dropout_dir), "--data_dir", str(data_dir), *RESUMABLE]
     assert train.main(argv + ["--output_dir", str(out)]) == 0
     return out, argv
 
