@@ -171,7 +171,8 @@ def progressive_from(args, groups: list[LayerGroup]) -> ProgressiveFreezing | No
                        f"to at most {highest} groups on this model ({names}); the top layer and what runs after it "
                        f"keep training")
     return ProgressiveFreezing(mode=args.progressive_freeze, most=most, every=args.progressive_freeze_every,
-                               start=args.progressive_freeze_start, percentile=args.progressive_freeze_percentile)
+                               start=args.progressive_freeze_start, percentile=args.progressive_freeze_percentile,
+                               tolerance=args.progressive_freeze_tolerance)
 
 
 def adopt_checkpoint_floor(args, stored: int | None, *, given: bool, checkpoint: str) -> None:

@@ -4,12 +4,15 @@ Bottom layers of a pre-trained encoder settle early in fine-tuning, so they can 
 then on their output is a fixed function of the tokens: the frozen-prefix cache (`cola.frozen_cache`) grows over
 them and later steps start above them. Two ways to decide when:
 
-- `auto` (AutoFreeze, Liu et al. 2021): the run is cut into windows of `--progressive_freeze_every` optimizer steps;
-  for each still-training layer group the mean gradient norm over a window is compared with the previous window's
-  (relative change |g_w - g_{w-1}| / g_{w-1}). A group whose change is at or below the given percentile of all
-  still-training groups' changes (AutoFreeze found the median to agree with its SVCCA reference) has settled; the
-  lowest run of settled groups, starting at the floor, joins it. Bottom-up only: a settled group above a moving one
-  keeps training, since freezing it would leave a training group below a frozen one.
+- `auto` (AutoFreeze, Liu et al. 2021): the run is cut into windows of `--progressive_freeze_every` optimizer
+  steps; for each still-training layer group the mean gradient norm over a window is compared with the previous
+  window's (relative change |g_w - g_{w-1}| / g_{w-1}). A group whose change is at or below the given percentile of
+  all still-training groups' changes (AutoFreeze found the median to agree with its SVCCA reference) has settled;
+  the lowest run of settled groups, starting at the floor, joins it. The percentile is relative: when every group's
+  gradient norm jumps at once (on CoLA, as the loss starts to fall), the lower half still counts as settled;
+  `--progressive_freeze_tolerance` adds an absolute bound on the change (docs/progressive measured both). Bottom-up
+  only: a settled group above a moving one keeps training, since freezing it would leave a training group below a
+  frozen one.
 - `linear` (FreezeOut, Brock et al. 2017; Composer's LayerFreezing): the floor rises by a fixed schedule, evenly
   over the decision points, reaching `--progressive_freeze_max` at the last one. The deterministic baseline.
 
@@ -50,6 +53,7 @@ class ProgressiveFreezing:
     every: int | None  # optimizer steps per window; None: a tenth of the run
     start: int | None  # the first decision's step; None: after two windows
     percentile: float  # auto: a group has settled at or below this percentile of the changes
+    tolerance: float | None = None  # auto: ... and at or below this change (None: the percentile alone)
 
     def windows(self, total_steps: int) -> tuple[int, int]:
         """(steps per window, the first decision's step) for a run of `total_steps` optimizer steps."""
@@ -63,8 +67,9 @@ class ProgressiveFreezing:
         return list(range(first, total_steps, every))
 
     def summary(self) -> dict:
+        auto = self.mode == "auto"
         return {"mode": self.mode, "max_frozen_groups": self.most, "every": self.every, "start": self.start,
-                "percentile": self.percentile if self.mode == "auto" else None}
+                "percentile": self.percentile if auto else None, "tolerance": self.tolerance if auto else None}
 
 
 def highest_floor(groups: list[LayerGroup]) -> int:
@@ -142,6 +147,8 @@ class FloorRise:
         training = range(self.floor, len(self.names))
         changes = [abs(means[i] - previous[i]) / previous[i] if previous[i] > 0 else math.nan for i in training]
         threshold = settled_threshold(changes, percentile=self.schedule.percentile)
+        if self.schedule.tolerance is not None:
+            threshold = min(threshold, self.schedule.tolerance)
         settled = settled_prefix(changes, threshold=threshold)
         statistic = {"relative_change": {self.names[i]: _rounded(c) for i, c in zip(training, changes)},
                      "threshold": _rounded(threshold)}

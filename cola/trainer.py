@@ -9,9 +9,11 @@ class weights and the frozen-prefix cache the run built; it reports nothing itse
 - the optimizer: named parameter groups with absolute per-group learning rates (`param_groups.py`);
 - the scheduler: gradual-unfreezing gates on the Trainer's own schedule (`unfreezing.py`).
 
-It also keeps the frozen groups in eval mode during training (`--frozen_eval_mode`) and replays the frozen
-prefix from the cache the run handed it (`frozen_cache.py`, used in `compute_loss`; `predict` runs the whole model:
-new texts are not in the cache).
+It also keeps the frozen groups in eval mode during training (`--frozen_eval_mode`), replays the frozen prefix
+from the cache the run handed it (`frozen_cache.py`, used in `compute_loss`; `predict` runs the whole model: new
+texts are not in the cache), raises the floor when a rising floor decides to (`raise_floor`, called by
+`cola.progressive.RaiseTheFloor`), and reads evaluation and test sentences shortest first, in an order known from
+their lengths, so that `predict` gives its rows back in the dataset's order.
 
 transformers 5 assumes a model whose forward() takes **kwargs (all BERT-family heads) scales its own loss by
 `num_items_in_batch` (it does not, upstream issue 47688). The loss here is computed in this class, so the

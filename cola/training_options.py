@@ -160,6 +160,13 @@ class ColaTrainingArguments(TrainingArguments):
             "top encoder layer (12 of 14 on a 12-layer model with a pooler). Unused without --progressive_freeze.",
         },
     )
+    progressive_freeze_tolerance: float | None = field(
+        default=None,
+        metadata={
+            "help": "auto: a group has settled only if its gradient-norm change is also at or below this (0.1: 10%% "
+            "between windows). Default: the percentile alone, as AutoFreeze. Unused without --progressive_freeze auto.",
+        },
+    )
     progressive_freeze_percentile: float = field(
         default=50.0,
         metadata={
@@ -365,6 +372,9 @@ class ColaTrainingArguments(TrainingArguments):
             value = getattr(self, name)
             if value is not None and value < (0 if name == "progressive_freeze_start" else 1):
                 raise ValueError(f"{name} must be a positive number{' (or 0)' if name.endswith('start') else ''}, got {value}")
+        tolerance = self.progressive_freeze_tolerance
+        if tolerance is not None and not (math.isfinite(tolerance) and tolerance >= 0):
+            raise ValueError(f"progressive_freeze_tolerance must be 0 or more, got {tolerance}")
         if not (math.isfinite(self.progressive_freeze_percentile) and 0 <= self.progressive_freeze_percentile <= 100):
             raise ValueError(f"progressive_freeze_percentile must be in [0, 100], got {self.progressive_freeze_percentile}")
         if self.progressive_freeze is None:

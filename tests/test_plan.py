@@ -40,7 +40,7 @@ def test_a_rising_floor_starts_where_freeze_says_and_rises_at_most_to_below_the_
     layers = sum(g.name.startswith("layer_") for g in groups)
     assert plan.floor == 1 and plan.progressive.most == layers  # embeddings + every layer but the top one
     assert plan.summary()["progressive"] == {"mode": "auto", "max_frozen_groups": layers, "every": None, "start": None,
-                                             "percentile": 50.0}
+                                             "percentile": 50.0, "tolerance": None}
     _, nothing_yet = _plan(arch, progressive_freeze="linear")
     assert nothing_yet.why_not_cached() is None  # the cache is made for the floor to come
     assert nothing_yet.summary()["progressive"]["percentile"] is None  # a linear floor reads no statistic

@@ -76,6 +76,18 @@ def test_auto_freezes_the_groups_a_planted_statistic_says_have_settled():
                                                            "layer_02": 0.0, "pooler": 1.0}, "threshold": 0.0}
 
 
+def test_a_tolerance_keeps_groups_training_when_every_norm_jumps_at_once():
+    jumps = {1: [1, 1, 1, 1, 1], 2: [1, 1, 1, 1, 1], 3: [2, 2.2, 4, 3, 3.5], 4: [2, 2.2, 4, 3, 3.5]}  # changes 1-3
+    for tolerance, expected in ((None, 2), (0.1, 0)):
+        rise = FloorRise(ProgressiveFreezing(mode="auto", most=3, every=2, start=4, percentile=50.0,
+                                             tolerance=tolerance), NAMES, floor=0)
+        for step in range(1, 5):
+            rise.observe(jumps[step])
+            floor, statistic = rise.decide(step, 10)
+        assert floor == expected  # the percentile alone freezes the lower half of a jump; the bound does not
+        assert statistic["threshold"] == (2.0 if tolerance is None else 0.1)
+
+
 def test_the_decision_state_round_trips_through_a_checkpoint():
     rise = FloorRise(schedule(), NAMES, floor=1)
     for step in (1, 2, 3):
@@ -282,6 +294,8 @@ def test_a_space_may_search_progressive_freezing(tmp_path):
 @pytest.mark.parametrize(("flags", "message"), [
     (["--progressive_freeze", "sometimes"], "argument --progressive_freeze/--progressive-freeze: invalid choice: 'sometimes'"),
     (["--progressive_freeze", "auto", "--progressive_freeze_every", "0"], "progressive_freeze_every must be a positive"),
+    (["--progressive_freeze", "auto", "--progressive_freeze_tolerance", "-1"],
+     "progressive_freeze_tolerance must be 0 or more, got -1.0"),
     (["--progressive_freeze", "auto", "--progressive_freeze_percentile", "101"],
      "progressive_freeze_percentile must be in [0, 100], got 101.0"),
     (["--progressive_freeze", "auto", "--lora_r", "4"], "progressive_freeze and lora_r do not combine"),

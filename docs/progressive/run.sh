@@ -33,6 +33,7 @@ common=(--model_name_or_path "$model" --data_dir "$DATA" --max_length 64 --num_t
 rows=(
   "full:--freeze 0"
   "auto:--progressive_freeze auto"
+  "auto_tol:--progressive_freeze auto --progressive_freeze_tolerance 0.1"
   "linear:--progressive_freeze linear"
   "half:--freeze $half"
 )
@@ -49,6 +50,6 @@ for seed in $SEEDS; do
     python train.py "${common[@]}" "${options[@]}" --seeds "${done_seeds[@]}" --output_dir "$OUT/$name"
     printf '%s\t%s\t%d\n' "$name" "$seed" "$((SECONDS - start))" >> "$OUT/wall.tsv"
   done
-  report=(python -m cola.experiments.compare "$OUT/full" "$OUT/auto" "$OUT/linear" "$OUT/half")
+  report=(python -m cola.experiments.compare "$OUT/full" "$OUT/auto" "$OUT/auto_tol" "$OUT/linear" "$OUT/half")
   "${report[@]}" --out "docs/progressive/report_$SIZE" || echo "the report failed; the runs are kept" >&2
 done
