@@ -50,6 +50,6 @@ for seed in $SEEDS; do
     python train.py "${common[@]}" "${options[@]}" --seeds "${done_seeds[@]}" --output_dir "$OUT/$name"
     printf '%s\t%s\t%d\n' "$name" "$seed" "$((SECONDS - start))" >> "$OUT/wall.tsv"
   done
-  report=(python -m cola.experiments.compare "$OUT/full" "$OUT/auto" "$OUT/auto_tol" "$OUT/linear" "$OUT/half")
-  "${report[@]}" --out "docs/progressive/report_$SIZE" || echo "the report failed; the runs are kept" >&2
+  runs=("$OUT/full" "$OUT/auto" "$OUT/auto_tol" "$OUT/linear" "$OUT/half")
+  python -m cola.experiments.compare "${runs[@]}" --out "docs/progressive/report_$SIZE" || echo "the report failed" >&2
 done
