@@ -220,6 +220,7 @@ class RaiseTheFloor(TrainerCallback):
             if state.is_world_process_zero:
                 why = "" if statistic is None else "; gradient-norm change " + ", ".join(
                     f"{name} {statistic['relative_change'][name]}" for name in newly) + (
-                    f" (at or below {statistic['threshold']}, the {rise.schedule.percentile:g}th percentile)")
+                    f" (at or below {statistic['threshold']}: the {rise.schedule.percentile:g}th percentile"
+                    + (f", at most {rise.schedule.tolerance:g}" if rise.schedule.tolerance is not None else "") + ")")
                 logger.info("Progressive freezing after step %d: %s join the frozen floor (%d of %d groups)%s",
                             state.global_step, ", ".join(newly), floor, len(rise.names), why)

@@ -10,10 +10,11 @@ users run: the same order, the same checks, the same Trainer. The order matters,
   part of it), and the check that the checkpoint's run had the same configuration;
 - the data, read and checked before any model is loaded (a bad file is reported in seconds, not after a download);
 - the seed, then the model (the classification head is initialised from it), `--max_length` against its positions;
-- class weights from the training split, the layer groups, the plan of what trains, applied before the Trainer
-  builds its optimizer (which only takes parameters that require gradients);
-- the frozen-prefix cache, built on the applied plan (it runs the frozen groups once), then the report of what the
-  run decided, then the Trainer, handed the plan, the weights and the cache.
+- class weights from the training split, the layer groups, the plan of what trains (a rising floor where its
+  checkpoint left it), applied before the Trainer builds its optimizer (which only takes parameters that require
+  gradients);
+- the frozen-prefix cache, set up on the applied plan (it fills as batches first hold each sentence), then the
+  report of what the run decided, then the Trainer, handed the plan, the weights, the cache and the rising floor.
 """
 
 from __future__ import annotations
