@@ -136,22 +136,23 @@ def _more_architectures(arch: str, *, layers: int, dropout: float, vocab: int):
     raise ValueError(arch)
 
 
+def _saved_tiny_bert(tmp_path_factory, tokenizer, name: str, dropout: float):
+    path = tmp_path_factory.mktemp(name)
+    tiny_model("bert", layers=3, dropout=dropout).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
 @pytest.fixture(scope="session")
 def tiny_bert_dir(tmp_path_factory, tokenizer):
     """A saved 3-layer tiny BERT with dropout off, for runs through the CLI that compare exact weights."""
-    path = tmp_path_factory.mktemp("tiny_bert")
-    tiny_model("bert", layers=3, dropout=0.0).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    return _saved_tiny_bert(tmp_path_factory, tokenizer, "tiny_bert", dropout=0.0)
 
 
 @pytest.fixture(scope="session")
 def tiny_bert_dropout_dir(tmp_path_factory, tokenizer):
     """A saved 3-layer tiny BERT with dropout on: its RNG state is part of what a resume must restore."""
-    path = tmp_path_factory.mktemp("tiny_bert_dropout")
-    tiny_model("bert", layers=3, dropout=0.1).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    return _saved_tiny_bert(tmp_path_factory, tokenizer, "tiny_bert_dropout", dropout=0.1)
 
 
 def sweep_argv(model_dir, data_dir, out) -> list[str]:

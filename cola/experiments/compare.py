@@ -74,15 +74,16 @@ def load_run(run_dir: str | Path) -> dict:
 def _row(run_dir: Path, results: dict) -> dict:
     if results["kind"] == SWEEP:
         runs, summary = results["runs"], results["aggregate"]
-        first = run_dir / runs[0]["output_dir"] / RESULTS_FILE
-        one_run = read_results(first) if first.is_file() else {}
+        folders = {r["seed"]: run_dir / r["output_dir"] for r in runs}
+        # Each seed's own results (None where they are gone): the first's plan, every seed's rises and losses.
+        seed_results = {seed: read_results(folder / RESULTS_FILE) if (folder / RESULTS_FILE).is_file() else None
+                        for seed, folder in folders.items()}
     else:
         runs = [run_entry(results["config"]["seed"], ".", results)]
-        summary, one_run = aggregate(runs), results
+        summary = aggregate(runs)
+        folders, seed_results = {runs[0]["seed"]: run_dir}, {runs[0]["seed"]: results}
+    one_run = seed_results[runs[0]["seed"]] or {}
     config = results["config"]
-    folders = {r["seed"]: run_dir / r["output_dir"] for r in runs}
-    seed_results = {seed: read_results(folder / RESULTS_FILE) if (folder / RESULTS_FILE).is_file() else None
-                    for seed, folder in folders.items()}
     trained = [r["train"].get("epochs") for r in runs]  # max_steps or early stopping can end before num_train_epochs
     # A sweep whose first seed's results are gone: what trained, from its options.
     plan = one_run.get("plan") or plan_from_config(config, None)
