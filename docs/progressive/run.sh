@@ -59,7 +59,7 @@ for seed in $SEEDS; do
     if [ -f "$OUT/$name/seed_$seed/results.json" ]; then
       # Trained. The sweep's summary lists it unless a rerun of an earlier seed (its folder deleted) rewrote the
       # summary for that seed alone: then the sweep is called again, which trains nothing and lists every seed.
-      if ! grep -q "\"seed_$seed\"" "$OUT/$name/results.json"; then
+      if ! grep -qs "\"seed_$seed\"" "$OUT/$name/results.json"; then
         python train.py "${common[@]}" "${options[@]}" --seeds "${done_seeds[@]}" --output_dir "$OUT/$name"
       fi
       continue
