@@ -9,10 +9,10 @@ import statistics
 import time
 
 import torch
-from transformers import AutoModelForSequenceClassification
 
+from cola.cola_tsv import CLASS_NAMES
 from cola.freezing import find_layer_groups
-from cola.model import resolve_model_path
+from cola.model import load_model_and_tokenizer
 from cola.progressive import group_norms
 
 
@@ -24,7 +24,7 @@ def milliseconds(call, *args) -> float:
 
 def main() -> None:
     for name in ("all-MiniLM-L6-v2", "all-mpnet-base-v2"):
-        model = AutoModelForSequenceClassification.from_pretrained(resolve_model_path(name), num_labels=2)
+        model, _ = load_model_and_tokenizer(name, class_names=CLASS_NAMES)  # the suite's loader, as a run loads
         for parameter in model.parameters():
             parameter.grad = torch.randn_like(parameter)
         groups = find_layer_groups(model)

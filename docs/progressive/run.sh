@@ -48,6 +48,10 @@ rows=(
 for name in $ONLY; do
   if ! printf '%s\n' "${rows[@]}" | grep -q "^$name:"; then echo "ONLY: no row named $name" >&2; exit 2; fi
 done
+sweep() {  # $1: the row's name, then its options: the sweep over every seed so far (trains only what is missing)
+  local name=$1; shift
+  python train.py "${common[@]}" "$@" --seeds "${done_seeds[@]}" --output_dir "$OUT/$name"
+}
 mkdir -p "$OUT"
 done_seeds=()
 for seed in $SEEDS; do
@@ -59,14 +63,12 @@ for seed in $SEEDS; do
     if [ -f "$OUT/$name/seed_$seed/results.json" ]; then
       # Trained. The sweep's summary lists it unless a rerun of an earlier seed (its folder deleted) rewrote the
       # summary for that seed alone: then the sweep is called again, which trains nothing and lists every seed.
-      if ! grep -qs "\"seed_$seed\"" "$OUT/$name/results.json"; then
-        python train.py "${common[@]}" "${options[@]}" --seeds "${done_seeds[@]}" --output_dir "$OUT/$name"
-      fi
+      if ! grep -qs "\"seed_$seed\"" "$OUT/$name/results.json"; then sweep "$name" "${options[@]}"; fi
       continue
     fi
     while [ -e "$OUT/PAUSE" ]; do sleep 5; done
     start=$SECONDS
-    python train.py "${common[@]}" "${options[@]}" --seeds "${done_seeds[@]}" --output_dir "$OUT/$name"
+    sweep "$name" "${options[@]}"
     printf '%s\t%s\t%d\n' "$name" "$seed" "$((SECONDS - start))" >> "$OUT/wall.tsv"
   done
   runs=()
