@@ -26,7 +26,7 @@ from .config import ARGUMENT_CLASSES, RunConfig, options_with
 from .errors import CliError, on_one_line
 from .files import write_atomic
 from .option_traits import TRAITS
-from .redact import is_secret_option
+from .redact import credentials_in, is_secret_option
 from .run_files import RESOLVED_CONFIG_FILE
 from .schema import SchemaError, run_config_document, upgrade_run_config
 from .training_options import ColaTrainingArguments
@@ -101,6 +101,7 @@ class RecipeParser(HfArgumentParser):
             model, data, training, _, remaining = self.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
         except ValueError as error:  # the options' own checks, e.g. strategies that do not match
             raise CliError(on_one_line(error)) from None
+        _refuse_credentials((model, data, training))
         if remaining:
             # Names only: the value after an unknown option may be a credential no check recognised by its name.
             names = [word.split("=", 1)[0] for word in remaining if word.startswith("-")]
@@ -252,6 +253,19 @@ def _refuse_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
             raise _DuplicateKey(key)
         seen[key] = value
     return seen
+
+
+def _refuse_credentials(sections) -> None:
+    """No option but a credential's own (--hub_token, which goes to HF_TOKEN) may carry one: every option is written
+    into run_config.json, results.json, the card and each checkpoint's training_args.bin. Refused by name, the value
+    never echoed."""
+    for section in sections:
+        for f in dataclasses.fields(section):
+            value = getattr(section, f.name, None)
+            words = value if isinstance(value, (list, tuple)) else [value]
+            if not is_secret_option(f.name) and any(isinstance(w, str) and credentials_in(w) for w in words):
+                raise CliError(f"--{f.name} holds a credential (a password or token inside it), which the run would "
+                               f"write into its files; give the value without it (a token: HF_TOKEN or `hf auth login`)")
 
 
 def _reject_renamed_flags(argv: list[str]) -> None:

@@ -13,6 +13,7 @@ import math
 import os
 from dataclasses import dataclass, field, fields
 
+from huggingface_hub.utils import HFValidationError, validate_repo_id
 from transformers import TrainingArguments
 from transformers.trainer_utils import IntervalStrategy, SaveStrategy
 
@@ -303,6 +304,7 @@ class ColaTrainingArguments(TrainingArguments):
 
     def __post_init__(self):
         self._take_hub_token()
+        self._check_hub_model_id()
         self._check_ranges()  # first: the Trainer's own checks would word some of these less plainly, or miss them
         if problem := launch_problem(os.environ):
             raise ValueError(problem)
@@ -403,6 +405,17 @@ class ColaTrainingArguments(TrainingArguments):
         if self.hub_token:
             os.environ["HF_TOKEN"] = self.hub_token
             self.hub_token = None
+
+    def _check_hub_model_id(self) -> None:
+        """A repository id (`name` or `namespace/name`), nothing else: `user:TOKEN@org/model` would be written in
+        clear into run_config.json, results.json and every checkpoint. The value is not quoted (it may be that)."""
+        if self.hub_model_id is None:
+            return
+        try:
+            validate_repo_id(self.hub_model_id)
+        except HFValidationError:
+            raise ValueError("hub_model_id takes a Hub repository id, 'name' or 'namespace/name' (letters, digits, "
+                             "'-', '_', '.'); a token belongs in HF_TOKEN or --hub_token, never in the id") from None
 
     def _check_best_model_strategies(self) -> None:
         """The Trainer's own check, worded for the suite, whose default (not the Trainer's) turns

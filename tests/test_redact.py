@@ -116,3 +116,49 @@ def test_the_process_command_line_is_scrubbed_after_parsing(monkeypatch, tmp_pat
                                       "--max_steps", "0"])
     train.main()
     assert sys.argv == ["train.py", "--hub_token=***", "--output_dir", str(tmp_path / "o"), "--max_steps", "0"]
+
+
+@pytest.mark.parametrize("value, shown, secrets", [
+    ("postgresql://ana:hunter two2@db/cola", "postgresql://ana:***@db/cola", {"hunter two2"}),
+    ("postgresql://db/cola?password=hunter two2&sslmode=require", "postgresql://db/cola?password=***&sslmode=require",
+     {"hunter two2"}),
+    ("postgresql://db/cola?password=hunter+two2", "postgresql://db/cola?password=***", {"hunter+two2", "hunter two2"}),
+    ("--storage=mysql://u:a b@c@h/db", "--storage=mysql://u:***@h/db", {"a b@c"}),
+    ("host=db password=x dbname=cola", "host=db password=*** dbname=cola", {"x"}),  # a DSN: spaces separate
+])
+def test_one_value_hides_its_credential_through_spaces(value, shown, secrets):
+    """A command line's word or a storage URL is one value: its password runs on through spaces (to the last '@',
+    or to the query's next '&'); free text still ends one at white space, as nothing else marks its end there."""
+    assert redact_argv([value]) == [shown]
+    assert secrets <= set(credentials_in(value))
+    assert scrub(f"driver: password '{sorted(secrets)[0]}' refused", value) == "driver: password '***' refused"
+
+
+@pytest.mark.parametrize("argv", [
+    ["--hub_model_id", "ana:hf_SECRET@org/model"],
+    ["--hub_model_id", "https://ana:hf_SECRET@huggingface.co/org/model"],
+    ["--run_name", "https://ana:hf_SECRET x@host/path"],
+    ["--model_name_or_path", "https://host/model?token=hf_SECRET"],
+    ["--no_decay_patterns", "*.bias", "postgresql://a:hf_SECRET@h/db"],
+])
+def test_an_option_that_carries_a_credential_is_refused_unechoed(argv, tmp_path, capsys):
+    """Every option is written into run_config.json, results.json, the card and training_args.bin: one that carries
+    a password or token (a Hub id with `user:TOKEN@`) is refused before anything is written, the value unquoted."""
+    import train
+
+    assert train.main([*argv, "--output_dir", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "hf_SECRET" not in err
+    assert argv[0].lstrip("-") in err and not (tmp_path / "out").exists()
+
+
+def test_a_recipe_whose_hub_model_id_carries_a_token_is_refused(tmp_path, capsys):
+    import json
+
+    import train
+
+    recipe = tmp_path / "r.json"
+    recipe.write_text(json.dumps({"hub_model_id": "ana:hf_SECRET@org/model"}))
+    assert train.main(["--recipe", str(recipe), "--output_dir", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "hub_model_id takes a Hub repository id" in err and "hf_SECRET" not in err

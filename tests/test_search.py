@@ -472,20 +472,29 @@ PASSWORD = "s3cret-Pw"
 URL = f"postgresql://ana:{PASSWORD}@127.0.0.1:9/cola"
 
 
-def test_a_storage_password_is_never_printed_or_written(tmp_path, monkeypatch, caplog, capsys):
+SPACED = "hunter two2"  # a password with a space: redaction once stopped at it, and 'two2' was shown
+
+
+@pytest.mark.parametrize("url, shown, password", [
+    (URL, "postgresql://ana:***@127.0.0.1:9/cola", PASSWORD),
+    (f"postgresql://ana:{SPACED}@127.0.0.1:9/cola", "postgresql://ana:***@127.0.0.1:9/cola", SPACED),
+    (f"postgresql://ana@127.0.0.1:9/cola?password={SPACED}&sslmode=disable",
+     "postgresql://ana@127.0.0.1:9/cola?password=***&sslmode=disable", SPACED),
+])
+def test_a_storage_password_is_never_printed_or_written(tmp_path, monkeypatch, caplog, capsys, url, shown, password):
     """The URL's password is hidden in the log, report.md, trials.json and best_recipe.json (the study itself is
     opened on a SQLite file here, by a stand-in for Optuna's RDBStorage, as no server runs in this test)."""
     real = study_storage.RDBStorage
     monkeypatch.setattr(study_storage, "RDBStorage",
                         lambda url, **kwargs: real(f"sqlite:///{tmp_path / 'stand-in.db'}", **kwargs))
     with caplog.at_level(logging.INFO):
-        assert run_search(tmp_path, FakeTrain(), "--storage", URL, trials=2) == 0
-    shown = "postgresql://ana:***@127.0.0.1:9/cola"
-    assert shown in caplog.text and PASSWORD not in caplog.text + "".join(capsys.readouterr())
+        assert run_search(tmp_path, FakeTrain(), "--storage", url, trials=2) == 0
+    secrets = (password, *password.split())  # nor any word of it
+    assert shown in caplog.text and not any(s in caplog.text + "".join(capsys.readouterr()) for s in secrets)
     written = {name: (tmp_path / "search" / name).read_text() for name in ("report.md", "trials.json", "best_recipe.json")}
-    assert shown in written["report.md"] and all(PASSWORD not in text for text in written.values())
+    assert shown in written["report.md"] and not any(s in text for text in written.values() for s in secrets)
     trial_files = "".join(p.read_text() for p in (tmp_path / "search").rglob("*") if p.suffix in (".json", ".log"))
-    assert PASSWORD not in trial_files
+    assert not any(s in trial_files for s in secrets)
 
 
 @pytest.mark.parametrize("url, shown", [
@@ -493,12 +502,14 @@ def test_a_storage_password_is_never_printed_or_written(tmp_path, monkeypatch, c
     (f"postgresql://ana@127.0.0.1:9/cola?password={PASSWORD}", "postgresql://ana@127.0.0.1:9/cola?password=***"),
     (f"postgresql://127.0.0.1:9/cola?user=ana&PASSWORD={PASSWORD}&sslmode=disable",
      "postgresql://127.0.0.1:9/cola?user=ana&PASSWORD=***&sslmode=disable"),
+    (f"postgresql://ana:{PASSWORD} two2@127.0.0.1:9/cola", "postgresql://ana:***@127.0.0.1:9/cola"),
+    (f"postgresql://ana@127.0.0.1:9/cola?password={PASSWORD}+two2", "postgresql://ana@127.0.0.1:9/cola?password=***"),
 ])
 def test_a_study_that_cannot_be_opened_is_one_line_without_the_password_or_a_folder(tmp_path, capsys, url, shown):
     assert run_search(tmp_path, FakeTrain(), "--storage", url) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: cannot open the study in {shown}: ")
-    assert PASSWORD not in err and err.count("\n") == 1
+    assert PASSWORD not in err and "two2" not in err and err.count("\n") == 1
     assert not (tmp_path / "search").exists()
 
 

@@ -47,7 +47,7 @@ from ..errors import CliError, on_one_line, reports_errors
 from ..files import write_atomic
 from ..output_dir import existing_run
 from ..recipes import RecipeParser, parse_args, resolved_config
-from ..redact import command_line, hide_credentials
+from ..redact import command_line, hide_credentials_in_value
 from ..results import read_results
 from ..run_files import RESULTS_FILE
 from .search_report import trial_recipe, write_outputs
@@ -337,7 +337,7 @@ def search_command(argv: list[str] | None, launch) -> int:
     except OSError as error:
         raise CliError(f"cannot write to {output_dir}: {error.strerror}") from None
     storage_url = args.storage or f"sqlite:///{output_dir / 'search.db'}"
-    shown_url = hide_credentials(storage_url)  # what logs, errors and reports say: never the password
+    shown_url = hide_credentials_in_value(storage_url)  # what logs, errors and reports say: never the password
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # one line per trial comes from here, not Optuna's tracebacks
     try:
         check_storage(storage_url, shown_url)

@@ -12,7 +12,7 @@ import optuna
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
 from ..errors import CliError, on_one_line
-from ..redact import hide_credentials, scrub
+from ..redact import hide_credentials_in_value, scrub
 
 HEARTBEAT_S, STALE_AFTER_S = 60, 300  # a worker silent this long is taken for dead and its trial re-queued
 
@@ -94,4 +94,4 @@ def check_storage(storage_url: str, shown_url: str) -> None:
 
 def _open_error(storage_url: str, error: BaseException) -> str:
     # The URL's password never reaches the terminal, even where a driver's message quotes it.
-    return f"cannot open the study in {hide_credentials(storage_url)}: {scrub(on_one_line(error), storage_url)}"
+    return f"cannot open the study in {hide_credentials_in_value(storage_url)}: {scrub(on_one_line(error), storage_url)}"
