@@ -161,6 +161,10 @@ class FloorRise:
         self.floor = floor
         return event
 
+    def floor_at(self, step: int) -> int:
+        """Where the floor stood after optimizer step `step` (a checkpoint saved then holds these groups' weights)."""
+        return max([self.first, *(len(e["frozen_groups"]) for e in self.events if e["step"] <= step)])
+
     # --- checkpoints ---
 
     def state_dict(self) -> dict:

@@ -94,7 +94,24 @@ def final_evaluation(trainer: ColaTrainer) -> dict:
     if last is not None and last.get("step") == state.global_step and kept:
         logger.info("Final evaluation: the one at step %d (the model the run ends with)", state.global_step)
         return {key: value for key, value in last.items() if key != "step"}
-    return trainer.evaluate()
+    if trainer.frozen_cache is None or cache_fits_loaded_model(trainer):
+        return trainer.evaluate()
+    logger.info("Final evaluation of the best checkpoint (step %d) with the whole model: the floor rose after it, so "
+                "the frozen-layer cache holds states of later weights", state.best_global_step)
+    cache, trainer.frozen_cache = trainer.frozen_cache, None
+    try:
+        return trainer.evaluate()
+    finally:
+        trainer.frozen_cache = cache
+
+
+def cache_fits_loaded_model(trainer: ColaTrainer) -> bool:
+    """Whether the frozen-layer cache holds what the model now in the Trainer computes. A static floor's groups never
+    change, so any checkpoint fits; under a rising floor, a best checkpoint loaded at the end fits only if it was
+    saved with the floor where it ended (the groups frozen later still trained when it was saved)."""
+    state, rise = trainer.state, trainer.floor_rise
+    loaded_best = trainer.args.load_best_model_at_end and state.best_global_step is not None
+    return rise is None or not loaded_best or rise.floor_at(state.best_global_step) == rise.floor
 
 
 def resume_point(config: RunConfig) -> tuple[str | None, dict]:

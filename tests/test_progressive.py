@@ -274,6 +274,51 @@ def test_a_resumed_run_continues_the_same_decisions_bit_exactly(whole_run, tmp_p
     assert all(torch.equal(whole_w[k], resumed_w[k]) for k in whole_w)
 
 
+def test_an_early_best_checkpoint_is_evaluated_on_its_own_states(tmp_path, tiny_bert_dropout_dir, data_dir,
+                                                                  monkeypatch):
+    """The floor rises after the best checkpoint: the cache then holds states computed by the later weights of the
+    groups frozen since, so the final evaluation of the loaded checkpoint (results.json, eval_predictions.csv, the
+    card) must not read it. Cached and uncached runs end with the same model, scored the same. (Planted: a metric
+    that falls at every evaluation picks the first checkpoint, step 2, as the best.)"""
+    import cola.trainer
+
+    real = cola.trainer.build_compute_metrics
+
+    def planted(*args):
+        compute, calls = real(*args), []
+
+        def with_planted(prediction):
+            calls.append(1)
+            metrics = {**compute(prediction), "planted": -len(calls)}
+            with_planted.last = compute.last  # what eval_predictions.csv is written from
+            return metrics
+
+        with_planted.last = None
+        return with_planted
+
+    monkeypatch.setattr(cola.trainer, "build_compute_metrics", planted)
+    argv = ["--model_name_or_path", str(tiny_bert_dropout_dir), "--data_dir", str(data_dir), "--max_train_samples", "96",
+            "--max_eval_samples", "48", "--max_steps", "8", "--per_device_train_batch_size", "16", "--learning_rate",
+            "5e-3", "--eval_strategy", "steps", "--eval_steps", "2", "--save_strategy", "steps", "--save_steps", "2",
+            "--save_total_limit", "10", "--metric_for_best_model", "planted", "--progressive_freeze", "linear",
+            "--progressive_freeze_every", "2", "--progressive_freeze_start", "2", "--seed", "3", "--disable_tqdm", "true"]
+    runs = {}
+    for cache in ("true", "false"):
+        out = tmp_path / cache
+        assert train.main(argv + ["--output_dir", str(out), "--cache_frozen", cache]) == 0
+        runs[cache] = (json.loads((out / "results.json").read_text()), load_file(out / "model.safetensors"),
+                       (out / "eval_predictions.csv").read_text())
+    (cached, cached_w, cached_rows), (plain, plain_w, plain_rows) = runs["true"], runs["false"]
+    state = json.loads((tmp_path / "true" / "checkpoint-8" / "trainer_state.json").read_text())
+    assert state["best_global_step"] == 2
+    assert [e["step"] for e in cached["plan"]["progressive"]["events"]] == [2, 4, 6]
+    assert all(torch.equal(cached_w[k], plain_w[k]) for k in plain_w)  # the same model ...
+    assert cached["eval"]["loss"] == pytest.approx(plain["eval"]["loss"], rel=1e-5)  # ... scored the same,
+    during = next(e for e in state["log_history"] if e.get("step") == 2 and "eval_cross_entropy" in e)
+    assert cached["eval"]["loss"] == pytest.approx(during["eval_cross_entropy"], rel=1e-5)  # as when it was saved
+    assert cached_rows == plain_rows
+
+
 def test_a_sweep_of_seeds_rises_in_every_run(tmp_path, tiny_bert_dir, data_dir):
     argv = sweep_argv(tiny_bert_dir, data_dir, tmp_path / "sweep") + ["--progressive_freeze", "linear",
                                                                       "--progressive_freeze_every", "1"]
