@@ -2,19 +2,26 @@
 
 With the bottom groups frozen (`--freeze N`, `requires_grad` method) and in eval mode (`--frozen_eval_mode`),
 their output for a sentence never changes: embeddings + frozen layers are a fixed function of the token ids. So
-the first time a batch holds a sentence, the frozen prefix runs on that batch (eval mode, no grad, the run's
-autocast: exactly what the uncached run computes at that step) and the sentence's unpadded hidden states are kept
-in one flat tensor, found by the sentence's token ids; every later batch holding it re-pads them from there. No
-separate pass over the data comes before the first step, and a run that stops early never pays for sentences it
-never read. The model runs with its frozen modules patched for the length of one forward call only: the first
-one returns the cached states, the others pass them through. The model's own forward still builds the attention
-mask, runs the trainable layers, the pooler and the head, so the losses, gradients and final weights are those of
-the uncached run (within float tolerance where states are re-padded into other batches). Nothing about the model
-changes between calls: checkpoints and the saved model are the complete model.
+the first time a batch holds a sentence, the frozen prefix runs (eval mode, no grad, the run's autocast) and the
+sentence's unpadded hidden states are kept in one flat tensor, found by the sentence's token ids; every batch
+holding it re-pads them from there. No separate pass over the data comes before the first step, and a run that
+stops early never pays for most sentences it never read. The model runs with its frozen modules patched for the
+length of one forward call only: the first one returns the cached states, the others pass them through. The
+model's own forward still builds the attention mask, runs the trainable layers, the pooler and the head, so the
+losses, gradients and final weights are those of the uncached run (within float tolerance: a sentence's states
+computed in one batch and read in another may differ in the last bits). Nothing about the model changes between
+calls: checkpoints and the saved model are the complete model.
+
+Which batch computes a sentence's states is fixed in advance, not left to whichever training batch first holds it:
+the distinct sentences are cut once into small chunks of one length each (no padding), and a sentence's states are
+always its chunk's (the whole chunk runs when a batch first needs one of them). So the cache holds the same bits
+however the run got there: a run resumed from a checkpoint (whose cache starts empty and fills in another order)
+trains exactly as the uninterrupted one, and every process of a DDP run holds the same states.
 
 When the floor rises during training (`cola.progressive`), the cache grows: only the newly frozen groups run, once
-over every sentence already cached, starting from the cached states (the old prefix replayed); sentences not
-cached yet get the whole new prefix when a batch first holds them.
+over every chunk already cached, starting from the cached states (the old prefix replayed); this gives the bits
+that the whole new prefix gives on the same chunk, which is what a chunk not cached yet gets when a batch first
+needs it.
 
 Where it is exact is checked, not assumed: for each prefix, a probe batch runs through the model with and without
 the cache, and the logits must agree. (What the probe cannot see, and what every BERT-family encoder gives: a
@@ -62,6 +69,7 @@ MODEL_INPUTS = ("input_ids", "token_type_ids", "attention_mask")  # what the fro
 PROBE_ROWS = 8
 PROBE_TOLERANCE = 1e-4  # on logits, relative to their scale; float noise of re-padding is ~1e-6 in fp32
 DISK_MARGIN = 1.1
+CHUNK = 16  # sentences of one length computed together: small, so that a batch's first read computes little more
 
 
 class CacheNotExact(Exception):
@@ -78,12 +86,12 @@ class FrozenPrefixCache:
     """The cached output of the frozen groups, filled as batches first hold each sentence, grown when the floor
     rises, and the means to replay it inside the model's forward."""
 
-    def __init__(self, model: nn.Module, groups: list[LayerGroup], floor: int, datasets, *, collate, batch_size: int,
+    def __init__(self, model: nn.Module, groups: list[LayerGroup], floor: int, datasets, *, collate,
                  device, autocast, memory_gb: float, spill_dir: str, progress: bool = True):
         """`datasets`: every sentence the cache may hold (training and evaluation); `autocast`: a function giving the
         Trainer's autocast context (the states must be what the uncached run computes, in its dtype)."""
         self.model, self.groups = model, list(groups)
-        self.collate, self.batch_size, self.device, self.autocast = collate, batch_size, device, autocast
+        self.collate, self.device, self.autocast = collate, device, autocast
         self.memory_gb, self.spill_dir, self.progress = memory_gb, spill_dir, progress
         # The columns that identify a sentence: those of its model inputs that this model reads (the Trainer drops
         # the others, e.g. DistilBERT's token_type_ids, before a batch arrives).
@@ -99,6 +107,9 @@ class FrozenPrefixCache:
             self.slots[key] = _Slot(offset, length)
             offset += length
         self.tokens = offset
+        # The batch each sentence's states are always computed in (see the module's docstring).
+        self.chunks = _chunks(self.slots)
+        self.chunk_of = {key: i for i, chunk in enumerate(self.chunks) for key in chunk}
         self.filled: set[bytes] = set()  # the sentences whose states are in `storage`
         self.storage: torch.Tensor | None = None
         self._dtype: torch.dtype | None = None
@@ -210,7 +221,7 @@ class FrozenPrefixCache:
             with _replaying(*old, self._padded(source, chunk, mask).to(self.device)):
                 return self._prefix_output(model, batch)
 
-        self._over(list(self.filled), grown, "Frozen-layer cache grows")
+        self._over(sorted({self.chunk_of[key] for key in self.filled}), grown, "Frozen-layer cache grows")
         self.grown += 1
 
     def fill_all(self) -> None:
@@ -221,19 +232,23 @@ class FrozenPrefixCache:
         model.eval()
         try:
             with torch.no_grad(), self.autocast():
-                self._over([k for k in self.rows if k not in self.filled],
-                           lambda _chunk, batch, _mask: self._prefix_output(model, batch), "Frozen-layer cache fills")
+                self._fill({self.chunk_of[k] for k in self.rows if k not in self.filled}, progress=self.progress)
         finally:
             model.train(was_training)
         self.seconds += time.perf_counter() - started
 
-    def _over(self, keys: list[bytes], states_of, description: str) -> None:
-        """Compute and keep the states of `keys` batch by batch (`states_of(keys, batch, mask)` gives a batch's)."""
-        # Longest first, so batches need little padding and a too-large batch fails at once, not at the end.
-        keys = sorted(keys, key=lambda k: -self.slots[k].length)
-        with tqdm(total=len(keys), desc=description, unit=" sentences", disable=not self.progress, leave=False) as bar:
-            for first in range(0, len(keys), self.batch_size):
-                chunk = keys[first:first + self.batch_size]
+    def _fill(self, chunks: set[int], *, progress: bool = False) -> None:
+        """Compute and keep the frozen prefix's states of whole `chunks` (each on its own, however it was asked for)."""
+        self._over(sorted(chunks), lambda _chunk, batch, _mask: self._prefix_output(self.model, batch),
+                   "Frozen-layer cache fills", progress=progress)
+
+    def _over(self, chunks: list[int], states_of, description: str, *, progress: bool | None = None) -> None:
+        """Compute and keep the states of `chunks`, one batch each (`states_of(keys, batch, mask)` gives a batch's)."""
+        progress = self.progress if progress is None else progress
+        total = sum(len(self.chunks[i]) for i in chunks)
+        with tqdm(total=total, desc=description, unit=" sentences", disable=not progress, leave=False) as bar:
+            for index in chunks:
+                chunk = self.chunks[index]
                 batch = _to_device(self.collate([self.rows[k] for k in chunk]), self.device)
                 mask = batch["attention_mask"].bool().cpu()
                 states = states_of(chunk, batch, mask).to("cpu", self.storage.dtype)
@@ -253,9 +268,9 @@ class FrozenPrefixCache:
     # --- using ---
 
     def states_for(self, inputs: dict) -> torch.Tensor | None:
-        """The batch's frozen-prefix states, padded as the batch is: from the cache, or, for a batch holding a
-        sentence not cached yet, computed on this very batch (what the uncached run computes) and kept. None: nothing
-        is frozen yet, or a sentence of the batch is not one the cache was made for (it runs uncached)."""
+        """The batch's frozen-prefix states, padded as the batch is, from the cache (the chunks of sentences it does
+        not hold yet are computed first). None: nothing is frozen yet, or a sentence of the batch is not one the
+        cache was made for (it runs uncached)."""
         if not self.modules or "attention_mask" not in inputs:
             return None
         mask = inputs["attention_mask"].bool().cpu()
@@ -266,19 +281,13 @@ class FrozenPrefixCache:
             if self.misses == 1:
                 logger.warning("A batch holds a sentence the frozen-layer cache does not have: it runs uncached")
             return None
-        missing = [i for i, key in enumerate(keys) if key not in self.filled]
-        if not missing:
-            return self._padded(self.storage, keys, mask).to(inputs["attention_mask"].device, non_blocking=True)
-        started = time.perf_counter()
-        with torch.no_grad(), self.autocast():
-            states = self._prefix_output(self.model, inputs)
-        kept = states.to("cpu", self.storage.dtype)
-        for i in missing:
-            slot = self.slots[keys[i]]
-            self.storage[slot.offset:slot.offset + slot.length] = kept[i][mask[i]]
-            self.filled.add(keys[i])
-        self.seconds += time.perf_counter() - started
-        return states
+        missing = {self.chunk_of[key] for key in keys if key not in self.filled}
+        if missing:
+            started = time.perf_counter()
+            with torch.no_grad(), self.autocast():
+                self._fill(missing)
+            self.seconds += time.perf_counter() - started
+        return self._padded(self.storage, keys, mask).to(inputs["attention_mask"].device, non_blocking=True)
 
     def replaying(self, states: torch.Tensor):
         """For one forward call: the first frozen module on the hidden states' path returns `states`, the later
@@ -381,6 +390,16 @@ def _hidden_state_path(model: nn.Module, modules: list[nn.Module]) -> tuple[list
             current = _first_tensor(output)
     last_calls = sum(1 for i, given, _ in calls if i == path[-1])
     return [modules[i] for i in path], shapes, last_calls
+
+
+def _chunks(slots: dict[bytes, _Slot]) -> list[list[bytes]]:
+    """The distinct sentences cut into chunks of up to CHUNK of one length, longest first (a batch too large for the
+    device fails at once), in the order the sentences first appear: fixed by the data alone."""
+    by_length: dict[int, list[bytes]] = {}
+    for key, slot in slots.items():
+        by_length.setdefault(slot.length, []).append(key)
+    return [keys[first:first + CHUNK] for length in sorted(by_length, reverse=True)
+            for keys in [by_length[length]] for first in range(0, len(keys), CHUNK)]
 
 
 def _distinct_rows(datasets, columns: list[str]) -> dict[bytes, dict]:

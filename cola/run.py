@@ -188,7 +188,7 @@ def frozen_prefix_cache(plan: TrainingPlan, model, data: TaskData, tokenizer, ar
     try:
         cache = FrozenPrefixCache(
             model, list(plan.groups), plan.floor if floor is None else floor, [data.train, data.eval],
-            collate=DataCollatorWithPadding(tokenizer), batch_size=args.per_device_eval_batch_size, device=args.device,
+            collate=DataCollatorWithPadding(tokenizer), device=args.device,
             autocast=lambda: training_autocast(args), memory_gb=args.cache_memory_gb, spill_dir=args.output_dir,
             progress=args.process_index == 0 and not args.disable_tqdm,
         )

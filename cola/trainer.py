@@ -35,6 +35,7 @@ from transformers import (
     Trainer,
     TrainerCallback,
 )
+from transformers.trainer_pt_utils import LengthGroupedSampler
 from transformers.trainer_utils import PredictionOutput
 
 from .columns import GROUP, LABEL, NON_MODEL_COLUMNS, TaskData, eval_order, in_row_order
@@ -226,6 +227,17 @@ class ColaTrainer(Trainer):
         if self.is_world_process_zero() and self.model_card:
             write_model_card(self.model_card, self.args.output_dir)
 
+    # --- the order training reads sentences in ---
+
+    def _get_train_sampler(self, train_dataset=None):
+        """transformers' length-grouped order, drawn from the run's seed and the epoch alone (see
+        `EpochSeededLengthGroupedSampler`); the other strategies as the Trainer makes them."""
+        sampler = super()._get_train_sampler(train_dataset)
+        if type(sampler) is LengthGroupedSampler:
+            seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
+            return EpochSeededLengthGroupedSampler(sampler.batch_size, lengths=sampler.lengths, seed=seed)
+        return sampler
+
     # --- the order evaluation reads sentences in ---
 
     def _get_eval_sampler(self, eval_dataset):
@@ -303,3 +315,21 @@ class ColaTrainer(Trainer):
             if self.unfreeze_schedule:
                 self.lr_scheduler = gate_scheduler(scheduler, self.unfreeze_schedule)
         return self.lr_scheduler
+
+
+class EpochSeededLengthGroupedSampler(LengthGroupedSampler):
+    """Length-grouped batches (`--train_sampling_strategy group_by_length`) in an order that is a function of the seed
+    and the epoch. transformers' sampler draws it from the global RNG when an epoch starts, whose state there depends
+    on every draw before it (dropout, the epochs before): a run resumed in its second epoch cannot replay those, so it
+    read other batches than the uninterrupted run. The Trainer (through accelerate) sets the epoch before each one."""
+
+    def __init__(self, batch_size: int, *, lengths: list[int], seed: int):
+        super().__init__(batch_size, lengths=lengths, generator=torch.Generator())
+        self.seed, self.epoch = seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        self.generator.manual_seed(self.seed + self.epoch)
+        return super().__iter__()

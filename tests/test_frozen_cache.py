@@ -71,10 +71,11 @@ def test_cached_run_equals_uncached_run(arch, n, tmp_path, tokenizer):
     assert cached.frozen_cache is not None and cached_report.frozen_cache["used"]
     assert plain.frozen_cache is None and plain_report.frozen_cache == {"used": False, "reason": "--cache_frozen false"}
     # Look-ups happened only while the cache filled: the probe (2 passes) and the forward-order trace on dummy inputs,
-    # then one per batch of the first epoch (each holds sentences not seen before); the later 3 epochs read the cache.
-    first_epoch = -(-len(SENTENCES) // 4)
-    assert 3 < len(lookups) <= 3 + first_epoch
-    assert cached.frozen_cache.summary()["cached_sentences"] == len(SENTENCES)  # evaluation has not run: its are not
+    # then once per chunk of sentences (of one length each), when a batch first held one of them; then none.
+    assert len(lookups) == 3 + len(cached.frozen_cache.chunks)
+    cache = cached.frozen_cache
+    assert all(set(chunk) <= cache.filled for chunk in cache.chunks if set(chunk) & cache.filled)  # whole chunks
+    assert len(SENTENCES) <= cache.summary()["cached_sentences"]  # and the evaluation's that share their chunks
     assert len(calls) >= 8  # the patched module was still called at each of the 8 micro-batches
     assert len(plain_losses) == 4
     torch.testing.assert_close(torch.tensor(cached_losses), torch.tensor(plain_losses), rtol=1e-5, atol=1e-6)
@@ -207,7 +208,7 @@ def test_replaying_restores_the_modules_after_an_error(tokenizer):
     groups = find_layer_groups(model)
     freeze_bottom(groups, 2)
     cache = FrozenPrefixCache(model, groups, 2, [tiny_dataset(tokenizer, SENTENCES, LABELS)],
-                              collate=DataCollatorWithPadding(tokenizer), batch_size=4, device=torch.device("cpu"),
+                              collate=DataCollatorWithPadding(tokenizer), device=torch.device("cpu"),
                               autocast=contextlib.nullcontext, memory_gb=1, spill_dir="unused")
     with pytest.raises(RuntimeError), cache.replaying(torch.zeros(1, 3, 32)):
         raise RuntimeError("a step failed")
@@ -224,6 +225,46 @@ def test_a_sweep_of_seeds_caches_in_every_run(tmp_path, tiny_bert_dir, data_dir)
     assert [r["frozen_cache"]["used"] for r in runs] == [True, True]
     assert runs[0]["frozen_cache"]["groups"] == ["embeddings", "layer_00", "layer_01"]
     assert runs[0]["train"]["final_loss"] != runs[1]["train"]["final_loss"]  # the seeds still differ
+
+
+FLOORS = {"static": ["--freeze", "2", "--cache_frozen", "true"],
+          "rising": ["--progressive_freeze", "linear", "--progressive_freeze_every", "3", "--progressive_freeze_start", "3",
+                     "--cache_frozen", "true"],
+          "none": []}  # nothing frozen, no cache: the length-grouped order of the second epoch once differed
+
+
+@pytest.fixture(scope="module", params=list(FLOORS))
+def uninterrupted(request, tmp_path_factory, tiny_bert_dropout_dir, data_dir):
+    """An fp32 run of 12 steps (2 epochs of 6) with a checkpoint at every step, and the flags that made it."""
+    out = tmp_path_factory.mktemp(f"uninterrupted_{request.param}") / "whole"
+    argv = ["--model_name_or_path", str(tiny_bert_dropout_dir), "--data_dir", str(data_dir), "--max_train_samples", "96",
+            "--max_eval_samples", "32", "--max_steps", "12", "--per_device_train_batch_size", "16", "--learning_rate",
+            "1e-3", "--eval_strategy", "no", "--save_strategy", "steps", "--save_steps", "1", "--save_total_limit", "20",
+            "--load_best_model_at_end", "false", "--seed", "3", "--precision", "fp32", "--disable_tqdm", "true",
+            *FLOORS[request.param]]
+    assert train.main(argv + ["--output_dir", str(out)]) == 0
+    return out, argv
+
+
+@pytest.mark.parametrize("cut", [2, 5, 8])
+def test_a_run_resumed_anywhere_ends_as_the_uninterrupted_one(uninterrupted, tmp_path, cut):
+    """A resumed run's cache starts empty and fills in another order than the uninterrupted run's did (sentences
+    first read before the cut are computed again after it, in other batches), and its global RNG never went through
+    the draws before the cut: the weights are the same, bit for bit, for a static floor, a rising one and none,
+    killed in the first epoch or the second."""
+    import shutil
+
+    from safetensors.torch import load_file
+
+    out, argv = uninterrupted
+    resumed = tmp_path / "resumed"
+    resumed.mkdir()
+    shutil.copytree(out / f"checkpoint-{cut}", resumed / f"checkpoint-{cut}")
+    assert train.main(argv + ["--output_dir", str(resumed), "--resume_from_checkpoint", "last"]) == 0
+    whole_w, resumed_w = load_file(out / "model.safetensors"), load_file(resumed / "model.safetensors")
+    assert [k for k in whole_w if not torch.equal(whole_w[k], resumed_w[k])] == []
+    whole, again = (json.loads((d / "results.json").read_text()) for d in (out, resumed))
+    assert again["eval"] == {**whole["eval"], **{k: again["eval"][k] for k in ("runtime_s", "samples_per_second")}}
 
 
 @pytest.mark.parametrize(("flags", "message"), [

@@ -36,6 +36,24 @@ def test_length_grouping_sees_every_sentence_once_with_little_padding(data_dir, 
     assert grouped < 0.15 < random_padding
 
 
+def test_length_grouped_order_comes_from_the_seed_and_the_epoch_alone(tmp_path, tokenizer):
+    """Not from the global RNG, whose state when an epoch starts a resumed run cannot restore: the same seed and
+    epoch give the same order whatever was drawn before; another epoch or seed another order."""
+    trainer = make_trainer(tiny_model("bert", layers=2), training_args(tmp_path, seed=5, per_device_train_batch_size=4),
+                           tokenizer, tiny_dataset(tokenizer, SENTENCES * 4, LABELS * 4))
+
+    def order(seed_sampler_with, epoch, draws_before=0):
+        torch.rand(draws_before)  # what dropout drew before this epoch started
+        trainer.args.seed = seed_sampler_with
+        sampler = trainer._get_train_sampler()
+        sampler.set_epoch(epoch)
+        return list(sampler)
+
+    assert order(5, 1) == order(5, 1, draws_before=1000)
+    assert order(5, 1) != order(5, 2) and order(5, 1) != order(6, 1)
+    assert sorted(order(5, 3)) == list(range(len(SENTENCES) * 4))
+
+
 def _one_step(precision, tmp_path, tokenizer):
     model = tiny_model("bert", layers=2, dropout=0.0)
     args = training_args(tmp_path / precision, max_steps=1, per_device_train_batch_size=16, optim="sgd",
