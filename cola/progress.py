@@ -53,6 +53,10 @@ class StepClock(TrainerCallback):
     def __init__(self):
         self.seconds: list[float] = []
         self._began = 0.0
+        self.first_step = 0  # the step this process started after: a resumed run's checkpoint
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.first_step = state.global_step
 
     def on_step_begin(self, args, state, control, **kwargs):
         self._began = time.perf_counter()

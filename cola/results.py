@@ -47,9 +47,12 @@ class RunReport:
 
 
 def run_report(*, plan, model, args, class_weights: list[float] | None, frozen_cache: dict,
-               base_model: dict) -> RunReport:
-    """The report of a run about to train: the plan applied, the cache built (or declined)."""
+               base_model: dict, frozen_since_start=()) -> RunReport:
+    """The report of a run about to train: the plan applied, the cache built (or declined). `frozen_since_start`:
+    the layer groups a resumed rising floor froze before the checkpoint; they trained at the start, which is what
+    `trainable_parameters` counts (as for the same run uninterrupted)."""
     trainable, total = count_parameters(model)
+    trainable += sum(param.numel() for group in frozen_since_start for _, param in group.parameters)
     summary = plan.summary()
     summary.setdefault("lora", None)  # the schema's key in every run (null: no adapters)
     return RunReport(class_weights=class_weights, layer_groups=plan.layer_group_table(),
@@ -114,9 +117,11 @@ def log_start_summary(*, model_name, model, data, class_weights, plan, args) -> 
 
 
 def build_results(report: RunReport, *, param_groups: list[dict], eval_metrics: dict, test_metrics: dict | None, data,
-                  train_output, trainer_state, config: dict, step_seconds: dict | None = None) -> dict:
+                  train_output, trainer_state, config: dict, step_seconds: dict | None = None,
+                  resumed_from_step: int | None = None) -> dict:
     """The results.json document of one finished run (its schema: `cola.schema`); `param_groups` as
-    the optimizer holds them (`param_group_table`)."""
+    the optimizer holds them (`param_group_table`). `resumed_from_step`: the checkpoint's step, for a resumed run
+    (what the process that writes this measured covers the steps after it)."""
     reported = dataclasses.asdict(report)
     return {
         "schema_version": RESULTS_VERSION,
@@ -125,7 +130,8 @@ def build_results(report: RunReport, *, param_groups: list[dict], eval_metrics: 
         **(metric_sections(test_metrics, "test", data.class_names, data.group_names) if test_metrics else {}),
         "data": {"source": data.source, "class_names": list(data.class_names), "group_names": list(data.group_names),
                  "rows": {name: len(split) for name, split in data.splits().items()}, "truncated": data.truncated},
-        "train": {**train_section(train_output, trainer_state), "step_seconds": step_seconds},
+        "train": {**train_section(train_output, trainer_state), "step_seconds": step_seconds,
+                  "resumed_from_step": resumed_from_step},
         "class_weights": reported.pop("class_weights"),
         "layer_groups": reported.pop("layer_groups"),
         "param_groups": param_groups,

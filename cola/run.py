@@ -152,7 +152,8 @@ def build_run(config: RunConfig, *, callbacks: tuple[TrainerCallback, ...] = ())
     cache, cache_summary = frozen_prefix_cache(plan, model, data, tokenizer, args,
                                                floor=floor_rise.floor if floor_rise else None)
     report = run_report(plan=plan, model=model, args=args, class_weights=class_weights, frozen_cache=cache_summary,
-                        base_model=base_model_record(config.model.model_name_or_path))
+                        base_model=base_model_record(config.model.model_name_or_path),
+                        frozen_since_start=plan.groups[plan.floor:floor_rise.floor] if floor_rise else ())
     trainer = build_trainer(args, model=model, tokenizer=tokenizer, data=data, plan=plan, class_weights=class_weights,
                             frozen_cache=cache, floor_rise=floor_rise,
                             callbacks=(*run_callbacks(args, plan, resolved, report, floor_rise), *callbacks))
@@ -260,7 +261,8 @@ def train_and_report(config: RunConfig) -> int:
             results = build_results(report, param_groups=param_group_table(trainer.optimizer.param_groups),
                                     eval_metrics=eval_metrics, test_metrics=test_metrics, data=run.data,
                                     train_output=train_output, trainer_state=trainer.state, config=run.resolved,
-                                    step_seconds=step_clock(trainer).summary())
+                                    step_seconds=step_clock(trainer).summary(),
+                                    resumed_from_step=step_clock(trainer).first_step if run.checkpoint else None)
             # push_to_hub writes this card into the folder it uploads (ColaTrainer.create_model_card).
             trainer.model_card = model_card(results, argv=config.argv, output_dir=args.output_dir)
             write_model_card(trainer.model_card, args.output_dir)

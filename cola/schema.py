@@ -7,7 +7,7 @@ recipe replayed) see current documents only. A file from a newer suite than this
 
 results.json (one run; `kind` "run"):
 
-    schema_version, kind    3, "run"
+    schema_version, kind    4, "run"
     eval                    {matthews_correlation, accuracy, f1_macro, f1_<class> per class, loss, n,
                              predicted_<class> per class (the share predicted as it), runtime_s, samples_per_second}
                              on the whole evaluation set; CoLA's classes are unacceptable and acceptable
@@ -18,7 +18,10 @@ results.json (one run; `kind` "run"):
                              max_length}}
     train                   {losses: [[step, training loss]] as logged, runtime_s, samples_per_second, steps, epochs,
                              final_loss, mean_loss, best_checkpoint, step_seconds: {steps, median, mean_by_tenth:
-                             [10 means]} (the steps this process ran)}
+                             [10 means]}, resumed_from_step}: a resumed run's resumed_from_step is its checkpoint's
+                             step (null: a fresh run), and its runtime_s, samples_per_second, mean_loss, step_seconds
+                             and frozen_cache's cached_sentences, grow_passes and build_seconds cover the steps after it
+                             (the process that wrote the file); losses and final_loss cover the whole run
     class_weights           [w_unacceptable, w_acceptable], or null
     layer_groups            [{name, params, frozen}], bottom to top; a group whose base weights are held while its
                               adapters train also has lora_adapter_params
@@ -27,8 +30,8 @@ results.json (one run; `kind` "run"):
     frozen_cache            {used: true, groups, sentences, distinct_sentences, cached_sentences, grow_passes, bytes,
                               where, build_seconds (computing states: filling and growing)}, or {used: false,
                               reason}: whether the frozen groups ran once per sentence (cola.frozen_cache)
-    trainable_parameters,   counts
-      total_parameters
+    trainable_parameters,   counts; trainable_parameters as the run started (a rising floor freezes some later, a
+      total_parameters        resumed run's too)
     precision               {requested: what the options asked for ("auto", ...), used: fp32, bf16 or fp16}
     plan                    {frozen_groups: [names], layer_groups: n, method, frozen_eval_mode, unfreeze_every,
                               lora: {r, alpha, dropout, target_modules, adapted_layers, adapter_parameters} or null,
@@ -42,7 +45,7 @@ results.json (one run; `kind` "run"):
 
 results.json (a sweep of seeds, at the top of its folder; `kind` "sweep"):
 
-    schema_version, kind    3, "sweep"
+    schema_version, kind    4, "sweep"
     seeds                   the seeds, in order
     runs                    [{seed, output_dir (the seed's folder, relative), eval*, train, degenerate}]
     aggregate               {n_runs, matthews_correlation and accuracy: {median, mean, std, min, max, q1, q3}, the
@@ -54,14 +57,14 @@ run_config.json: `schema_version`, a `description`, then every option's final va
 Versions: 1 is every file written before the field existed (no `schema_version`, no `kind`, older runs without
 `data`, `plan`, `plan.lora`, `base_model`, or with CoLA's predicted_acceptable share alone); 2 added those; 3
 (results.json only) adds `plan.progressive`, `train.losses`, `train.step_seconds` and the cache's `cached_sentences`
-and `grow_passes`.
+and `grow_passes`; 4 (results.json only) adds `train.resumed_from_step` (null in older files: not known).
 """
 
 from __future__ import annotations
 
 from .columns import LABEL_COLUMNS
 
-RESULTS_VERSION = 3
+RESULTS_VERSION = 4
 RUN_CONFIG_VERSION = 2
 RUN, SWEEP = "run", "sweep"
 
@@ -141,6 +144,8 @@ def upgrade_results(document: dict) -> dict:
         # The floor did not rise before version 3 (a copy in the keys' order: the document read is left as it was).
         upgraded["plan"] = {key: upgraded["plan"].get(key) for key in PLAN_KEYS}
         upgraded["train"] = {"losses": None, **upgraded["train"], "step_seconds": None}
+    if version < 4 and upgraded["kind"] == RUN:
+        upgraded["train"] = {**upgraded["train"], "resumed_from_step": None}
     upgraded = {"schema_version": RESULTS_VERSION, "kind": upgraded.pop("kind"),
                 **{key: value for key, value in upgraded.items() if key != "schema_version"}}
     return upgraded

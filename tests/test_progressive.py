@@ -233,7 +233,7 @@ def test_growing_runs_only_the_new_groups_over_cached_sentences(tmp_path, tokeni
 RESUMABLE = ["--max_train_samples", "96", "--max_eval_samples", "32", "--max_steps", "10",
              "--per_device_train_batch_size", "16", "--learning_rate", "1e-3", "--eval_strategy", "no",
              "--save_strategy", "steps", "--save_steps", "1", "--save_total_limit", "20",
-             "--load_best_model_at_end", "false", "--seed", "3", "--progressive_freeze", "auto",
+             "--load_best_model_at_end", "false", "--seed", "1", "--progressive_freeze", "auto",
              "--progressive_freeze_every", "2", "--progressive_freeze_start", "4", "--disable_tqdm", "true"]
 
 
@@ -268,8 +268,13 @@ def test_a_resumed_run_continues_the_same_decisions_bit_exactly(whole_run, tmp_p
 
     shutil.copytree(out / f"checkpoint-{cut}", resumed / f"checkpoint-{cut}")
     assert train.main(argv + ["--output_dir", str(resumed), "--resume_from_checkpoint", "last"]) == 0
-    again = json.loads((resumed / "results.json").read_text())["plan"]["progressive"]["events"]
-    assert again == events
+    whole, resumed_results = (json.loads((d / "results.json").read_text()) for d in (out, resumed))
+    assert resumed_results["plan"]["progressive"]["events"] == events
+    # what trained at the start, not after the checkpoint's floor; what the resumed process measured says so
+    assert resumed_results["trainable_parameters"] == whole["trainable_parameters"] == whole["total_parameters"]
+    assert (whole["train"]["resumed_from_step"], resumed_results["train"]["resumed_from_step"]) == (None, cut)
+    assert resumed_results["train"]["step_seconds"]["steps"] == 10 - cut
+    assert resumed_results["train"]["losses"] == whole["train"]["losses"]
     whole_w, resumed_w = load_file(out / "model.safetensors"), load_file(resumed / "model.safetensors")
     assert all(torch.equal(whole_w[k], resumed_w[k]) for k in whole_w)
 

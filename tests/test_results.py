@@ -51,7 +51,8 @@ def test_build_results_takes_the_report_as_it_is(tmp_path):
     assert results["train"] == {"losses": [[3, 0.9], [6, 0.5]], "runtime_s": 3.0, "samples_per_second": 8.0, "steps": 6,
                                 "epochs": 2.0,
                                 "final_loss": 0.5, "mean_loss": 0.7, "best_checkpoint": None,
-                                "step_seconds": {"steps": 6, "median": 0.5, "mean_by_tenth": [0.5] * 6}}
+                                "step_seconds": {"steps": 6, "median": 0.5, "mean_by_tenth": [0.5] * 6},
+                                "resumed_from_step": None}
     path = write_results(results, tmp_path / "run")
     assert json.loads(path.read_text())["config"] == {"seed": 1}
 
