@@ -87,3 +87,21 @@ def test_a_run_against_itself_differs_by_nothing(seed_sweep, tmp_path):
     assert compare.main([str(seed_sweep), str(seed_sweep / "seed_3"), "--out", str(out)]) == 0
     paired = json.loads((out / "report.json").read_text())["runs"][1]["paired"]
     assert paired == {"seeds": [3], "per_seed": [0.0], "mean": 0.0, "low": 0.0, "high": 0.0}
+
+
+
+def test_compare_tells_a_floor_from_where_it_started_and_draws_short_rising_runs(seed_sweep, tiny_bert_dir, data_dir,
+                                                                                 tmp_path):
+    """A `--freeze 2` run whose floor never rose ends at 2 groups, not 0; a short rising run that logged no loss still
+    gets its floor drawn; the epochs of a run cut short read as three digits."""
+    never = tmp_path / "never"
+    assert train.main(sweep_argv(tiny_bert_dir, data_dir, never) + [
+        "--max_train_samples", "112", "--freeze", "2", "--progressive_freeze", "linear", "--progressive_freeze_every",
+        "1", "--progressive_freeze_start", "50"]) == 0
+    out = tmp_path / "report"
+    assert compare.main([str(seed_sweep), str(never), "--out", str(out)]) == 0
+    text = (out / "report.md").read_text()
+    assert "2/5 rising (linear): to 2 groups in 0 rises (medians over seeds)" in text
+    assert (out / "report_floor.png").is_file()  # no seed logged a loss (3 steps, logging every 50)
+    row = next(line for line in text.splitlines() if line.startswith("| never |"))
+    assert row.split(" | ")[2] == "0.429"  # 3 steps of an epoch of 7 (112 sentences, batches of 16)

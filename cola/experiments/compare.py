@@ -85,6 +85,7 @@ def _row(run_dir: Path, results: dict) -> dict:
     one_run = seed_results[runs[0]["seed"]] or {}
     config = results["config"]
     trained = [r["train"].get("epochs") for r in runs]  # max_steps or early stopping can end before num_train_epochs
+    steps = [r["train"].get("steps") for r in runs]
     # A sweep whose first seed's results are gone: what trained, from its options.
     plan = one_run.get("plan") or plan_from_config(config, None)
     return {
@@ -106,6 +107,7 @@ def _row(run_dir: Path, results: dict) -> dict:
         "layer_lr_decay": config.get("layer_lr_decay", 1.0),
         "gradual_unfreeze_steps": plan["unfreeze_every"],
         "epochs": statistics.median(trained) if None not in trained else config["num_train_epochs"],
+        "steps": max(steps) if None not in steps else None,
         "learning_rate": config["learning_rate"],
         "head_lr_multiplier": config.get("head_lr_multiplier", 1.0),
         "batch_size": config["per_device_train_batch_size"] * config.get("gradient_accumulation_steps", 1),
@@ -180,12 +182,12 @@ def markdown(rows: list[dict], command: str) -> str:
         if row.get("lora"):
             freeze += f" + LoRA r{row['lora']['r']} ({' '.join(row['lora']['target_modules'])})"
         if row.get("progressive"):
-            freeze += f" rising ({row['progressive']}): {rise_summary(row['floor_rises'])}"
+            freeze += f" rising ({row['progressive']}): {rise_summary(row['floor_rises'], start=row['freeze'])}"
         trainable = f"{row['trainable_parameters']:,}" if row.get("trainable_parameters") is not None else "n/a"
         name = row["name"] + (f" (NEVER TRAINED: seed {', '.join(map(str, row['never_trained']))})"
                               if row.get("never_trained") else "")
         cells = [
-            name, row["model"], *([row["data"]] if mixed else []), f"{row['epochs']:g}", _learning_rate(row),
+            name, row["model"], *([row["data"]] if mixed else []), f"{row['epochs']:.3g}", _learning_rate(row),
             str(row["batch_size"]), row["checkpoint"],
             freeze, "on" if row["class_weights"] else "off",
             "off" if row["layer_lr_decay"] == 1 else f"{row['layer_lr_decay']:g}",
@@ -204,11 +206,12 @@ def markdown(rows: list[dict], command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def rise_summary(rises: dict) -> str:
-    """How a rising floor went over the seeds: where it ended, in how many rises, the last one's step (medians)."""
+def rise_summary(rises: dict, *, start: int) -> str:
+    """How a rising floor went over the seeds: where it ended, in how many rises, the last one's step (medians).
+    `start`: the floor it rose from (--freeze), where a seed's floor never rose."""
     if not rises:
         return "no seed's results"
-    final = [r[-1][1] if r else 0 for r in rises.values()]
+    final = [r[-1][1] if r else start for r in rises.values()]
     last = [r[-1][0] for r in rises.values() if r]
     count = statistics.median(len(r) for r in rises.values())
     return (f"to {statistics.median(final):g} groups in {count:g} rise{'' if count == 1 else 's'}"
@@ -283,7 +286,8 @@ def figure(rows: list[dict]) -> Figure:
 
 def floor_figure(rows: list[dict]) -> Figure:
     """The training loss over the optimizer steps (mean over seeds) beside the frozen floor (each seed a line): where
-    a rising floor rose, and what the loss did meanwhile. A static freeze is a flat line at its floor."""
+    a rising floor rose, and what the loss did meanwhile. A static freeze is a flat line at its floor; a run that froze
+    nothing has no line. Each line runs to the run's last step (its losses may not reach it: a short run logs none)."""
     fig = Figure(figsize=(12, 4.2))
     ax_loss, ax_floor = fig.subplots(1, 2, sharex=True)
     colors = [f"C{i % 10}" for i in range(len(rows))]
@@ -293,7 +297,9 @@ def floor_figure(rows: list[dict]) -> Figure:
             steps = [step for step, _ in curves[0]]
             mean = [statistics.fmean(c[i][1] for c in curves if i < len(c)) for i in range(len(steps))]
             ax_loss.plot(steps, mean, color=color, label=row["name"], linewidth=1.2)
-        last = max((c[-1][0] for c in curves if c), default=0)
+        last = max([row["steps"] or 0, *(c[-1][0] for c in curves if c)])
+        if not (row["floor_rises"] or row["freeze"]):
+            continue
         for i, rises in enumerate((row["floor_rises"] or {seed: [] for seed in row["seeds"]}).values()):
             xs, ys = [0], [row["freeze"]]
             for step, floor in rises:
@@ -387,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
     write_atomic(out / "report.json", json.dumps({"command": command, "runs": rows}, indent=2) + "\n")
     plot(rows, out / "report.png")
     written = [out / name for name in ("report.md", "report.png", "report.json")]
-    if any(row["losses"] for row in rows):
+    if any(row["losses"] or row["floor_rises"] for row in rows):
         fig = floor_figure(rows)
         write_atomic(out / "report_floor.png", lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
         written.append(out / "report_floor.png")
