@@ -200,6 +200,20 @@ def check_option_value(path: Path, key: str, value, options: dict) -> None:
         raise CliError(f"{path}: key '{key}' expects {expected}, got {json.dumps(value)}")
 
 
+def check_stored_options(path: Path, config) -> None:
+    """The options a results.json stored (its `config`), each of its option's type where it names one: read back by
+    the comparison report, which trusts them no more than a recipe's. Options an older suite had are passed over."""
+    options = option_types()
+    if not isinstance(config, dict):
+        raise CliError(f"{path}: config is not an object of options")
+    for key, value in config.items():
+        if key in options:
+            try:
+                check_option_value(path, key, value, options)
+            except CliError as error:
+                raise CliError(str(error).replace(f"key '{key}'", f"config.{key}", 1)) from None
+
+
 def resolved_config(config: RunConfig) -> dict:
     """Every option's final value as one flat dict: written next to the results, and loadable as a recipe.
 

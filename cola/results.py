@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from .errors import on_one_line
 from .files import write_atomic
 from .metrics import metric_names
 from .run_files import RESULTS_FILE
-from .schema import RESULTS_VERSION, RUN, upgrade_results
+from .schema import RESULTS_VERSION, RUN, SchemaError, upgrade_results
 
 logger = logging.getLogger(__name__)
 
@@ -210,6 +211,11 @@ def write_results(results: dict, output_dir: str | Path) -> Path:
 
 
 def read_results(path: str | Path) -> dict:
-    """A results.json (one run's or a sweep's) in the current shape, whatever suite wrote it (`cola.schema`).
-    Raises OSError, ValueError (not JSON) or `cola.schema.SchemaError` (not such a file, or a newer suite's)."""
-    return upgrade_results(json.loads(Path(path).read_text(encoding="utf-8")))
+    """A results.json (one run's or a sweep's) in the current shape, whatever suite wrote it, every value its readers
+    use checked (`cola.schema`). Raises OSError, or `cola.schema.SchemaError` (not JSON, not UTF-8, not such a file,
+    a value of the wrong type or range, or a newer suite's)."""
+    try:
+        document = json.loads(Path(path).read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise SchemaError(f"not a results.json (not UTF-8 JSON: {on_one_line(error, 80)})") from None
+    return upgrade_results(document)

@@ -62,6 +62,9 @@ and `grow_passes`; 4 (results.json only) adds `train.resumed_from_step` (null in
 
 from __future__ import annotations
 
+import json
+import math
+
 from .columns import LABEL_COLUMNS
 
 RESULTS_VERSION = 4
@@ -148,7 +151,134 @@ def upgrade_results(document: dict) -> dict:
         upgraded["train"] = {**upgraded["train"], "resumed_from_step": None}
     upgraded = {"schema_version": RESULTS_VERSION, "kind": upgraded.pop("kind"),
                 **{key: value for key, value in upgraded.items() if key != "schema_version"}}
+    check_results(upgraded)
     return upgraded
+
+
+# --- what the readers use, checked value by value (a file anyone can edit: trusted on nothing but these checks) ---
+
+def check_results(document: dict) -> None:
+    """Every value of a current results.json that a reader uses (compare, a sweep that continues, the search) is of
+    its type and range, or a SchemaError names the field: a MCC of "0.9" or true, a NaN, a null section, a runtime
+    of 0. The sweep's `aggregate` is not read back (readers recompute it from `runs`)."""
+    if document["kind"] == RUN:
+        _check_run(document, "")
+        return
+    _need(isinstance(document.get("seeds", _MISSING), list) and all(_is_int(v) for v in document["seeds"]), "seeds",
+          document.get("seeds", _MISSING), "a list of seeds")
+    runs = document.get("runs", _MISSING)
+    _need(isinstance(runs, list) and runs, "runs", runs, "a list of the seeds' runs")
+    for i, run in enumerate(runs):
+        where = f"runs[{i}]."
+        _need(isinstance(run, dict), f"runs[{i}]", run, "an object")
+        seed, folder = run.get("seed", _MISSING), run.get("output_dir", _MISSING)
+        _need(_is_int(seed), f"{where}seed", seed, "a seed (an integer)")
+        _need(isinstance(folder, str), f"{where}output_dir", folder, "a folder name")
+        _check_metric_sections(run, where)
+        _check_train(run.get("train", _MISSING), f"{where}train")
+
+
+def _check_run(run: dict, where: str) -> None:
+    _check_metric_sections(run, where)
+    _check_train(run.get("train", _MISSING), f"{where}train")
+    data = run.get("data", _MISSING)
+    _need(isinstance(data, dict), "data", data, "an object")
+    _need(isinstance(data.get("source"), str), "data.source", data.get("source"), "a text")
+    for key in ("class_names", "group_names"):
+        if key in data:
+            _need(_is_list_of(data[key], str), f"data.{key}", data[key], "a list of names")
+    if "rows" in data:
+        _need(isinstance(data["rows"], dict) and all(_is_count(v) for v in data["rows"].values()), "data.rows",
+              data["rows"], "an object of row counts")
+    plan = run.get("plan", _MISSING)
+    _need(isinstance(plan, dict), "plan", plan, "an object")
+    _need(plan.get("frozen_groups") is None or _is_list_of(plan["frozen_groups"], str), "plan.frozen_groups",
+          plan.get("frozen_groups"), "a list of group names")
+    for key in ("layer_groups", "unfreeze_every"):
+        _need(plan.get(key) is None or _is_count(plan[key]), f"plan.{key}", plan.get(key), "a count")
+    _need(plan.get("lora") is None or isinstance(plan["lora"], dict), "plan.lora", plan.get("lora"), "an object")
+    progressive = plan.get("progressive")
+    if progressive is not None:
+        events = progressive.get("events") if isinstance(progressive, dict) else None
+        _need(isinstance(events, list), "plan.progressive.events", events, "a list of events")
+        for i, event in enumerate(events):
+            ok = isinstance(event, dict) and _is_count(event.get("step")) and _is_list_of(event.get("frozen_groups"), str)
+            _need(ok, f"plan.progressive.events[{i}]", event, "{step, frozen_groups}")
+    for key in ("trainable_parameters", "total_parameters"):
+        _need(run.get(key) is None or _is_count(run[key]), key, run.get(key), "a count")
+
+
+def _check_metric_sections(run: dict, where: str) -> None:
+    """eval (required), eval_<group>, test, test_<group>: numbers where numbers belong, scores in their ranges."""
+    _need(isinstance(run.get("eval", _MISSING), dict), f"{where}eval", run.get("eval", _MISSING), "an object of metrics")
+    for key in ("matthews_correlation", "accuracy"):
+        _need(key in run["eval"], f"{where}eval.{key}", _MISSING, "a score")
+    for name, section in run.items():
+        if not name.startswith(("eval", "test")):
+            continue
+        _need(isinstance(section, dict), f"{where}{name}", section, "an object of metrics")
+        for key, value in section.items():
+            field = f"{where}{name}.{key}"
+            if key == "n":
+                _need(_is_count(value), field, value, "a count")
+            elif key in ("runtime_s", "samples_per_second"):
+                _need(value is None or (_is_number(value) and value >= 0), field, value, "a number of seconds")
+            elif key == "matthews_correlation":
+                _need(_is_number(value) and -1 <= value <= 1, field, value, "a MCC in [-1, 1]")
+            elif key == "loss":
+                _need(_is_number(value) and value >= 0, field, value, "a loss (0 or more)")
+            else:  # accuracy, f1_*, predicted_* shares
+                _need(_is_number(value) and 0 <= value <= 1, field, value, "a score in [0, 1]")
+
+
+def _check_train(train, where: str) -> None:
+    _need(isinstance(train, dict), where, train, "an object")
+    _need(_is_number(train.get("runtime_s")) and train["runtime_s"] > 0, f"{where}.runtime_s", train.get("runtime_s", _MISSING),
+          "a training time in seconds (above 0)")
+    _need(_is_number(train.get("samples_per_second")) and train["samples_per_second"] >= 0,
+          f"{where}.samples_per_second", train.get("samples_per_second", _MISSING), "a number")
+    for key in ("steps", "resumed_from_step"):
+        _need(train.get(key) is None or _is_count(train[key]), f"{where}.{key}", train.get(key), "a count")
+    for key in ("epochs", "final_loss", "mean_loss"):
+        _need(train.get(key) is None or _is_number(train[key]), f"{where}.{key}", train.get(key), "a number")
+    losses = train.get("losses")
+    _need(losses is None or (isinstance(losses, list) and all(
+        isinstance(pair, list) and len(pair) == 2 and _is_count(pair[0]) and _is_number(pair[1]) for pair in losses)),
+        f"{where}.losses", losses, "a list of [step, loss]")
+    _need(train.get("best_checkpoint") is None or isinstance(train["best_checkpoint"], str), f"{where}.best_checkpoint",
+          train.get("best_checkpoint"), "a folder")
+    _need(train.get("step_seconds") is None or isinstance(train["step_seconds"], dict), f"{where}.step_seconds",
+          train.get("step_seconds"), "an object")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_count(value) -> bool:
+    return _is_int(value) and value >= 0
+
+
+def _is_list_of(value, kind) -> bool:
+    return isinstance(value, list) and all(isinstance(item, kind) for item in value)
+
+
+_MISSING = object()
+
+
+def _need(ok: bool, field: str, value, expected: str) -> None:
+    if not ok:
+        if value is _MISSING:
+            shown = "missing"
+        elif isinstance(value, float) and not math.isfinite(value):
+            shown = f"{value} (not a finite number)"
+        else:
+            shown = json.dumps(value)[:40]
+        raise SchemaError(f"{field} is {shown}, not {expected}")
 
 
 def _upgrade_run_v1(results: dict, config: dict) -> None:

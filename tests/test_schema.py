@@ -145,3 +145,71 @@ def test_upgrading_leaves_the_document_read_as_it_was(trained_run):
     kept = copy.deepcopy(older)
     assert upgrade_results(older)["plan"]["lora"] is None
     assert older == kept
+
+
+def _edited(results: dict, edit: str) -> dict | bytes:
+    """A run's results.json damaged one way (each a file a reader once trusted once its version was known)."""
+    results = json.loads(json.dumps(results))
+    if edit == "string MCC":
+        results["eval"]["matthews_correlation"] = "0.9"
+    elif edit == "boolean MCC":
+        results["eval"]["matthews_correlation"] = True
+    elif edit == "NaN MCC":
+        results["eval"]["matthews_correlation"] = float("nan")
+    elif edit == "infinite loss":
+        results["eval"]["loss"] = float("inf")
+    elif edit == "null train":
+        results["train"] = None
+    elif edit == "null eval":
+        results["eval"] = None
+    elif edit == "runtime 0":
+        results["train"]["runtime_s"] = 0
+    elif edit == "events x":
+        results["plan"]["progressive"] = {"mode": "auto", "events": "x"}
+    elif edit == "not UTF-8":
+        return json.dumps(results).encode().replace(b'"CoLA', b'"\xff\xfeCoLA')
+    elif edit == "truncated":
+        return json.dumps(results).encode()[:300]
+    elif edit == "string seed":
+        results["config"]["seed"] = "3"
+    return results
+
+
+@pytest.mark.parametrize("edit, field", [
+    ("string MCC", 'eval.matthews_correlation is "0.9", not a MCC in [-1, 1]'),
+    ("boolean MCC", "eval.matthews_correlation is true, not a MCC in [-1, 1]"),
+    ("NaN MCC", "eval.matthews_correlation is nan (not a finite number), not a MCC in [-1, 1]"),
+    ("infinite loss", "eval.loss is inf (not a finite number), not a loss (0 or more)"),
+    ("null train", "train is null, not an object"),
+    ("null eval", "eval is null, not an object of metrics"),
+    ("runtime 0", "train.runtime_s is 0, not a training time in seconds (above 0)"),
+    ("events x", 'plan.progressive.events is "x", not a list of events'),
+    ("not UTF-8", "not a results.json (not UTF-8 JSON: "),
+    ("truncated", "not a results.json (not UTF-8 JSON: "),
+    ("string seed", "config.seed expects an integer, got \"3\""),
+])
+def test_compare_reads_every_value_it_uses_as_untrusted(seed_sweep, tmp_path, capsys, edit, field):
+    run = tmp_path / "run"
+    run.mkdir()
+    damaged = _edited(json.loads((seed_sweep / "seed_3" / "results.json").read_text()), edit)
+    path = run / "results.json"
+    path.write_bytes(damaged if isinstance(damaged, bytes) else json.dumps(damaged).encode())
+    assert compare.main([str(run), "--out", str(tmp_path / "report")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {path}: {field}") and err.count("\n") == 1
+    assert not (tmp_path / "report").exists()
+
+
+def test_a_sweeps_summary_is_recomputed_not_read(seed_sweep, tmp_path):
+    """compare takes a sweep's median from its runs: an aggregate edited (or damaged) in the file is not shown."""
+    import shutil
+
+    sweep = tmp_path / "sweep"
+    shutil.copytree(seed_sweep, sweep)
+    results = json.loads((sweep / "results.json").read_text())
+    results["aggregate"]["matthews_correlation"]["median"] = "0.99"
+    (sweep / "results.json").write_text(json.dumps(results))
+    assert compare.main([str(sweep), "--out", str(tmp_path / "report")]) == 0
+    row = json.loads((tmp_path / "report" / "report.json").read_text())["runs"][0]
+    mccs = [r["eval"]["matthews_correlation"] for r in results["runs"]]
+    assert row["aggregate"]["matthews_correlation"]["median"] == pytest.approx(sum(mccs) / 2)

@@ -113,3 +113,18 @@ def test_each_seeds_card_quotes_the_command_that_runs_it_alone(seed_sweep):
     started = card.split("This run was started with:")[1].split("```bash\n")[1].split("\n")[0]
     assert started.startswith("python train.py --model_name_or_path ") and "--seeds" not in started
     assert started.endswith(f"--seed 3 --output_dir {seed_sweep / 'seed_3'}")
+
+
+@pytest.mark.parametrize("mcc, shown", [("0.9", '"0.9"'), (True, "true"), (None, "null")])
+def test_a_continued_sweep_refuses_a_seeds_mcc_that_is_no_number(own_sweep, tiny_bert_dir, data_dir, capsys, mcc, shown):
+    """A seed's results.json is read back when its sweep continues: an MCC of "0.9" or true was summed into the
+    median (float("0.9"), float(True)); now one line names the file and the field, and nothing is written."""
+    path = own_sweep / "seed_3" / "results.json"
+    results = json.loads(path.read_text())
+    results["eval"]["matthews_correlation"] = mcc
+    path.write_text(json.dumps(results))
+    summary = (own_sweep / "results.json").read_bytes()
+    assert train.main(sweep_argv(tiny_bert_dir, data_dir, own_sweep) + ["--resume_from_checkpoint", "last"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {path}: eval.matthews_correlation is {shown}, not a MCC in [-1, 1]\n"
+    assert (own_sweep / "results.json").read_bytes() == summary

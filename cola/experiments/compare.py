@@ -32,6 +32,7 @@ from matplotlib.figure import Figure
 
 from ..errors import CliError, on_one_line, reports_errors
 from ..files import real_path, write_atomic
+from ..recipes import check_stored_options
 from ..redact import command_line
 from ..results import read_results
 from ..run_files import RESULTS_FILE
@@ -56,14 +57,10 @@ def load_run(run_dir: str | Path) -> dict:
     path = run_dir / RESULTS_FILE
     if run_dir.exists() and not run_dir.is_dir():
         raise CliError(f"{run_dir}: not a directory (give the output_dir of a train.py run)")
-    try:
-        results = read_results(path)
-    except OSError:
-        raise CliError(f"{run_dir}: no {RESULTS_FILE} (not a finished run of train.py)") from None
-    except json.JSONDecodeError as error:
-        raise CliError(f"{path}: not valid JSON ({error})") from None
-    except SchemaError as error:
-        raise CliError(f"{path}: {error}") from None
+    if not path.is_file():
+        raise CliError(f"{run_dir}: no {RESULTS_FILE} (not a finished run of train.py)")
+    results = _read(path)
+    check_stored_options(path, results["config"])
     try:
         return _row(run_dir, results)
     except (KeyError, IndexError, TypeError, SchemaError) as error:
@@ -71,12 +68,24 @@ def load_run(run_dir: str | Path) -> dict:
         raise CliError(f"{path}: not the results.json of a train.py run ({missing} missing or malformed)") from None
 
 
+def _read(path: Path) -> dict:
+    """A results.json, every value the report uses checked (`cola.results.read_results`), or one line naming it."""
+    try:
+        return read_results(path)
+    except OSError as error:
+        raise CliError(f"cannot read {path}: {error.strerror}") from None
+    except SchemaError as error:
+        raise CliError(f"{path}: {error}") from None
+
+
 def _row(run_dir: Path, results: dict) -> dict:
     if results["kind"] == SWEEP:
-        runs, summary = results["runs"], results["aggregate"]
+        # The summary is recomputed from the runs, not read: a number in a file is checked, a derived one is not.
+        runs = [run_entry(r["seed"], r["output_dir"], r) for r in results["runs"]]
+        summary = aggregate(runs)
         folders = {r["seed"]: run_dir / r["output_dir"] for r in runs}
         # Each seed's own results (None where they are gone): the first's plan, every seed's rises and losses.
-        seed_results = {seed: read_results(folder / RESULTS_FILE) if (folder / RESULTS_FILE).is_file() else None
+        seed_results = {seed: _read(folder / RESULTS_FILE) if (folder / RESULTS_FILE).is_file() else None
                         for seed, folder in folders.items()}
     else:
         runs = [run_entry(results["config"]["seed"], ".", results)]
