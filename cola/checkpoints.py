@@ -157,7 +157,8 @@ def _same(key: str, stored, wanted) -> bool:
 
 
 def stored_floor_rise(checkpoint: str) -> dict | None:
-    """The rising floor's state when the checkpoint was written (`cola.progressive.FloorRise.state_dict`), or None."""
+    """The rising floor's state when the checkpoint was written (`cola.progressive.FloorRise.state_dict`, which
+    checks it field by field when it loads it), or None."""
     stored = _suite_state(checkpoint)
     return None if stored is None else stored.get("floor_rise")
 
@@ -189,12 +190,17 @@ def _suite_state(checkpoint: str) -> dict | None:
     path = Path(checkpoint) / SUITE_STATE_FILE
     if not path.is_file():
         return None
-    stored = json.loads(path.read_text())
+    stored = json.loads(path.read_text(encoding="utf-8"))  # valid JSON: check_complete read it first
+    if not isinstance(stored, dict):
+        raise CliError(f"{path}: not a checkpoint's state (a JSON object)")
     if "config" in stored:
         try:
             stored["config"] = upgrade_run_config(stored["config"])
         except SchemaError as error:
             raise CliError(f"{path}: {error}") from None
+    freeze = stored["config"].get("freeze") if "config" in stored else stored.get("freeze")
+    if freeze is not None and not (isinstance(freeze, int) and not isinstance(freeze, bool) and freeze >= 0):
+        raise CliError(f"{path}: config.freeze is {json.dumps(freeze)[:40]}, not a number of layer groups")
     return stored
 
 

@@ -48,6 +48,7 @@ from .progress import StepClock
 from .progressive import FloorRise
 from .recipes import resolved_config, write_resolved_config
 from .results import RunReport, after_training, build_results, log_results, log_start_summary, run_report, write_results
+from .run_files import SUITE_STATE_FILE
 from .tracking import SuiteTablesToWandb, check_reporting, finish_wandb_run, reports_to_wandb
 from .trainer import ColaTrainer, build_trainer
 from .unfreezing import LogUnfreezing
@@ -170,8 +171,9 @@ def rising_floor(plan: TrainingPlan, checkpoint: str | None) -> FloorRise | None
     if stored is not None:
         try:
             rise.load_state_dict(stored)
-        except (KeyError, TypeError, ValueError) as error:
-            raise CliError(f"{checkpoint}: its rising floor cannot be continued ({on_one_line(error)})") from None
+        except ValueError as error:
+            raise CliError(f"{Path(checkpoint) / SUITE_STATE_FILE}: its rising floor cannot be continued "
+                           f"({on_one_line(error)})") from None
         logger.info("Continuing the rising floor at %d of %d groups (%d event(s) so far)", rise.floor, len(plan.groups),
                     len(rise.events))
     return rise

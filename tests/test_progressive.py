@@ -374,3 +374,49 @@ def test_a_floor_above_the_model_is_a_one_line_error(tmp_path, tiny_bert_dir, da
     last = capsys.readouterr().err.strip().splitlines()[-1]  # (the progress bars of loading come before it)
     assert last.startswith("error: --progressive_freeze_max 4 is out of range: the floor rises from --freeze 0 to at "
                            "most 3 groups")
+
+
+@pytest.mark.parametrize("edit, field", [
+    ({"floor": 99}, "floor_rise.floor is 99, not a floor between 0 and 5"),
+    ({"floor": -1}, "floor_rise.floor is -1, not a floor between 0 and 5"),
+    ({"floor": "2"}, 'floor_rise.floor is "2", not a floor between 0 and 5'),
+    ({"floor": None}, "floor_rise.floor is null, not a floor between 0 and 5"),
+    ({"events": "x"}, "floor_rise.events is \"x\", not a list of rises"),
+    ({"events": []}, "floor_rise.floor is 1, not the floor its last event left (0)"),
+    ({"sums": None}, "floor_rise.sums is null, not a list of gradient-norm sums"),
+    ({"previous": [1.0]}, "floor_rise.previous is [1.0], not null or 5 mean gradient norms"),
+])
+def test_a_checkpoints_damaged_floor_is_one_line_naming_the_field(whole_run, tmp_path, capsys, edit, field):
+    out, argv = whole_run
+    resumed = tmp_path / "resumed"
+    resumed.mkdir()
+    import shutil
+
+    shutil.copytree(out / "checkpoint-5", resumed / "checkpoint-5")
+    state_file = resumed / "checkpoint-5" / "cola_suite.json"
+    state = json.loads(state_file.read_text())
+    assert state["floor_rise"]["floor"] == 1  # the event at step 4 (seed 1)
+    state["floor_rise"].update(edit)
+    state_file.write_text(json.dumps(state))
+    assert train.main(argv + ["--output_dir", str(resumed), "--resume_from_checkpoint", "last"]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith(f"error: {state_file}: its rising floor cannot be continued ({field}")
+    assert "Traceback" not in last and not (resumed / "results.json").exists()
+
+
+@pytest.mark.parametrize("freeze", ["2", None, -1, True])
+def test_a_checkpoints_damaged_freeze_is_one_line(whole_run, tmp_path, capsys, freeze):
+    out, argv = whole_run
+    import shutil
+
+    shutil.copytree(out / "checkpoint-5", tmp_path / "resumed" / "checkpoint-5")
+    state_file = tmp_path / "resumed" / "checkpoint-5" / "cola_suite.json"
+    state = json.loads(state_file.read_text())
+    state["config"]["freeze"] = freeze
+    state_file.write_text(json.dumps(state))
+    assert train.main(argv + ["--output_dir", str(tmp_path / "resumed"), "--resume_from_checkpoint", "last"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    if freeze is None:  # an older checkpoint's "no floor stored": its configuration still has to match
+        assert "was written by a run with other settings (freeze)" in err
+    else:
+        assert err == f"error: {state_file}: config.freeze is {json.dumps(freeze)}, not a number of layer groups"
