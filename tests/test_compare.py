@@ -160,15 +160,37 @@ def test_runs_scored_on_different_subsets_are_flagged(seed_sweep, tmp_path, caps
     small = tmp_path / "small"
     shutil.copytree(seed_sweep / "seed_3", small)
     results = json.loads((small / "results.json").read_text())
-    results["data"]["rows"]["eval"] = 7  # as --max_eval_samples 7 would have made it
+    results["data"]["rows"]["eval"] = 7  # as --max_eval_samples 7 would have made it: the results and the predictions
     (small / "results.json").write_text(json.dumps(results))
-    full = results["data"]["rows"]["eval"]
+    predictions = (small / "eval_predictions.csv").read_text().splitlines()
+    (small / "eval_predictions.csv").write_text("\n".join(predictions[:8]) + "\n")
     assert compare.main([str(seed_sweep / "seed_3"), str(small), "--out", str(tmp_path / "r")]) == 0
     rows = json.loads((seed_sweep / "seed_3" / "results.json").read_text())["data"]["rows"]["eval"]
     note = (f"runs on CoLA were scored on evaluation sets of different sizes (seed_3 on {rows}, small on 7 rows; "
             "--max_eval_samples?): their scores are not comparable")
-    assert full == 7 and f"note: {note}\n" in capsys.readouterr().err
-    assert f"**Note:** {note}." in (tmp_path / "r" / "report.md").read_text()
+    unpaired = ("small is not paired with seed_3 (seed 3: the two runs were not scored on the same evaluation "
+                "sentences)")
+    err = capsys.readouterr().err
+    assert f"note: {note}\n" in err and f"note: {unpaired}\n" in err  # a report with notes, not a refusal
+    report = (tmp_path / "r" / "report.md").read_text()
+    assert f"**Note:** {note}." in report and f"**Note:** {unpaired}." in report
+    assert json.loads((tmp_path / "r" / "report.json").read_text())["runs"][1]["paired"] is None
+
+
+@pytest.mark.parametrize("content, why", [
+    (b"", "No columns to parse from file"), (b"row,group\n", "no label, predicted column"),
+    (b"row,group,label,predicted\n", "no row"), (b"row,group,label,predicted\n0,\xff,a,b\n", "'utf-8' codec"),
+])
+def test_a_damaged_eval_predictions_file_is_one_line(seed_sweep, tmp_path, capsys, content, why):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(seed_sweep / "seed_3", run)
+    (run / "eval_predictions.csv").write_bytes(content)
+    assert compare.main([str(seed_sweep / "seed_4"), str(run), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {run / 'eval_predictions.csv'}: not an eval_predictions.csv (") and why in err
+    assert err.count("\n") == 1
 
 
 def test_a_folder_holding_files_of_the_reports_names_is_not_written_over(seed_sweep, tmp_path, capsys):

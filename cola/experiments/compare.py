@@ -249,15 +249,18 @@ def paired_lines(rows: list[dict]) -> list[str]:
 def pair_with_first(rows: list[dict]) -> None:
     """Each later row's paired MCC difference with the first (`paired`) and its time as a share of the first's."""
     def predictions(row):
-        found = {int(seed): read_predictions(Path(folder)) for seed, folder in row["seed_folders"].items()}
+        try:
+            found = {int(seed): read_predictions(Path(folder)) for seed, folder in row["seed_folders"].items()}
+        except ValueError as error:  # a damaged file: refused, naming it
+            raise CliError(str(error)) from None
         return {seed: table for seed, table in found.items() if table is not None}
 
     first = predictions(rows[0])
     for row in rows[1:]:
         try:
             row["paired"] = paired_difference(first, predictions(row))
-        except ValueError as error:
-            raise CliError(f"{row['name']} against {rows[0]['name']}: {error}") from None
+        except ValueError as error:  # scored on other sentences: the table still compares them, with a note
+            row["paired"], row["unpaired"] = None, f"{row['name']} is not paired with {rows[0]['name']} ({error})"
         row["time_vs_first"] = (row["aggregate"]["train_runtime_s"]["median"]
                                 / rows[0]["aggregate"]["train_runtime_s"]["median"])
 
@@ -375,7 +378,7 @@ def scoring_notes(rows: list[dict]) -> list[str]:
             listed = ", ".join(f"{name} on {n}" for name, n in sizes.items())
             notes.append(f"runs on {data} were scored on evaluation sets of different sizes ({listed} rows; "
                          f"--max_eval_samples?): their scores are not comparable")
-    return notes
+    return notes + [row["unpaired"] for row in rows if row.get("unpaired")]
 
 
 @reports_errors

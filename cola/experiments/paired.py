@@ -41,10 +41,24 @@ def mcc(labels: np.ndarray, predicted: np.ndarray, classes: int) -> np.ndarray:
         return np.where(spread > 0, covariance / np.where(spread > 0, spread, 1.0), 0.0)
 
 
+PREDICTION_COLUMNS = ("row", "group", "label", "predicted")
+
+
 def read_predictions(folder: Path) -> pd.DataFrame | None:
-    """A run's eval_predictions.csv (row, group, label, predicted), or None when it has none (an older run)."""
+    """A run's eval_predictions.csv (row, group, label, predicted), or None when it has none (an older run). A file
+    that is not one (empty, not UTF-8, columns missing, no row) raises ValueError naming it."""
     path = Path(folder) / EVAL_PREDICTIONS_FILE
-    return pd.read_csv(path, keep_default_na=False, dtype=str) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        table = pd.read_csv(path, keep_default_na=False, dtype=str, encoding="utf-8")
+    except (ValueError, pd.errors.ParserError) as error:  # EmptyDataError and UnicodeDecodeError are ValueErrors
+        raise ValueError(f"{path}: not an eval_predictions.csv ({str(error).splitlines()[0][:80]})") from None
+    missing = [column for column in PREDICTION_COLUMNS if column not in table.columns]
+    if missing or table.empty:
+        why = f"no {', '.join(missing)} column" if missing else "no row"
+        raise ValueError(f"{path}: not an eval_predictions.csv ({why})")
+    return table
 
 
 def paired_difference(a: dict[int, pd.DataFrame], b: dict[int, pd.DataFrame], *, draws: int = DRAWS) -> dict | None:
