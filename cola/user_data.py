@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 import re
 import tempfile
@@ -108,10 +109,13 @@ def read_splits(args) -> dict[str, Split]:
         return {key: read_hub(key, args.dataset_name, args.dataset_config_name, split)
                 for key, split in names.items() if split}
     files = {"train": args.train_file, "eval": args.validation_file, "test": args.test_file}
-    return {key: read_file(key, path) for key, path in files.items() if path}
+    texts = [column for column in (args.text_column, args.text_pair_column) if column]
+    values = [column for column in (args.label_column, args.group_column) if column]
+    return {key: read_file(key, path, texts=texts, values=values) for key, path in files.items() if path}
 
 
-def read_file(name: str, path_text: str) -> Split:
+def read_file(name: str, path_text: str, *, texts=(), values=()) -> Split:
+    """One file's rows. `texts` and `values` (labels, groups): the columns a JSON file's own reader types strictly."""
     path = Path(path_text).expanduser()
     if path.suffix.lower() not in FORMATS:
         raise CliError(f"{path}: cannot tell its format from the name; use .csv, .tsv, .jsonl, .json or .parquet")
@@ -122,6 +126,8 @@ def read_file(name: str, path_text: str) -> Split:
             raise CliError(f"{path}: no rows (an empty split)")
     else:  # a byte that is not UTF-8: a one-line error naming its line
         lines = decode_lines(read_data_file(path), str(path))
+        if builder == "json":
+            return Split(name, json_rows(lines, str(path), texts=texts, values=values), str(path))
         if builder == "csv":
             check_quoting(lines, str(path), options.get("sep", ","))
             # Every cell as written: a label `01` stays `01` (not the number 1, one class with `1`), a text `1.50`
@@ -140,6 +146,76 @@ def read_file(name: str, path_text: str) -> Split:
             cause = error.__cause__ or error.__context__ or error
             raise CliError(f"{path}: cannot read it as {path.suffix.lower()[1:].upper()} ({on_one_line(cause)})") from None
     return Split(name, rows, str(path))
+
+
+def json_rows(lines: list[str], where: str, *, texts, values) -> datasets.Dataset:
+    """A JSON Lines file (or one JSON array) of objects, read with the standard library, so that every value keeps
+    the kind it was written as: `datasets`' JSON reader types a mixed column as JSON and decodes its strings, so a
+    label "01" became the class 1 and a text "null" or "[1, 2]" stopped being text. A label or group column takes
+    integers or strings, one kind (as CSV's labels are strings); a text column strings (numbers are written out)."""
+    text = "\n".join(lines)
+    try:
+        if text.lstrip().startswith("["):
+            records = json.loads(text)
+        else:
+            records = []
+            for number, line in enumerate(lines, start=1):
+                if line.strip():
+                    records.append(_json_line(line, where, number))
+    except json.JSONDecodeError as error:
+        raise CliError(f"{where}: cannot read it as JSON ({error})") from None
+    if not records:
+        raise CliError(f"{where}: no rows (an empty split)")
+    names: dict[str, None] = {}
+    for row, record in enumerate(records, start=1):
+        if not isinstance(record, dict):
+            raise CliError(f"{where}, row {row}: not an object of columns ({json.dumps(record)[:40]})")
+        names.update(dict.fromkeys(record))
+    columns, features = {}, {}
+    for name in names:
+        cells = [record.get(name) for record in records]
+        if name in texts:
+            columns[name], features[name] = [_json_text(where, row, name, v) for row, v in enumerate(cells)], "string"
+        elif name in values:
+            columns[name], features[name] = _json_values(where, name, cells)
+        else:  # a column the run does not read: kept (its name is listed in errors), as written
+            columns[name], features[name] = [None if v is None else json.dumps(v) for v in cells], "string"
+    return datasets.Dataset.from_dict(columns, features=datasets.Features(
+        {name: datasets.Value(kind) for name, kind in features.items()}))
+
+
+def _json_line(line: str, where: str, number: int):
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as error:
+        raise CliError(f"{where}:{number}: cannot read it as JSON Lines ({error})") from None
+
+
+def _json_text(where: str, row: int, column: str, value):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)  # a text written as a number
+    if value is None or isinstance(value, str):
+        return value  # (an empty one is refused with its row when the split is converted)
+    raise CliError(f"{where}, row {row + 1}, column '{column}': not a text ({json.dumps(value)[:40]})")
+
+
+def _json_values(where: str, column: str, cells: list) -> tuple[list, str]:
+    """A label or group column: integers (an integral number such as 2.0 is 2) or strings, not both."""
+    kept, kinds = [], set()
+    for row, value in enumerate(cells):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if value is not None and not (isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))):
+            raise CliError(f"{where}, row {row + 1}, column '{column}': a label must be an integer or a string, "
+                           f"found {json.dumps(value)[:40]}")
+        if value is not None:
+            kinds.add(type(value))
+        kept.append(value)
+    if len(kinds) > 1:
+        first_text = next(row for row, value in enumerate(kept) if isinstance(value, str))
+        raise CliError(f"{where}, column '{column}': labels mix integers and strings (row {first_text + 1}: "
+                       f"{json.dumps(kept[first_text])[:40]}); use one kind")
+    return kept, "int64" if kinds == {int} else "string"
 
 
 def _parquet_rows(path: Path) -> int | None:

@@ -265,7 +265,7 @@ def test_file_problems(tmp_path):
     with pytest.raises(CliError, match=r"nowhere.csv: no such file$"):
         load_data(own(tmp_path / "nowhere.csv", tmp_path / "nowhere.csv"), seed=0)
     (tmp_path / "broken.jsonl").write_text('{"text": "a", "label": 1}\n{"text": \n')
-    with pytest.raises(CliError, match=r"broken.jsonl: cannot read it as JSONL \("):
+    with pytest.raises(CliError, match=r"broken.jsonl:2: cannot read it as JSON Lines \("):
         load_data(own(tmp_path / "broken.jsonl", tmp_path / "broken.jsonl"), seed=0)
     (tmp_path / "mixed.jsonl").write_text('{"text": "a", "label": 1}\n{"text": "b", "label": "x"}\n')
     with pytest.raises(CliError, match=r"mixed.jsonl, column 'label': (labels mix integers and strings|cannot read)"):
@@ -526,3 +526,31 @@ def test_a_fifo_given_as_a_data_file_is_refused_not_waited_on(tmp_path, capsys):
     assert train.main(argv) == 2
     assert capsys.readouterr().err == (f"error: {fifo}: not a regular file (a FIFO, a socket or a device); save the data "
                                        "to a file\n")
+
+
+@pytest.mark.parametrize("labels, message", [
+    ([0, 1, "01", 1], r"labels mix integers and strings \(row 3: \"01\"\); use one kind"),  # "01" joined class 1
+    ([0, 1, "1", 0], r"labels mix integers and strings \(row 3: \"1\"\); use one kind"),
+    ([0, 1, True, 0], r"row 3, column 'label': a label must be an integer or a string, found true"),
+    ([0, 1, [1], 0], r"row 3, column 'label': a label must be an integer or a string, found \[1\]"),
+])
+def test_json_lines_labels_keep_the_kind_they_were_written_as(tmp_path, labels, message):
+    path = tmp_path / "train.jsonl"
+    path.write_text("".join(json.dumps({"sentence": f"text {i}", "label": v}) + "\n" for i, v in enumerate(labels)))
+    with pytest.raises(CliError, match=message):
+        load_data(own(path, path, text_column="sentence"), seed=0)
+
+
+def test_json_lines_texts_that_look_like_json_stay_texts(tmp_path):
+    """`datasets`' reader typed a mixed column as JSON and decoded it: the texts "null" and "[1, 2]" were refused as
+    not texts. Read as written, they are texts, and "01" stays a class of its own."""
+    rows = [{"sentence": "null", "label": "01"}, {"sentence": "[1, 2]", "label": "1"}, {"sentence": 7, "label": "1"},
+            {"sentence": "plain", "label": "01"}]
+    path = tmp_path / "train.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    data = load_data(own(path, path, text_column="sentence"), seed=0)
+    assert data.train["text"] == ["null", "[1, 2]", "7", "plain"]
+    assert data.class_names == ("01", "1") and data.train["labels"] == [0, 1, 1, 0]
+    array = tmp_path / "train.json"
+    array.write_text(json.dumps(rows))  # one JSON array: the same rows
+    assert load_data(own(array, array, text_column="sentence"), seed=0).train["text"] == data.train["text"]
