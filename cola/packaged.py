@@ -252,8 +252,11 @@ def wheels_dir() -> Path:
 def piece_path(package: str, row: PackagedModel) -> Path:
     """Where a piece is: its downloaded wheel in `wheels_dir()`, or the file `*.zip.NNN` of an installed package."""
     wheel = sorted(wheels_dir().glob(f"{package.replace('-', '_')}-*.whl"))
+    if len(wheel) > 1:  # which one is pinned is requirements-base.txt's to say: the user picks, naming the strays
+        raise CliError(f"{wheels_dir()} holds {len(wheel)} wheels of {package} ({', '.join(w.name for w in wheel)}); "
+                       f"delete all but the one requirements-base.txt pins")
     if wheel:
-        return wheel[-1]
+        return wheel[0]
     try:
         dist = metadata.distribution(package)
     except metadata.PackageNotFoundError:

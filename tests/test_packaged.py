@@ -226,6 +226,17 @@ def test_a_truncated_safetensors_file_is_refused(tmp_path):
         packaged.check_safetensors(weights, ROW)
 
 
+def test_a_stray_wheel_of_another_version_is_named(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    packaged.wheels_dir().mkdir(parents=True)
+    for version in ("0.0.1", "0.0.2"):
+        (packaged.wheels_dir() / f"tiny_part_1-{version}-py3-none-any.whl").write_bytes(b"")
+    with pytest.raises(CliError, match=r"holds 2 wheels of tiny-part-1 \(tiny_part_1-0.0.1-py3-none-any.whl, "
+                                       r"tiny_part_1-0.0.2-py3-none-any.whl\); delete all but the one "
+                                       r"requirements-base.txt pins$"):
+        packaged.piece_path("tiny-part-1", ROW)
+
+
 def test_a_missing_piece_names_the_command_that_fetches_it(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     with pytest.raises(CliError, match=r"^'tiny-split' needs the pieces tiny-part-1 \.\.\. tiny-part-3 \(tiny-part-1 is "
