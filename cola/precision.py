@@ -93,7 +93,8 @@ def _probed_speedup(flags: frozenset[str], cpuinfo: Path, probe: Callable[[], fl
     key = " | ".join([cpu_model(cpuinfo), " ".join(sorted(flags & FAST_BF16_FLAGS)), torch.__version__,
                       f"{torch.get_num_threads()} threads"])
     try:
-        known = json.loads(cache.read_text(encoding="utf-8"))
+        # Never opened unless a regular file: a FIFO (or a device) of that name would block every run here.
+        known = json.loads(cache.read_text(encoding="utf-8")) if cache.is_file() else {}
     except (OSError, ValueError):
         known = {}
     known = known if isinstance(known, dict) else {}
@@ -104,8 +105,9 @@ def _probed_speedup(flags: frozenset[str], cpuinfo: Path, probe: Callable[[], fl
     logger.info("bf16 probe on this CPU (%s): bf16 matmuls %.2fx as fast as fp32; %s", key, speedup,
                 "bf16 it is" if speedup >= BF16_MIN_SPEEDUP else "fp32 stays")
     try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(cache, json.dumps(known | {key: round(speedup, 3)}, indent=1) + "\n")
+        if cache.is_file() or not cache.exists():  # (replacing a special file or a folder is not the suite's to do)
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(cache, json.dumps(known | {key: round(speedup, 3)}, indent=1) + "\n")
     except OSError:  # a cache that cannot be written: the probe runs again next time, nothing worse
         pass
     return speedup

@@ -53,6 +53,25 @@ def test_a_damaged_probe_cache_is_measured_again(tmp_path):
         assert json.loads(cache.read_text())[key] == 2.0
 
 
+def test_a_fifo_named_like_the_probe_cache_is_never_opened(tmp_path):
+    """A FIFO (or any special file) where the cache would be: opening it would block the run at parsing, forever."""
+    import os
+    import threading
+
+    cpuinfo, cache = tmp_path / "cpuinfo", tmp_path / "bf16_probe.json"
+    cpuinfo.write_text(CPUS["zen4"])
+    os.mkfifo(cache)
+    answer = []
+    worker = threading.Thread(target=lambda: answer.append(cpu_does_bf16_fast(cpuinfo=cpuinfo, probe=lambda: 2.0,
+                                                                              cache=cache)), daemon=True)
+    worker.start()
+    worker.join(timeout=10)
+    if worker.is_alive():  # blocked on the FIFO: unblock it (open its writing end) before failing
+        os.close(os.open(cache, os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail("the probe's cache was opened though it is a FIFO")
+    assert answer == [True] and not cache.is_file()  # measured; the FIFO is left as it was
+
+
 def test_an_unwritable_probe_cache_only_means_probing_again(tmp_path):
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text(CPUS["amx"])
