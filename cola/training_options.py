@@ -323,6 +323,8 @@ class ColaTrainingArguments(TrainingArguments):
         self.label_names = list(LABEL_COLUMNS)
         # The folder the run will actually write into, however it was spelled (`X/missing/..`, a symlink, a trailing
         # slash): every check of it, and every write, is about this one (cola.output_dir).
+        if self.output_dir is not None and not self.output_dir.strip():  # not quietly the default folder
+            raise ValueError("output_dir is empty; name a folder (or leave the option out for outputs/cola)")
         self.output_dir = str(real_path(self.output_dir or "outputs/cola"))
         super().__post_init__()
         if self.freeze < 0:

@@ -94,6 +94,15 @@ def test_the_output_folder_is_the_real_path_it_names(tmp_path, spelled, monkeypa
     assert config.training.output_dir == str(tmp_path / ("cola-out" if spelled.startswith("~") else "out"))
 
 
+@pytest.mark.parametrize("empty", ["", "  "])
+def test_an_empty_output_folder_is_refused_not_the_default(empty, capsys):
+    import train
+
+    assert train.main(["--output_dir", empty]) == 2
+    assert capsys.readouterr().err == ("error: output_dir is empty; name a folder (or leave the option out for "
+                                       "outputs/cola)\n")
+
+
 # --- traits: an option's facts live on its field, and every module that acts on one reads it there ---
 
 def test_a_made_up_options_traits_reach_every_consumer(tmp_path, monkeypatch):
