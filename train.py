@@ -3,6 +3,9 @@ classification data, with the Hugging Face Trainer.
 
 Run book:
 
+    # where CoLA's raw TSVs are (without it, and without --data_dir, train.py downloads them once)
+    export COLA_DATA_DIR=../shared/cola/raw
+
     # first run: offline, CPU, a few minutes (the packaged all-MiniLM-L6-v2); the best offline recipe found
     python train.py --recipe recipes/quick.json --data_dir ../shared/cola/raw
     python train.py --recipe recipes/best_offline.json --data_dir ../shared/cola/raw
@@ -16,7 +19,7 @@ Run book:
 
     # several processes: GPUs with the repository's accelerate config, or CPUs with torchrun (gloo)
     accelerate launch --config_file accelerate_config.yaml train.py --recipe recipes/full_cw.json
-    torchrun --nproc_per_node 2 train.py --use_cpu --recipe recipes/quick.json --data_dir ../shared/cola/raw
+    torchrun --nproc_per_node 2 train.py --use_cpu --recipe recipes/quick.json --output_dir outputs/quick_ddp
 
     # five seeds in one call: output_dir/seed_N per run, and the median/spread in output_dir/results.json
     python train.py --recipe recipes/quick.json --seeds 1 2 3 4 5 --output_dir outputs/quick5
@@ -25,14 +28,14 @@ Run book:
     # holds a run is refused otherwise); log to Weights & Biases (offline when there are no credentials)
     python train.py --recipe recipes/quick.json --resume_from_checkpoint last
     python train.py --recipe recipes/quick.json --overwrite_run
-    python train.py --recipe recipes/quick.json --report_to wandb
+    python train.py --recipe recipes/quick.json --report_to wandb --output_dir outputs/quick_wandb
 
     # compare runs (single or multi-seed): report.md, report.png, report.json; time train.py against the baselines
     python -m cola.experiments.compare outputs/quick5 outputs/try --out outputs/report
     python -m cola.experiments.bench --data_dir ../shared/cola/raw
 
     # your own data: CSV/TSV/JSON Lines/Parquet files, or a Hub dataset (columns and classes: see --help, "data")
-    python train.py --recipe recipes/quick.json --train_file train.csv --validation_file dev.csv --text_column text
+    python train.py --recipe recipes/quick.json --train_file train.csv --validation_file dev.csv --output_dir outputs/own
     python train.py --dataset_name nyu-mll/glue --dataset_config_name sst2 --model_name_or_path all-MiniLM-L6-v2
 
     # classify sentences with the result

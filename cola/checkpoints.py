@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import zipfile
 from pathlib import Path
@@ -31,7 +32,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from .config import option_defaults, options_with
 from .divergence import weights_are_finite
 from .errors import CliError, on_one_line
-from .files import write_atomic
+from .files import DATA_DIR_ENV, write_atomic
 from .run_files import SUITE_STATE_FILE
 from .schema import SchemaError, upgrade_run_config
 
@@ -147,6 +148,8 @@ def config_differences(stored: dict, wanted: dict) -> list[str]:
 def _same(key: str, stored, wanted) -> bool:
     """Equal values; or, for a path option, two spellings of one existing file or folder (a stored relative path
     read from where the run continues, as the run itself would read it)."""
+    if key == "data_dir":  # unset: CoLA's folder is $COLA_DATA_DIR (the README's set-up), as the run reads it
+        stored, wanted = (value or os.environ.get(DATA_DIR_ENV) for value in (stored, wanted))
     if stored == wanted:
         return True
     # Options that name files or folders: `../shared/cola/raw` and `/work/shared/cola/raw` are the same data.

@@ -14,7 +14,7 @@ from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
 from .errors import CliError, on_one_line
-from .packaged import hub_id, packaged_model
+from .packaged import PACKAGED_MODELS, hub_id, packaged_model
 from .run_files import CARD_FILE
 
 logger = logging.getLogger(__name__)
@@ -64,7 +64,8 @@ def load_model_and_tokenizer(
             raise CliError(f"cannot load model '{name_or_path}': {on_one_line(error)}") from None
         raise CliError(
             f"cannot load model '{name_or_path}': not a local directory, not in the Hugging Face cache, and not "
-            f"reachable on the Hub ({on_one_line(error)}). Offline, use a local directory or 'all-MiniLM-L6-v2'."
+            f"reachable on the Hub ({on_one_line(error)}). Offline, use a local directory or a packaged model: "
+            f"{' or '.join(repr(row.hub_id.split('/')[-1]) for row in PACKAGED_MODELS)}."
         ) from None
     check_weights_complete(name_or_path, model, loading, head_may_be_new=class_names is not None)
     rows = model.get_input_embeddings().num_embeddings

@@ -275,8 +275,11 @@ class ColaTrainingArguments(TrainingArguments):
     warmup_steps: float = field(
         default=0.1, metadata={"help": "Warm-up: whole steps, or a float below 1 for a ratio of the total steps."}
     )
-    eval_strategy: IntervalStrategy | str = field(
-        default="epoch", metadata={"help": "When to evaluate: 'no', 'steps' or 'epoch'."}
+    eval_strategy: IntervalStrategy | str | None = field(
+        default=None,
+        metadata={"help": "When to evaluate: 'no', 'steps' or 'epoch'. Default: as --save_strategy says where that is "
+                          "'steps' (every --save_steps) or 'epoch', else 'epoch' (the best checkpoint the run ends with "
+                          "must have been evaluated)."},
     )
     save_strategy: SaveStrategy | str = field(
         default="epoch", metadata={"help": "When to checkpoint: 'no', 'steps', 'epoch' or 'best'."}
@@ -305,6 +308,7 @@ class ColaTrainingArguments(TrainingArguments):
     def __post_init__(self):
         self._take_hub_token()
         self._check_hub_model_id()
+        self._evaluate_as_saved()
         self._check_ranges()  # first: the Trainer's own checks would word some of these less plainly, or miss them
         if problem := launch_problem(os.environ):
             raise ValueError(problem)
@@ -407,6 +411,15 @@ class ColaTrainingArguments(TrainingArguments):
         if self.hub_token:
             os.environ["HF_TOKEN"] = self.hub_token
             self.hub_token = None
+
+    def _evaluate_as_saved(self) -> None:
+        """An evaluation strategy left unset follows the save strategy, so `--save_strategy steps --save_steps N` alone
+        works with the best checkpoint at the end (it needs an evaluation at each save)."""
+        if self.eval_strategy is None:
+            save = str(getattr(self.save_strategy, "value", self.save_strategy))
+            self.eval_strategy = save if save in ("steps", "epoch") else "epoch"
+            if save == "steps" and self.eval_steps is None:
+                self.eval_steps = self.save_steps
 
     def _check_hub_model_id(self) -> None:
         """A repository id (`name` or `namespace/name`), nothing else: `user:TOKEN@org/model` would be written in

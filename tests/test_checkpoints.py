@@ -221,3 +221,22 @@ def test_a_resumed_run_says_which_checkpoint_it_continues(runs, tmp_path, data_d
         assert train.main(common + ["--data_dir", str(data_dir), "--output_dir", str(tmp_path / "run"),
                                     "--resume_from_checkpoint", "last"]) == 0
     assert f"Continuing from {tmp_path / 'run' / checkpoint.name} (its weights, optimizer" in caplog.text
+
+
+def test_the_documented_checkpointing_command_works_alone(tmp_path, tiny_bert_dir, data_dir):
+    """`--save_strategy steps --save_steps N` (docs/usage.md) with the suite's default best checkpoint at the end:
+    evaluation follows the save strategy when not given (it was refused: eval 'epoch' against save 'steps')."""
+    import json
+
+    import train
+
+    out = tmp_path / "run"
+    assert train.main(["--model_name_or_path", str(tiny_bert_dir), "--data_dir", str(data_dir), "--output_dir", str(out),
+                       "--max_train_samples", "64", "--max_eval_samples", "32", "--max_steps", "4",
+                       "--per_device_train_batch_size", "16", "--save_strategy", "steps", "--save_steps", "2"]) == 0
+    config = json.loads((out / "run_config.json").read_text())
+    assert (config["eval_strategy"], config["eval_steps"]) == ("steps", 2)
+    [checkpoint] = out.glob("checkpoint-*")  # the best one, kept (--save_total_limit 1)
+    state = json.loads((checkpoint / "trainer_state.json").read_text())
+    evaluated = [e["step"] for e in state["log_history"] if "eval_loss" in e]
+    assert evaluated == list(range(2, state["global_step"] + 1, 2)) and state["best_global_step"] in (2, 4)
