@@ -16,7 +16,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from .files import write_atomic
 from .redact import command_line
-from .results import SINGLE_CLASS_WARNING, single_class
+from .results import single_class_warning
 from .run_files import CARD_FILE
 
 TAG = "cola-suite"
@@ -37,8 +37,10 @@ def model_card(results: dict, *, argv: tuple[str, ...], output_dir: str) -> str:
     cola = not (config.get("train_file") or config.get("dataset_name"))
     hub_dataset = config.get("dataset_name") if config.get("dataset_name") and not Path(config["dataset_name"]).is_dir() \
         else None  # a local folder that `datasets` reads is no Hub id
-    # What the usage example loads: the Hub repository the run pushes to, else the folder.
-    where = config["hub_model_id"] if config.get("push_to_hub") and config.get("hub_model_id") else str(output_dir)
+    # What the usage example loads: the Hub repository the run pushes to, else the folder, by its name (the card is
+    # read where the folder is, or on the Hub: this machine's absolute paths mean nothing there).
+    name = Path(output_dir).name
+    where = config["hub_model_id"] if config.get("push_to_hub") and config.get("hub_model_id") else name
     metadata = ModelCardData(
         library_name="transformers", pipeline_tag="text-classification", tags=["text-classification", TAG],
         base_model=results["base_model"]["hub_id"], license=config.get("license") or results["base_model"]["license"],
@@ -54,14 +56,15 @@ def model_card(results: dict, *, argv: tuple[str, ...], output_dir: str) -> str:
         *_data_lines(config, data, cola), "",
         "## Evaluation", "",
         *_subset_line(config), *_score_table(results), "",
-        *([f"**Warning:** {SINGLE_CLASS_WARNING % only}.", ""] if (only := single_class(results["eval"])) else []),
+        *([f"**Warning:** {warning}.", ""] if (warning := single_class_warning(results)) else []),
         *_per_class_lines(results, data["class_names"]),
         "## Training", "",
         *_training_lines(results, config), "",
         "## Reproduce", "",
-        "The exact configuration is `run_config.json` in this folder (a recipe):", "",
-        "```bash", f"python train.py --recipe {shlex.quote(str(Path(output_dir) / 'run_config.json'))} "
-        f"--output_dir {shlex.quote(str(output_dir) + '-again')}", "```", "",
+        "The exact configuration is `run_config.json` in this folder (a recipe), run from a checkout of the suite "
+        "with this folder beside it:", "",
+        "```bash", f"python train.py --recipe {shlex.quote(name + '/run_config.json')} "
+        f"--output_dir {shlex.quote(name + '-again')}", "```", "",
         "This run was started with:", "", "```bash", command_line("python train.py", argv), "```", "",
         "## Use", "",
         "```python", "from transformers import pipeline", "",
@@ -108,7 +111,7 @@ def _data_lines(config: dict, data: dict, cola: bool) -> list[str]:
                   + (f", configuration `{config['dataset_config_name']}`" if config.get("dataset_config_name") else "")
                   + f", split `{config['train_split']}` for training")
     else:
-        source = "local files: " + ", ".join(f"`{config[k]}` ({k.removesuffix('_file')})"
+        source = "local files: " + ", ".join(f"`{Path(config[k]).name}` ({k.removesuffix('_file')})"
                                              for k in ("train_file", "validation_file", "test_file") if config.get(k))
     columns = [] if cola else [
         f"- Columns: text `{config['text_column']}`"

@@ -149,13 +149,19 @@ def log_results(results: dict, path: Path) -> None:
     logger.info("MCC %.4f, accuracy %.4f, macro F1 %.4f on %d examples%s; results in %s",
                 evaluation["matthews_correlation"], evaluation["accuracy"], evaluation.get("f1_macro", float("nan")),
                 evaluation.get("n", 0), f" ({', '.join(groups)})" if groups else "", path)
-    if (only := single_class(evaluation)) is not None:
-        logger.warning(SINGLE_CLASS_WARNING, only)
+    if (warning := single_class_warning(results)) is not None:
+        logger.warning(warning)
 
 
-# Said in the log and in the model card of a run that collapsed: its MCC of 0 is no score at all.
-SINGLE_CLASS_WARNING = ("The model predicts one class ('%s') for every evaluation example: it learned nothing "
-                        "usable (MCC 0). Try another learning rate or seed, or class weights (--class_weights)")
+def single_class_warning(results: dict) -> str | None:
+    """Said in the log and in the model card of a run that collapsed (its MCC of 0 is no score at all), with what to
+    try: class weights only where the run had none."""
+    only = single_class(results["eval"])
+    if only is None:
+        return None
+    weights = "" if results.get("class_weights") else ", or class weights (--class_weights)"
+    return (f"The model predicts one class ('{only}') for every evaluation example: it learned nothing usable (MCC 0). "
+            f"Try another learning rate or seed{weights}")
 
 
 def single_class(eval_section: dict) -> str | None:

@@ -76,10 +76,14 @@ def test_body_states_data_labels_scores_freezing_lr_and_seed(card, trained_run):
     assert "- Seed: 7;" in text
 
 
-def test_the_reproduce_command_replays_the_run(card, trained_run):
+def test_the_reproduce_command_replays_the_run(card, trained_run, monkeypatch):
+    """Run beside the folder: the card is read on the Hub or where the folder is, where no absolute path of this
+    machine means anything (only the command the run was started with quotes the paths as the user gave them)."""
     text = card[0].text
     command = re.search(r"python train.py (--recipe \S+ --output_dir \S+)\n", text).group(1).split()
-    assert command == ["--recipe", str(trained_run / "run_config.json"), "--output_dir", f"{trained_run}-again"]
+    assert command == ["--recipe", "run/run_config.json", "--output_dir", "run-again"]
+    assert 'pipeline("text-classification", model="run")' in text
+    monkeypatch.chdir(trained_run.parent)
     replay = resolved_config(parse_args(command))
     recorded = json.loads((trained_run / "run_config.json").read_text())
     differs = {k for k in recorded if recorded[k] != replay.get(k)}

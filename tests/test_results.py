@@ -83,3 +83,13 @@ def test_the_report_after_training_holds_the_cache_as_filled_and_the_events():
     assert after_training(replace(report, plan={"progressive": None}), frozen_cache={}, floor_events=None).plan == {
         "progressive": None}
 
+
+
+def test_a_collapsed_run_is_told_what_to_try_and_class_weights_only_when_it_had_none():
+    from cola.results import single_class_warning
+
+    collapsed = {"eval": {"predicted_unacceptable": 0.0, "predicted_acceptable": 1.0}}
+    assert single_class_warning({**collapsed, "class_weights": None}).endswith(
+        "Try another learning rate or seed, or class weights (--class_weights)")
+    assert single_class_warning({**collapsed, "class_weights": [1.4, 0.8]}).endswith("Try another learning rate or seed")
+    assert single_class_warning({"eval": {"predicted_unacceptable": 0.3, "predicted_acceptable": 0.7}}) is None
