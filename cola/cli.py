@@ -9,11 +9,13 @@ once the options parse: `--help` and a mistyped option answer in about 4 s inste
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 from .errors import CliError, reports_errors
 from .recipes import parse_args
 from .redact import redact_argv
+from .training_options import lone_process_threads
 
 
 @reports_errors
@@ -21,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     try:
         config = parse_args(argv)
+        use_every_core()
         if argv is None:  # W&B records the process's command line: from here on it holds no credential
             sys.argv[1:] = redact_argv(sys.argv[1:])
         if config.training.seeds:
@@ -33,3 +36,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         raise CliError("interrupted; no results.json was written (continue with --resume_from_checkpoint last "
                        "if a checkpoint was saved)", exit_code=130) from None
+
+
+def use_every_core() -> None:
+    """A lone CPU process that `accelerate launch` held to one thread gets every core (`lone_process_threads`)."""
+    import psutil
+    import torch
+
+    threads = lone_process_threads(os.environ, cores=psutil.cpu_count(logical=False), gpu=torch.cuda.is_available())
+    if threads:
+        logging.getLogger(__name__).info("accelerate launch gave this lone CPU process one thread (OMP_NUM_THREADS=1); "
+                                         "it uses %d, one per core, as torchrun would", threads)
+        torch.set_num_threads(threads)

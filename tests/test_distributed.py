@@ -193,3 +193,35 @@ def test_two_processes_decide_a_rising_floor_as_one_does(tmp_path, tiny_bert_dir
     for name, value in w_single.items():
         torch.testing.assert_close(w_ddp[name], value, rtol=1e-4, atol=1e-6, msg=name)
 
+
+
+@pytest.mark.parametrize("environ, expected", [
+    ({"ACCELERATE_MIXED_PRECISION": "no", "OMP_NUM_THREADS": "1"}, 8),  # accelerate launch, one CPU process
+    ({"ACCELERATE_MIXED_PRECISION": "no", "OMP_NUM_THREADS": "1", "WORLD_SIZE": "2"}, None),  # one of several
+    ({"ACCELERATE_MIXED_PRECISION": "no", "OMP_NUM_THREADS": "3"}, None),  # threads the user chose
+    ({"OMP_NUM_THREADS": "1"}, None),  # not accelerate's doing
+])
+def test_a_lone_cpu_process_accelerate_held_to_one_thread_gets_every_core(environ, expected):
+    from cola.training_options import lone_process_threads
+
+    assert lone_process_threads(environ, cores=8, gpu=False) == expected
+    assert lone_process_threads(environ, cores=8, gpu=True) is None
+
+
+def test_train_py_under_accelerates_one_thread_uses_every_core(monkeypatch, tmp_path):
+    import torch
+
+    import train
+
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "no")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.setattr("psutil.cpu_count", lambda logical=True: 3)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        # stops right after parsing: nothing to resume in the folder
+        assert train.main(["--output_dir", str(tmp_path / "o"), "--resume_from_checkpoint", "last"]) == 2
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
