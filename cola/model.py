@@ -14,6 +14,7 @@ from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
 from .errors import CliError, on_one_line
+from .hub import offline_unless_reachable
 from .packaged import PACKAGED_MODELS, hub_id, packaged_model
 from .run_files import CARD_FILE
 
@@ -44,6 +45,8 @@ def load_model_and_tokenizer(
         # Without them transformers builds a tokenizer of a handful of special tokens: every word becomes [UNK].
         raise CliError(f"{name_or_path}: no tokenizer files ({', '.join(TOKENIZER_FILES[:3])}, ...) in the model "
                        f"directory; save the tokenizer there too (tokenizer.save_pretrained)")
+    if not local:
+        offline_unless_reachable()  # seconds, not the Hub client's half minute of retries, on a machine without it
     kwargs = {"trust_remote_code": trust_remote_code}
     labels = {}
     if class_names is not None:

@@ -32,6 +32,7 @@ import datasets
 from .columns import GROUP, LABEL, TEXT, TEXT_PAIR, TaskData
 from .errors import CliError, on_one_line
 from .files import check_data_file, decode_lines, read_data_file
+from .hub import offline_unless_reachable
 
 logger = logging.getLogger(__name__)
 
@@ -259,6 +260,8 @@ def check_quoting(lines: list[str], source: str, separator: str) -> None:
 def read_hub(key: str, name: str, config: str | None, split: str) -> Split:
     """A split of a Hub dataset (or of a local folder that `load_dataset` reads, which is how it is tested here)."""
     where = f"{name}{'/' + config if config else ''} split '{split}'"
+    if not Path(name).expanduser().is_dir():
+        offline_unless_reachable()
     try:
         rows = datasets.load_dataset(name, config, split=split)
     except Exception as error:  # noqa: BLE001 - the Hub client, fsspec and datasets each raise their own kinds

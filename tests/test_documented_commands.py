@@ -13,8 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import REPO
-from test_readme import COMMAND, DOCS
+from conftest import COMMAND, DOCS, REPO
 
 import train
 
