@@ -80,10 +80,11 @@ class ColaTrainingArguments(TrainingArguments):
     cache_frozen: bool | None = field(
         default=None,
         metadata={
-            "help": "Run the frozen groups once over the training and evaluation sentences before training and keep "
-            "their output, so each step runs only the trainable groups and the head (same losses and weights). "
-            "Default (unset): whenever that is exact, i.e. --freeze > 0 with freeze_method requires_grad and "
-            "frozen_eval_mode. 'true': insist (refused if it cannot be exact); 'false': never.",
+            "help": "Run the frozen groups once per training and evaluation sentence, when a batch first needs it, and "
+            "keep their output, so each step runs only the trainable groups and the head (same losses and weights; "
+            "the floor rising with --progressive_freeze grows it). Default (unset): whenever that is exact, i.e. "
+            "--freeze > 0 (or a rising floor) with freeze_method requires_grad and frozen_eval_mode. 'true': insist "
+            "(refused if it cannot be exact); 'false': never.",
         },
     )
     cache_memory_gb: float = field(
