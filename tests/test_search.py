@@ -66,7 +66,8 @@ class FakeTrain:
         runs = []
         for seed in seeds:
             mcc = in_domain_mcc(recipe, seed)
-            runs.append({"seed": seed, "eval": {"matthews_correlation": mcc / 2, "accuracy": 0.7, "predicted_acceptable": 0.6},
+            runs.append({"seed": seed, "output_dir": f"seed_{seed}",
+                         "eval": {"matthews_correlation": mcc / 2, "accuracy": 0.7, "predicted_acceptable": 0.6},
                          # out-of-domain moves against in-domain: a search reading it would prefer other trials
                          "eval_in_domain": {"matthews_correlation": mcc, "accuracy": 0.7},
                          "eval_out_of_domain": {"matthews_correlation": 1 - mcc, "accuracy": 0.7},
@@ -312,6 +313,25 @@ def test_failed_trial_is_recorded_and_the_search_goes_on(tmp_path):
     assert all(t.state.name == "COMPLETE" for t in trials if t.params["num_train_epochs"] < 3)
     report = (tmp_path / "search" / "report.md").read_text()
     assert "## Failed trials" in report and f"| {failed[0].number} | --freeze the model has only 3 layer groups |" in report
+
+
+def test_a_trial_whose_results_are_damaged_fails_naming_the_field(tmp_path):
+    """The trial's results.json is read as any reader reads one: an MCC that is no number fails that trial (its
+    summary is recomputed from its runs, never taken from the file), and the search goes on."""
+    class Damaged(FakeTrain):
+        def __call__(self, argv, env, log_path):
+            code = super().__call__(argv, env, log_path)
+            path = Path(argv[argv.index("--output_dir") + 1]) / "results.json"
+            results = json.loads(path.read_text())
+            results["runs"][0]["eval"]["matthews_correlation"] = "0.9"
+            path.write_text(json.dumps(results))
+            return code
+
+    assert run_search(tmp_path, Damaged(), trials=2) == 0
+    trials = load_study(tmp_path).trials
+    assert [t.state.name for t in trials] == ["FAIL", "FAIL"]
+    assert all(t.user_attrs["error"].endswith('results.json: runs[0].eval.matthews_correlation is "0.9", not a MCC in '
+                                              '[-1, 1]') for t in trials)
 
 
 def test_interrupted_trial_is_failed_queued_again_and_not_counted_twice(tmp_path, capsys):
