@@ -113,16 +113,21 @@ def _probed_speedup(flags: frozenset[str], cpuinfo: Path, probe: Callable[[], fl
     return speedup
 
 
-def detect_precision(*, use_cpu: bool) -> str:
+def detect_precision(*, use_cpu: bool, probe: bool = True) -> str | None:
+    """What 'auto' trains in here. `probe=False`: None where only the CPU's probe can tell (parsing never runs it)."""
     if not use_cpu and torch.cuda.is_available():
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if not probe:
+        return None
     return "bf16" if cpu_does_bf16_fast() else "fp32"
 
 
 def fit_to_hardware(requested: str, *, bf16: bool, fp16: bool, use_cpu: bool, pin_memory: bool) -> HardwareFit:
-    """Resolve `--precision` (and the Trainer's own --bf16/--fp16, which win over 'auto') for this machine."""
+    """Resolve `--precision` (and the Trainer's own --bf16/--fp16, which win over 'auto') for this machine, as far as
+    the options are parsed: on a CPU, 'auto' stays 'auto' until the run starts (`settle_auto_precision`), so parsing
+    reads no /proc/cpuinfo, runs no probe and opens no cache file."""
     if requested == "auto":
-        precision = "bf16" if bf16 else "fp16" if fp16 else detect_precision(use_cpu=use_cpu)
+        precision = "bf16" if bf16 else "fp16" if fp16 else (detect_precision(use_cpu=use_cpu, probe=False) or "auto")
     elif (bf16 and requested != "bf16") or (fp16 and requested != "fp16"):
         raise ValueError(f"--precision {requested} contradicts --{'bf16' if bf16 else 'fp16'}; give one")
     else:
@@ -135,6 +140,17 @@ def fit_to_hardware(requested: str, *, bf16: bool, fp16: bool, use_cpu: bool, pi
     use_cpu = use_cpu or not accelerator
     # Pinning only speeds up copies to a GPU.
     return HardwareFit(precision=precision, use_cpu=use_cpu, pin_memory=pin_memory and gpu and not use_cpu)
+
+
+def settle_auto_precision(args) -> None:
+    """At the start of a run (`cola.run.build_run`): a CPU's 'auto' becomes bf16 or fp32, by the measured probe, and
+    the Trainer's own flags follow (bf16, and the mixed precision accelerate is handed)."""
+    if args.precision != "auto":
+        return
+    args.precision = detect_precision(use_cpu=True)
+    args.bf16 = args.precision == "bf16"
+    if args.bf16:
+        args.mixed_precision = "bf16"
 
 
 def training_autocast(args):

@@ -42,7 +42,7 @@ from .optimizer_check import check_optimizer_and_schedule
 from .output_dir import claim_output_dir
 from .param_groups import param_group_table
 from .plan import TrainingPlan, adopt_checkpoint_floor, plan_from, supported_layer_groups
-from .precision import training_autocast
+from .precision import settle_auto_precision, training_autocast
 from .predict import predict_test_split, write_eval_predictions
 from .progress import StepClock
 from .progressive import FloorRise
@@ -131,6 +131,7 @@ def resume_point(config: RunConfig) -> tuple[str | None, dict]:
 def build_run(config: RunConfig, *, callbacks: tuple[TrainerCallback, ...] = ()) -> Run:
     """Everything up to the first training step. `callbacks` go to the Trainer after the run's own."""
     args = config.training
+    settle_auto_precision(args)  # here, not while parsing: the probe measures (and may write its cache)
     check_reporting(args)
     check_optimizer_and_schedule(args)
     checkpoint, resolved = resume_point(config)

@@ -84,16 +84,37 @@ def test_auto_precision_follows_the_hardware_and_explicit_flags_win(monkeypatch)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(cola.precision, "cpu_does_bf16_fast", lambda: False)
     assert detect_precision(use_cpu=True) == "fp32"
-    assert parse_args([]).training.precision == "fp32"
+    assert settled(parse_args([])).precision == "fp32"
     monkeypatch.setattr(cola.precision, "cpu_does_bf16_fast", lambda: True)
     assert detect_precision(use_cpu=True) == "bf16"
-    t = parse_args([]).training
+    t = settled(parse_args([]))
     assert (t.precision, t.bf16, t.mixed_precision) == ("bf16", True, "bf16")
-    t = parse_args(["--precision", "fp32"]).training
+    t = settled(parse_args(["--precision", "fp32"]))
     assert (t.precision, t.bf16, t.mixed_precision) == ("fp32", False, "no")
     assert parse_args(["--bf16"]).training.precision == "bf16"
     with pytest.raises(CliError, match="--precision fp32 contradicts --bf16"):
         parse_args(["--precision", "fp32", "--bf16"])
+
+
+def settled(config):
+    """The training options as a run starts with them (`cola.run.build_run` settles a CPU's 'auto' first)."""
+    from cola.precision import settle_auto_precision
+
+    settle_auto_precision(config.training)
+    return config.training
+
+
+def test_parsing_probes_no_hardware(monkeypatch):
+    """Parsing has no side effect on the machine: a CPU's 'auto' is decided when the run starts (the probe measures
+    matmuls and reads and writes its cache file; a FIFO of that name once blocked every command at parsing)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+    def probe():
+        raise AssertionError("the bf16 probe ran while parsing")
+
+    monkeypatch.setattr(cola.precision, "cpu_does_bf16_fast", probe)
+    t = parse_args(["--output_dir", "outputs/x"]).training
+    assert (t.precision, t.bf16, t.mixed_precision) == ("auto", False, "no")
 
 
 def test_the_config_keeps_what_was_asked_for_and_replays_it(monkeypatch):
@@ -101,7 +122,7 @@ def test_the_config_keeps_what_was_asked_for_and_replays_it(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(cola.precision, "cpu_does_bf16_fast", lambda: True)
     config = parse_args([])
-    t = config.training
+    t = settled(config)
     assert (t.precision, t.bf16, t.use_cpu) == ("bf16", True, True)  # what the Trainer is told on this machine
     resolved = resolved_config(config)
     assert (resolved["precision"], resolved["bf16"], resolved["fp16"], resolved["use_cpu"]) == ("auto", False, False, False)
@@ -111,4 +132,4 @@ def test_the_config_keeps_what_was_asked_for_and_replays_it(monkeypatch):
     replayed = parse_args([f"--{key}={value}" for key, value in resolved.items() if key in ("precision", "bf16", "use_cpu")])
     # fp32 there; and with no GPU the Trainer is told it is on the CPU whatever the file says (several CPU processes
     # form their process group only when told)
-    assert (replayed.training.precision, replayed.training.bf16, replayed.training.use_cpu) == ("fp32", False, True)
+    assert (settled(replayed).precision, replayed.training.bf16, replayed.training.use_cpu) == ("fp32", False, True)
