@@ -34,7 +34,7 @@ from .divergence import weights_are_finite
 from .errors import CliError, on_one_line
 from .files import DATA_DIR_ENV, write_atomic
 from .run_files import SUITE_STATE_FILE
-from .schema import SchemaError, upgrade_run_config
+from .schema import SchemaError, is_count, upgrade_run_config
 
 logger = logging.getLogger(__name__)
 
@@ -202,7 +202,7 @@ def _suite_state(checkpoint: str) -> dict | None:
         except SchemaError as error:
             raise CliError(f"{path}: {error}") from None
     freeze = stored["config"].get("freeze") if "config" in stored else stored.get("freeze")
-    if freeze is not None and not (isinstance(freeze, int) and not isinstance(freeze, bool) and freeze >= 0):
+    if freeze is not None and not is_count(freeze):
         raise CliError(f"{path}: config.freeze is {json.dumps(freeze)[:40]}, not a number of layer groups")
     return stored
 

@@ -38,6 +38,7 @@ import torch
 from transformers import TrainerCallback
 
 from .freezing import LayerGroup, place
+from .schema import is_count, is_list_of, is_number
 
 logger = logging.getLogger(__name__)
 
@@ -182,21 +183,21 @@ class FloorRise:
             if not ok:
                 raise ValueError(f"floor_rise.{key} is {json.dumps(state.get(key))[:40]}, not {expected}")
 
-        need(_is_count(state.get("first")), "first", "a number of layer groups")
-        need(_is_list(state.get("sums"), _is_number), "sums", "a list of gradient-norm sums")
+        need(is_count(state.get("first")), "first", "a number of layer groups")
+        need(is_list_of(state.get("sums"), is_number), "sums", "a list of gradient-norm sums")
         if state["first"] != self.first or len(state["sums"]) != count:
             raise ValueError(f"the checkpoint's rising floor started at {state['first']} groups of {len(state['sums'])}, "
                              f"this run's at {self.first} of {count}")
-        need(_is_count(state.get("floor")) and self.first <= state["floor"] <= count, "floor",
+        need(is_count(state.get("floor")) and self.first <= state["floor"] <= count, "floor",
              f"a floor between {self.first} and {count}")
-        need(_is_count(state.get("steps")), "steps", "a number of steps")
-        need(state.get("previous") is None or (_is_list(state["previous"], _is_number) and len(state["previous"]) == count),
+        need(is_count(state.get("steps")), "steps", "a number of steps")
+        need(state.get("previous") is None or (is_list_of(state["previous"], is_number) and len(state["previous"]) == count),
              "previous", f"null or {count} mean gradient norms")
         floors = [self.first]  # each event freezes the groups below a higher floor, at a later step
         steps = [0]
         for event in state.get("events") if isinstance(state.get("events"), list) else [None]:
             frozen = event.get("frozen_groups") if isinstance(event, dict) else None
-            need(isinstance(event, dict) and _is_count(event.get("step")) and event["step"] > steps[-1]
+            need(isinstance(event, dict) and is_count(event.get("step")) and event["step"] > steps[-1]
                  and isinstance(frozen, list) and floors[-1] < len(frozen) <= count and frozen == self.names[:len(frozen)],
                  "events", "a list of rises ({step, frozen_groups}) in order")
             floors.append(len(frozen))
@@ -205,17 +206,6 @@ class FloorRise:
         self.floor, self.events, self.steps = state["floor"], state["events"], state["steps"]
         self.sums, self.previous = [float(x) for x in state["sums"]], state["previous"]
 
-
-def _is_count(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _is_list(value, item) -> bool:
-    return isinstance(value, list) and all(item(v) for v in value)
 
 
 def _rounded(value: float) -> float | None:

@@ -164,7 +164,7 @@ def check_results(document: dict) -> None:
     if document["kind"] == RUN:
         _check_run(document, "")
         return
-    _need(isinstance(document.get("seeds", _MISSING), list) and all(_is_int(v) for v in document["seeds"]), "seeds",
+    _need(isinstance(document.get("seeds", _MISSING), list) and all(is_int(v) for v in document["seeds"]), "seeds",
           document.get("seeds", _MISSING), "a list of seeds")
     runs = document.get("runs", _MISSING)
     _need(isinstance(runs, list) and runs, "runs", runs, "a list of the seeds' runs")
@@ -172,7 +172,7 @@ def check_results(document: dict) -> None:
         where = f"runs[{i}]."
         _need(isinstance(run, dict), f"runs[{i}]", run, "an object")
         seed, folder = run.get("seed", _MISSING), run.get("output_dir", _MISSING)
-        _need(_is_int(seed), f"{where}seed", seed, "a seed (an integer)")
+        _need(is_int(seed), f"{where}seed", seed, "a seed (an integer)")
         _need(isinstance(folder, str), f"{where}output_dir", folder, "a folder name")
         _check_metric_sections(run, where)
         _check_train(run.get("train", _MISSING), f"{where}train")
@@ -186,26 +186,26 @@ def _check_run(run: dict, where: str) -> None:
     _need(isinstance(data.get("source"), str), "data.source", data.get("source"), "a text")
     for key in ("class_names", "group_names"):
         if key in data:
-            _need(_is_list_of(data[key], str), f"data.{key}", data[key], "a list of names")
+            _need(is_list_of(data[key], str), f"data.{key}", data[key], "a list of names")
     if "rows" in data:
-        _need(isinstance(data["rows"], dict) and all(_is_count(v) for v in data["rows"].values()), "data.rows",
+        _need(isinstance(data["rows"], dict) and all(is_count(v) for v in data["rows"].values()), "data.rows",
               data["rows"], "an object of row counts")
     plan = run.get("plan", _MISSING)
     _need(isinstance(plan, dict), "plan", plan, "an object")
-    _need(plan.get("frozen_groups") is None or _is_list_of(plan["frozen_groups"], str), "plan.frozen_groups",
+    _need(plan.get("frozen_groups") is None or is_list_of(plan["frozen_groups"], str), "plan.frozen_groups",
           plan.get("frozen_groups"), "a list of group names")
     for key in ("layer_groups", "unfreeze_every"):
-        _need(plan.get(key) is None or _is_count(plan[key]), f"plan.{key}", plan.get(key), "a count")
+        _need(plan.get(key) is None or is_count(plan[key]), f"plan.{key}", plan.get(key), "a count")
     _need(plan.get("lora") is None or isinstance(plan["lora"], dict), "plan.lora", plan.get("lora"), "an object")
     progressive = plan.get("progressive")
     if progressive is not None:
         events = progressive.get("events") if isinstance(progressive, dict) else None
         _need(isinstance(events, list), "plan.progressive.events", events, "a list of events")
         for i, event in enumerate(events):
-            ok = isinstance(event, dict) and _is_count(event.get("step")) and _is_list_of(event.get("frozen_groups"), str)
+            ok = isinstance(event, dict) and is_count(event.get("step")) and is_list_of(event.get("frozen_groups"), str)
             _need(ok, f"plan.progressive.events[{i}]", event, "{step, frozen_groups}")
     for key in ("trainable_parameters", "total_parameters"):
-        _need(run.get(key) is None or _is_count(run[key]), key, run.get(key), "a count")
+        _need(run.get(key) is None or is_count(run[key]), key, run.get(key), "a count")
 
 
 def _check_metric_sections(run: dict, where: str) -> None:
@@ -220,30 +220,30 @@ def _check_metric_sections(run: dict, where: str) -> None:
         for key, value in section.items():
             field = f"{where}{name}.{key}"
             if key == "n":
-                _need(_is_count(value), field, value, "a count")
+                _need(is_count(value), field, value, "a count")
             elif key in ("runtime_s", "samples_per_second"):
-                _need(value is None or (_is_number(value) and value >= 0), field, value, "a number of seconds")
+                _need(value is None or (is_number(value) and value >= 0), field, value, "a number of seconds")
             elif key == "matthews_correlation":
-                _need(_is_number(value) and -1 <= value <= 1, field, value, "a MCC in [-1, 1]")
+                _need(is_number(value) and -1 <= value <= 1, field, value, "a MCC in [-1, 1]")
             elif key == "loss":
-                _need(_is_number(value) and value >= 0, field, value, "a loss (0 or more)")
+                _need(is_number(value) and value >= 0, field, value, "a loss (0 or more)")
             else:  # accuracy, f1_*, predicted_* shares
-                _need(_is_number(value) and 0 <= value <= 1, field, value, "a score in [0, 1]")
+                _need(is_number(value) and 0 <= value <= 1, field, value, "a score in [0, 1]")
 
 
 def _check_train(train, where: str) -> None:
     _need(isinstance(train, dict), where, train, "an object")
-    _need(_is_number(train.get("runtime_s")) and train["runtime_s"] > 0, f"{where}.runtime_s", train.get("runtime_s", _MISSING),
+    _need(is_number(train.get("runtime_s")) and train["runtime_s"] > 0, f"{where}.runtime_s", train.get("runtime_s", _MISSING),
           "a training time in seconds (above 0)")
-    _need(_is_number(train.get("samples_per_second")) and train["samples_per_second"] >= 0,
+    _need(is_number(train.get("samples_per_second")) and train["samples_per_second"] >= 0,
           f"{where}.samples_per_second", train.get("samples_per_second", _MISSING), "a number")
     for key in ("steps", "resumed_from_step"):
-        _need(train.get(key) is None or _is_count(train[key]), f"{where}.{key}", train.get(key), "a count")
+        _need(train.get(key) is None or is_count(train[key]), f"{where}.{key}", train.get(key), "a count")
     for key in ("epochs", "final_loss", "mean_loss"):
-        _need(train.get(key) is None or _is_number(train[key]), f"{where}.{key}", train.get(key), "a number")
+        _need(train.get(key) is None or is_number(train[key]), f"{where}.{key}", train.get(key), "a number")
     losses = train.get("losses")
     _need(losses is None or (isinstance(losses, list) and all(
-        isinstance(pair, list) and len(pair) == 2 and _is_count(pair[0]) and _is_number(pair[1]) for pair in losses)),
+        isinstance(pair, list) and len(pair) == 2 and is_count(pair[0]) and is_number(pair[1]) for pair in losses)),
         f"{where}.losses", losses, "a list of [step, loss]")
     _need(train.get("best_checkpoint") is None or isinstance(train["best_checkpoint"], str), f"{where}.best_checkpoint",
           train.get("best_checkpoint"), "a folder")
@@ -251,20 +251,24 @@ def _check_train(train, where: str) -> None:
           train.get("step_seconds"), "an object")
 
 
-def _is_number(value) -> bool:
+# Value checks of a file's fields (results.json here; a checkpoint's state in cola.checkpoints and cola.progressive).
+
+def is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _is_int(value) -> bool:
+def is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_count(value) -> bool:
-    return _is_int(value) and value >= 0
+def is_count(value) -> bool:
+    return is_int(value) and value >= 0
 
 
-def _is_list_of(value, kind) -> bool:
-    return isinstance(value, list) and all(isinstance(item, kind) for item in value)
+def is_list_of(value, kind) -> bool:
+    """A list whose items are each of `kind` (a type) or pass it (a check such as `is_number`)."""
+    check = (lambda item: isinstance(item, kind)) if isinstance(kind, type) else kind
+    return isinstance(value, list) and all(check(item) for item in value)
 
 
 _MISSING = object()

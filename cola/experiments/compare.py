@@ -38,7 +38,7 @@ from ..results import read_results
 from ..run_files import RESULTS_FILE
 from ..schema import SWEEP, SchemaError, plan_from_config
 from .paired import DRAWS, paired_difference, read_predictions
-from .stats import aggregate, run_entry
+from .stats import aggregate, run_entry, sweep_runs
 
 PROG = "cola.experiments.compare"
 
@@ -81,7 +81,7 @@ def _read(path: Path) -> dict:
 def _row(run_dir: Path, results: dict) -> dict:
     if results["kind"] == SWEEP:
         # The summary is recomputed from the runs, not read: a number in a file is checked, a derived one is not.
-        runs = [run_entry(r["seed"], r["output_dir"], r) for r in results["runs"]]
+        runs = sweep_runs(results)
         summary = aggregate(runs)
         folders = {r["seed"]: run_dir / r["output_dir"] for r in runs}
         # Each seed's own results (None where they are gone): the first's plan, every seed's rises and losses.

@@ -53,7 +53,7 @@ from ..run_files import RESULTS_FILE
 from ..schema import SchemaError
 from .search_report import trial_recipe, write_outputs
 from .search_space import as_sampled, load_space
-from .stats import aggregate, run_entry
+from .stats import aggregate, sweep_runs
 from .study_storage import check_storage, open_study
 from .trials import error_line, interrupt, launch_subprocess, minutes
 
@@ -178,10 +178,10 @@ class Search:
         if code:
             raise TrialFailed(error_line(folder / "train.log"))
         try:  # the child's file, read as any reader reads one (cola.schema); its summary recomputed from its runs
-            runs = read_results(folder / RESULTS_FILE)["runs"]
+            results = read_results(folder / RESULTS_FILE)
         except (OSError, SchemaError) as error:
             raise TrialFailed(f"{folder / RESULTS_FILE}: {on_one_line(error)}") from None
-        figures = objective_figures(aggregate([run_entry(r["seed"], r["output_dir"], r) for r in runs]), self.objective)
+        figures = objective_figures(aggregate(sweep_runs(results)), self.objective)
         for key, value in figures.items():
             trial.set_user_attr(key, value)
         return figures["objective"]

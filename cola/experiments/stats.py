@@ -20,6 +20,12 @@ def run_entry(seed: int, output_dir: str, results: dict) -> dict:
     return entry
 
 
+def sweep_runs(results: dict) -> list[dict]:
+    """A sweep's results.json's runs as `run_entry` makes them (degeneracy recomputed): what `aggregate` is taken
+    from when the file is read back, never the file's own summary."""
+    return [run_entry(run["seed"], run["output_dir"], run) for run in results["runs"]]
+
+
 def is_degenerate(eval_section: dict) -> bool:
     """A run whose predictions are all one class (`cola.results.single_class`)."""
     return single_class(eval_section) is not None
